@@ -1,0 +1,200 @@
+/*
+ * libp2m: the P2M of a 64-bit Xen PV guest as one virtually mapped linear
+ * list, indexed by pfn.
+ *
+ * Layout. The list lives in a window of virtual space reserved through the
+ * platform, with room for `capacity` entries (a multiple of 2^18, one
+ * window). Each 4 KiB slot of the list is either a private frame holding
+ * 512 real entries, or the one shared read-only page of its kind: the
+ * missing page (all ~0) or the identity page (also all ~0, since a shared
+ * page cannot hold per-pfn identity values). A window whose 512 slots all
+ * share one kind points at a shared page table: 1 GiB of guest for no
+ * memory at all. Behind the list, in the same reservation, live the kind
+ * map (one byte per slot), the window records and the frame lists of the
+ * tool tree.
+ *
+ * Lookup. p2m_raw() is one load for every value held in a private page
+ * (RAM, foreign, identity). Only when that load returns ~0 does it read a
+ * second byte, the slot's kind, to tell identity from missing: no
+ * page-table walk. A pfn beyond the capacity is identity (MMIO above RAM).
+ *
+ * Update. p2m_set() is one atomic 8-byte store into a private page. A
+ * write into a shared slot that really changes it allocates a private page
+ * (and a page table if the window was shared) outside the lock, checks
+ * again under the lock, installs it or frees its own if another writer
+ * won, and bumps p2m_generation around the mapping change. A write that
+ * changes nothing (~0 into missing, a pfn's own identity value into
+ * identity) allocates nothing. Range calls give whole slots and windows
+ * back to the shared pages and free the private ones.
+ *
+ * Readers never lock. Writers of different pfns may run concurrently;
+ * writers of the same pfn must be serialised by the caller (as Linux does
+ * through page ownership).
+ */
+#ifndef P2M_P2M_H
+#define P2M_P2M_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "p2m/entry.h"
+#include "p2m/error.h"
+#include "p2m/platform.h"
+
+/* Largest capacity: 2^35 pfns (128 TiB), the size of Xen's M2P. */
+#define P2M_CAPACITY_MAX ((uint64_t)1 << 35)
+
+/* Kind of one slot, in the kind map. */
+enum p2m_slot_kind {
+	P2M_SLOT_PRIVATE = 0,
+	P2M_SLOT_MISSING = 1,
+	P2M_SLOT_IDENTITY = 2,
+};
+
+/* One window's frames: its page table (0 while the window is shared)
+ * and the frame list of its leaves (0 while shared). */
+struct p2m_window {
+	xen_pfn_t table;
+	xen_pfn_t mid;
+};
+
+struct p2m_stats {
+	uint64_t private_leaves;   /* private list pages */
+	uint64_t private_tables;   /* page tables of split windows */
+	uint64_t mid_pages;        /* frame lists of split windows */
+	uint64_t meta_pages;       /* kind map, window records, tree top */
+	uint64_t shared_pages;     /* shared leaves, tables and mid page */
+	uint64_t shared_slots;     /* slots served by a shared leaf */
+	uint64_t shared_windows;   /* windows served by a shared table */
+	uint64_t bytes;            /* every frame above, in bytes */
+};
+
+/* Everything is private to libp2m except the three fields lookups read. */
+struct p2m {
+	uint64_t *list;            /* entry of pfn i at list[i] */
+	uint8_t *kinds;            /* enum p2m_slot_kind of slot i at kinds[i] */
+	uint64_t capacity;         /* entries; multiple of P2M_PER_WINDOW */
+
+	/* --- private --- */
+	struct p2m_platform plat;
+	void *base;                /* the reservation */
+	size_t reserved;           /* its size in bytes */
+	struct p2m_window *windows;
+	uint64_t *mids;            /* VA of window w's frame list: mids + w*512 */
+	uint64_t *top;             /* tool tree's frame list list (VA) */
+	xen_pfn_t top_mfn;
+	xen_pfn_t shared_leaf[3];  /* by slot kind: [MISSING], [IDENTITY] */
+	xen_pfn_t shared_table[3];
+	xen_pfn_t shared_mid;      /* frame list of a shared window */
+	uint64_t generation;       /* p2m_generation, odd while mapping */
+	uint64_t max_pfn;          /* published count, never shrinks */
+	uint64_t nr_meta;
+	xen_pfn_t *meta_mfns;      /* frames behind the meta area (in it) */
+	uint64_t nr_private_leaves;
+	uint64_t nr_private_tables;
+	uint64_t nr_mids;
+	bool tree_enabled;         /* the 3-level tree is maintained */
+	char error[160];
+};
+
+/*
+ * Create a P2M for `capacity` pfns (rounded up to a window) over the
+ * platform. Every pfn starts missing; nothing but the meta area and the
+ * shared pages costs memory. `tree` asks for the 3-level tool tree; it is
+ * kept only while capacity <= 2^27 (512 GiB).
+ */
+int p2m_create(struct p2m *p, const struct p2m_platform *plat,
+	       uint64_t capacity, bool tree);
+/* Free every frame and the reservation. */
+void p2m_destroy(struct p2m *p);
+
+/* The message of the last failing call on p (empty if none). */
+const char *p2m_last_error(const struct p2m *p);
+
+/*
+ * Lookups. Lock-free, any context.
+ */
+static inline uint64_t p2m_raw(const struct p2m *p, uint64_t pfn)
+{
+	uint64_t e;
+	uint8_t k;
+
+	if (pfn >= p->capacity)
+		return p2m_identity_entry(pfn);
+	e = __atomic_load_n(&p->list[pfn], __ATOMIC_RELAXED);
+	if (__builtin_expect(e != P2M_INVALID, 1))
+		return e;
+	k = __atomic_load_n(&p->kinds[pfn >> P2M_SLOT_SHIFT], __ATOMIC_ACQUIRE);
+	if (k == P2M_SLOT_IDENTITY)
+		return p2m_identity_entry(pfn);
+	if (k == P2M_SLOT_MISSING)
+		return P2M_INVALID;
+	/* Private: the slot may have been split after our first load, in
+	 * which case the kind store (release) follows the new mapping. */
+	return __atomic_load_n(&p->list[pfn], __ATOMIC_RELAXED);
+}
+
+/* The mfn with tags stripped (identity: the pfn), or P2M_INVALID. */
+static inline uint64_t p2m_mfn(const struct p2m *p, uint64_t pfn)
+{
+	return p2m_entry_mfn(p2m_raw(p, pfn));
+}
+
+static inline enum p2m_kind p2m_kind_of(const struct p2m *p, uint64_t pfn)
+{
+	return p2m_entry_kind(p2m_raw(p, pfn));
+}
+
+/*
+ * Set the entry of pfn to value: an mfn below P2M_MFN_LIMIT,
+ * P2M_INVALID, p2m_identity_entry(pfn) or p2m_foreign_entry(mfn).
+ */
+int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value);
+
+/* Set [pfn, pfn + n) missing or identity; whole slots and windows go back
+ * to the shared pages and their private frames are freed. On failure
+ * (allocation for a partial slot) nothing has changed. */
+int p2m_set_range_missing(struct p2m *p, uint64_t pfn, uint64_t n);
+int p2m_set_range_identity(struct p2m *p, uint64_t pfn, uint64_t n);
+
+/* Make sure the slot of pfn has a private page (pre-allocation for a
+ * later p2m_set that must not allocate, as a balloon driver does). */
+int p2m_prepare(struct p2m *p, uint64_t pfn);
+
+/*
+ * Grant mappings. Map n foreign frames into pfns that must be missing;
+ * fails (changing nothing) if any is not. Clearing resets every pfn that
+ * holds a foreign entry to missing, continues past a bad one, and reports
+ * the first bad pfn in *bad (P2M_INVALID if none).
+ */
+int p2m_set_foreign(struct p2m *p, const uint64_t *pfns,
+		    const uint64_t *mfns, size_t n);
+int p2m_clear_foreign(struct p2m *p, const uint64_t *pfns, size_t n,
+		      uint64_t *bad);
+
+/*
+ * Build from a flat list: entries [0, n) of `initial` (missing, RAM,
+ * identity or foreign values) become the P2M's pfns [0, n). Runs of 512
+ * uniform missing or identity entries become shared slots, uniform
+ * windows shared windows. For a freshly created P2M.
+ */
+int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
+
+/*
+ * The machine-to-physical direction: the pfn of mfn through the
+ * platform's M2P, accepted only if the P2M maps it back (round trip); an
+ * mfn whose own pfn is identity-mapped answers itself (a 1:1 frame).
+ * P2M_INVALID otherwise.
+ */
+uint64_t p2m_mfn_to_pfn(const struct p2m *p, uint64_t mfn);
+
+void p2m_get_stats(const struct p2m *p, struct p2m_stats *st);
+
+/* The published count of covered pfns (max_pfn of shared_info): highest
+ * pfn ever set to a non-missing value, plus one, rounded up to 512. */
+uint64_t p2m_max_pfn(const struct p2m *p);
+/* p2m_generation; even when no mapping change is in progress. */
+uint64_t p2m_generation(const struct p2m *p);
+
+#endif
