@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# scale.sh: boot the PV guest as a very large dom0 on Xen under QEMU and
+# print a table (size, INIT_P2M, result, wall time, peak host RSS).
+#
+#   scripts/scale.sh [--build DIR] [--only N[,N...]] [--logs DIR]
+#
+# Runs, strictly one after another (each needs up to ~13 GB of host RAM and
+# ~80 s under TCG; two at once would not fit a 24 GiB machine):
+#   1  -m 600G, dom0 500G, no INIT_P2M     expected to pass
+#   2  -m 600G, dom0 590G, no INIT_P2M     expected: Xen refuses ("Not enough
+#                                          RAM for domain 0 allocation": the
+#                                          initial mapping needs one order-19 chunk)
+#   3  -m 600G, dom0 590G, INIT_P2M        expected to pass
+#   4  -m 1T,   dom0 1000G, INIT_P2M       expected to pass
+# Wall time and peak RSS are QEMU's, from wait4() in `p2m boot`. Not part of
+# every CI run: it takes ~4-5 minutes and most of the machine's memory.
+# Exit status 0 when every run gave its expected result.
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+build="${P2M_BUILD:-}"
+only=""
+logs=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build="$2"; shift 2 ;;
+	--only) only="$2"; shift 2 ;;
+	--logs) logs="$2"; shift 2 ;;
+	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+if [ -z "$build" ]; then
+	for d in "$root"/build "$root"/build-*; do
+		if [ -x "$d/p2m" ] && [ -f "$d/guest/guest-initp2m.elf" ]; then build="$d"; break; fi
+	done
+fi
+p2m="$build/p2m"
+[ -n "$build" ] && [ -x "$p2m" ] || { echo "scale.sh: no built p2m found; build first or give --build DIR" >&2; exit 2; }
+logs="${logs:-$build/scale-logs}"
+mkdir -p "$logs"
+
+# name|label|INIT_P2M|expected|p2m boot args
+runs=(
+	"1|500G|no|pass|--mem 600G --dom0-mem 500G"
+	"2|590G|no|refused|--mem 600G --dom0-mem 590G"
+	"3|590G|yes|pass|--mem 600G --dom0-mem 590G --init-p2m"
+	"4|1000G|yes|pass|--mem 1T --dom0-mem 1000G --init-p2m"
+)
+
+need_kib=$((14 * 1024 * 1024))
+rows=()
+bad=0
+for r in "${runs[@]}"; do
+	IFS='|' read -r n size initp2m expect args <<<"$r"
+	if [ -n "$only" ] && [[ ",$only," != *",$n,"* ]]; then continue; fi
+	avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+	if [ "$avail" -lt "$need_kib" ]; then
+		echo "scale.sh: warning: only $((avail / 1024)) MiB available; run $n may need ~13 GB" >&2
+	fi
+	log="$logs/run$n-$size-initp2m-$initp2m.log"
+	echo "scale.sh: run $n: p2m boot $args (log $log)"
+	# shellcheck disable=SC2086
+	out="$("$p2m" boot --quiet --log "$log" $args 2>&1)"
+	rc=$?
+	echo "$out" | sed 's/^/    /'
+	wall=$(echo "$out" | sed -n 's/^p2m boot: wall \([0-9.]*\) s.*/\1 s/p')
+	rss=$(echo "$out" | sed -n 's/.*QEMU peak RSS \([0-9.]*\) MiB.*/\1/p')
+	[ -n "$rss" ] && rss=$(awk -v m="$rss" 'BEGIN { printf "%.2f GB", m * 1048576 / 1e9 }')
+	verdict=$(echo "$out" | sed -n 's/^p2m boot: guest: \([^;]*\);.*/\1/p')
+	if [ "$rc" = 0 ]; then
+		result="PASS ($verdict)"
+		[ "$expect" = pass ] || bad=1
+	else
+		why=$(echo "$out" | sed -n 's/^p2m boot: FAIL: //p')
+		result="FAIL: ${why:-exit $rc}"
+		if [ "$expect" = refused ] && [[ "$why" == *"Not enough RAM for domain 0 allocation"* ]]; then
+			result="refused as expected: $why"
+		else
+			bad=1
+		fi
+	fi
+	rows+=("$size|$initp2m|$result|${wall:-?}|${rss:-?}")
+done
+
+echo
+printf '| %-6s | %-8s | %-70s | %-9s | %-9s |\n' size INIT_P2M result wall "peak RSS"
+printf '|--------|----------|%s|-----------|-----------|\n' "$(printf -- '-%.0s' $(seq 72))"
+for row in "${rows[@]}"; do
+	IFS='|' read -r a b c d e <<<"$row"
+	printf '| %-6s | %-8s | %-70s | %-9s | %-9s |\n' "$a" "$b" "$c" "$d" "$e"
+done
+exit $bad
