@@ -1,0 +1,46 @@
+/*
+ * State and services shared by the guest's files.
+ *
+ * The guest is one vCPU, no interrupts, no scheduler: a boot program that
+ * runs from kmain() to the exit port. Globals are therefore plain.
+ *
+ * Address spaces. The initial mapping (Xen's builder) maps pfn p at
+ * VIRT_BASE + p*4096 for the first few MiB (kernel image, start_info,
+ * bootstrap page tables, stack, padding). Everything else the guest maps
+ * itself through arch/x86_64/pt.c.
+ */
+#ifndef GUEST_GUEST_H
+#define GUEST_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "p2m/xen.h"
+
+#ifndef GUEST_VIRT_BASE
+#error "GUEST_VIRT_BASE must be defined by the build"
+#endif
+#define VIRT_BASE ((uint64_t)GUEST_VIRT_BASE)
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE ((uint64_t)1 << PAGE_SHIFT)
+
+extern start_info_t *start_info;
+
+/* console.c */
+void con_write(const char *s, size_t n);
+void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print and leave through the exit port with the failure status. */
+void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* exit.c: QEMU's isa-debug-exit; see README.md for the status values. */
+#define EXIT_PASS 0x10
+#define EXIT_FAIL 0x11
+void guest_exit(unsigned v) __attribute__((noreturn));
+
+/* cmdline.c: "key" or "key=value" words of start_info.cmd_line. */
+bool cmdline_has(const char *key);
+const char *cmdline_value(const char *key, size_t *len);
+
+#endif
