@@ -30,7 +30,7 @@ xendir="$cache/xen"
 
 # The toolstack tier (xen-lab.md §0): Linux dom0, busybox, the Xen tools and
 # the shared libraries they load.
-tools_pkgs=(linux-image-6.1.0-*-amd64 busybox-static xen-utils-4.17 xenstore-utils
+tools_pkgs=('re:^linux-image-6\.1\.0-[0-9]+-amd64$' busybox-static xen-utils-4.17 xenstore-utils
 	xen-utils-common libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1
 	libxenforeignmemory1 libxengnttab1 libxenhypfs1 libxenstore4 libxentoollog1
 	libxentoolcore1 libyajl2 libext2fs2 libncurses6 libtinfo6 libuuid1 libzstd1
@@ -72,17 +72,18 @@ ensure_host_pkg() { # command package
 	command -v "$1" >/dev/null || die "$2 installed but '$1' is still not on PATH"
 }
 
-# Resolve a glob like linux-image-6.1.0-*-amd64 to the newest candidate name.
+# Resolve "re:REGEX" to the newest package name matching it (sort -V), so
+# that the current Debian 6.1 kernel ABI is taken whatever its number.
 resolve_name() {
 	case "$1" in
-	*'*'*)
-		local pat="^${1//\*/.*}\$" name
-		name="$(apt-cache pkgnames 2>/dev/null | grep -E "$pat" | grep -v -- '-dbg$\|-unsigned$' | sort -V | tail -n 1 || true)"
+	re:*)
+		local pat="${1#re:}" name
+		name="$(apt-cache pkgnames 2>/dev/null | grep -E "$pat" | sort -V | tail -n 1 || true)"
 		if [ -z "$name" ] && [ "$apt_updated" = 0 ]; then
 			apt_update_once
-			name="$(apt-cache pkgnames 2>/dev/null | grep -E "$pat" | grep -v -- '-dbg$\|-unsigned$' | sort -V | tail -n 1 || true)"
+			name="$(apt-cache pkgnames 2>/dev/null | grep -E "$pat" | sort -V | tail -n 1 || true)"
 		fi
-		[ -n "$name" ] || die "no Debian package matches '$1'"
+		[ -n "$name" ] || die "no Debian package matches '$pat'"
 		echo "$name" ;;
 	*) echo "$1" ;;
 	esac
@@ -143,7 +144,7 @@ fi
 say "Xen image: $xendir/xen ($(stat -c %s "$xendir/xen") bytes)"
 say "QEMU: $(qemu-system-x86_64 --version | head -n 1)"
 if [ "$want_tools" = 1 ]; then
-	k="$(ls "$pkgs"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)"
+	k="$(ls "$pkgs"/boot/vmlinuz-*-amd64 2>/dev/null | grep -v -- '-rt-\|-cloud-' | sort -V | tail -n 1 || true)"
 	[ -n "$k" ] || die "linux-image unpacked but no boot/vmlinuz-* found"
 	say "toolstack packages unpacked in $pkgs (kernel $(basename "$k"))"
 fi
