@@ -1,0 +1,330 @@
+/*
+ * The frame store of the hosted platform: one memfd, sized once and
+ * sparse, whose page i is the frame mfn_base + i. Frames come from a free
+ * stack (reuse first) and then a bump pointer; freeing punches the page
+ * out of the memfd, so its allocated blocks are the true cost. One
+ * MAP_SHARED view of the whole file serves frame_map(); frame_unmap()
+ * drops the page from the view again so the view never counts in RSS.
+ * Page tables and copies go through pread/pwrite, which touch no view.
+ *
+ * Also here: the M2P, a sparse anonymous array indexed by mfn holding
+ * ~pfn, so that a page never written reads as "not set".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "platform/hosted_impl.h"
+
+int hp_valid_mfn(const struct p2m_hosted *h, xen_pfn_t mfn)
+{
+	return mfn >= h->base && mfn - h->base < h->bump &&
+	       (h->frames[mfn - h->base].flags & HF_ALLOCATED);
+}
+
+/* n frames, all or none; contiguous asks for consecutive mfns (runs). */
+int hp_alloc_locked(struct p2m_hosted *h, uint64_t n, xen_pfn_t *mfns,
+		    int contiguous, uint32_t flags)
+{
+	uint64_t from_free = 0, i;
+
+	if (!contiguous)
+		from_free = n < h->nfree ? n : h->nfree;
+	if (n - from_free > h->max_frames - h->bump)
+		return hp_fail(h, -P2M_ENOMEM,
+			       "hosted platform: out of frames (%llu of %llu memfd pages used, %llu needed); "
+			       "create the platform with a larger max_frames",
+			       (unsigned long long)(h->bump - h->nfree),
+			       (unsigned long long)h->max_frames,
+			       (unsigned long long)n);
+	for (i = 0; i < from_free; i++)
+		mfns[i] = h->base + h->freelist[--h->nfree];
+	for (; i < n; i++)
+		mfns[i] = h->base + h->bump++;
+	for (i = 0; i < n; i++)
+		h->frames[hp_off(h, mfns[i])] = (struct hp_frame){ flags | HF_ALLOCATED, 0 };
+	return 0;
+}
+
+static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
+{
+	struct p2m_hosted *h = ctx;
+	int rc;
+
+	pthread_mutex_lock(&h->mu);
+	h->alloc_calls++;
+	if (hp_take_injected(&h->fail_alloc_in)) {
+		rc = hp_fail(h, -P2M_ENOMEM,
+			     "hosted platform: injected failure of alloc_frames (call %llu, %zu frames)",
+			     (unsigned long long)h->alloc_calls, n);
+	} else {
+		rc = hp_alloc_locked(h, n, mfns, 0, 0);
+		if (rc == 0)
+			h->live += n;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+static void punch(struct p2m_hosted *h, uint64_t first, uint64_t n)
+{
+	if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(first * HP_PAGE), (off_t)(n * HP_PAGE)) != 0)
+		hp_fail(h, -P2M_EINVAL, "hosted platform: punching frames %#llx+%llu: %s",
+			(unsigned long long)(h->base + first), (unsigned long long)n,
+			strerror(errno));
+}
+
+/* Frees and punches, merging consecutive pages into one fallocate. */
+void hp_free_locked(struct p2m_hosted *h, uint64_t n, const xen_pfn_t *mfns)
+{
+	uint64_t run_first = 0, run_len = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = hp_off(h, mfns[i]);
+
+		if (h->nfree == h->capfree) {
+			uint64_t cap = h->capfree ? h->capfree * 2 : 1024;
+			uint64_t *fl = realloc(h->freelist, cap * sizeof(*fl));
+
+			if (!fl) {
+				/* Keep the frame allocated rather than lose it. */
+				hp_fail(h, -P2M_ENOMEM, "hosted platform: no memory for the free list");
+				continue;
+			}
+			h->freelist = fl;
+			h->capfree = cap;
+		}
+		h->frames[off] = (struct hp_frame){ 0, 0 };
+		h->freelist[h->nfree++] = off;
+		if (run_len && off == run_first + run_len) {
+			run_len++;
+			continue;
+		}
+		if (run_len)
+			punch(h, run_first, run_len);
+		run_first = off;
+		run_len = 1;
+	}
+	if (run_len)
+		punch(h, run_first, run_len);
+}
+
+static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
+{
+	struct p2m_hosted *h = ctx;
+
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct hp_frame *f;
+
+		if (!hp_valid_mfn(h, mfns[i])) {
+			hp_fail(h, -P2M_EINVAL, "hosted platform: free_frames of mfn %#llx, which is not allocated",
+				(unsigned long long)mfns[i]);
+			continue;
+		}
+		f = &h->frames[hp_off(h, mfns[i])];
+		if (f->flags & HF_PLATFORM) {
+			hp_fail(h, -P2M_EINVAL, "hosted platform: free_frames of mfn %#llx, a frame of the platform itself",
+				(unsigned long long)mfns[i]);
+			continue;
+		}
+		if (f->refs)
+			hp_fail(h, -P2M_EBUSY, "hosted platform: free_frames of mfn %#llx, still the table of %u window(s)",
+				(unsigned long long)mfns[i], f->refs);
+		if (f->flags & HF_HAS_RUN)
+			hp_leaf_freed(h, mfns[i]);
+		hp_free_locked(h, 1, &mfns[i]);
+		h->live--;
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void *frame_map(void *ctx, xen_pfn_t mfn)
+{
+	struct p2m_hosted *h = ctx;
+	void *va = NULL;
+
+	pthread_mutex_lock(&h->mu);
+	if (!hp_valid_mfn(h, mfn))
+		hp_fail(h, -P2M_ERANGE, "hosted platform: frame_map of mfn %#llx, which is not allocated",
+			(unsigned long long)mfn);
+	else
+		va = h->view + hp_off(h, mfn) * HP_PAGE;
+	pthread_mutex_unlock(&h->mu);
+	return va;
+}
+
+static void frame_unmap(void *ctx, void *va)
+{
+	struct p2m_hosted *h = ctx;
+	uint8_t *p = va;
+
+	if (p < h->view || p >= h->view + h->max_frames * HP_PAGE ||
+	    (uintptr_t)p % HP_PAGE) {
+		pthread_mutex_lock(&h->mu);
+		hp_fail(h, -P2M_EINVAL, "hosted platform: frame_unmap of %p, not a frame_map() address", va);
+		pthread_mutex_unlock(&h->mu);
+		return;
+	}
+	/* The page stays in the memfd; only this view's PTE goes. */
+	madvise(p, HP_PAGE, MADV_DONTNEED);
+}
+
+int hp_pread(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
+	     uint64_t len)
+{
+	off_t pos = (off_t)(hp_off(h, mfn) * HP_PAGE + at);
+
+	if (pread(h->fd, buf, len, pos) != (ssize_t)len)
+		return hp_fail(h, -P2M_EINVAL, "hosted platform: reading frame %#llx: %s",
+			       (unsigned long long)mfn, strerror(errno));
+	return 0;
+}
+
+int hp_pwrite(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at,
+	      const void *buf, uint64_t len)
+{
+	off_t pos = (off_t)(hp_off(h, mfn) * HP_PAGE + at);
+
+	if (pwrite(h->fd, buf, len, pos) != (ssize_t)len)
+		return hp_fail(h, -P2M_ENOMEM, "hosted platform: writing frame %#llx: %s",
+			       (unsigned long long)mfn, strerror(errno));
+	return 0;
+}
+
+int p2m_hosted_read_frame(struct p2m_hosted *h, xen_pfn_t mfn, void *buf)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->mu);
+	if (!hp_valid_mfn(h, mfn))
+		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
+			     (unsigned long long)mfn);
+	else
+		rc = hp_pread(h, mfn, 0, buf, HP_PAGE);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+bool p2m_hosted_is_frame(struct p2m_hosted *h, xen_pfn_t mfn)
+{
+	int ok;
+
+	pthread_mutex_lock(&h->mu);
+	ok = hp_valid_mfn(h, mfn);
+	pthread_mutex_unlock(&h->mu);
+	return ok;
+}
+
+/* --- the M2P --- */
+
+static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
+{
+	struct p2m_hosted *h = ctx;
+	xen_pfn_t v;
+
+	if (mfn >= h->m2p_entries)
+		return -P2M_ERANGE;
+	v = __atomic_load_n(&h->m2p[mfn], __ATOMIC_RELAXED);
+	if (v == 0)
+		return -P2M_ERANGE;
+	*pfn = ~v;
+	return 0;
+}
+
+int p2m_hosted_m2p_set(struct p2m_hosted *h, xen_pfn_t mfn, xen_pfn_t pfn)
+{
+	if (mfn >= h->m2p_entries || pfn == ~(xen_pfn_t)0) {
+		pthread_mutex_lock(&h->mu);
+		hp_fail(h, -P2M_ERANGE, "hosted platform: M2P entry mfn %#llx -> pfn %#llx is outside the M2P (%llu entries)",
+			(unsigned long long)mfn, (unsigned long long)pfn,
+			(unsigned long long)h->m2p_entries);
+		pthread_mutex_unlock(&h->mu);
+		return -P2M_ERANGE;
+	}
+	__atomic_store_n(&h->m2p[mfn], ~pfn, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int p2m_hosted_m2p_clear(struct p2m_hosted *h, xen_pfn_t mfn)
+{
+	if (mfn >= h->m2p_entries) {
+		pthread_mutex_lock(&h->mu);
+		hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is outside the M2P (%llu entries)",
+			(unsigned long long)mfn, (unsigned long long)h->m2p_entries);
+		pthread_mutex_unlock(&h->mu);
+		return -P2M_ERANGE;
+	}
+	__atomic_store_n(&h->m2p[mfn], 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* --- setup --- */
+
+static void *map_sparse(uint64_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int hp_frames_init(struct p2m_hosted *h, char *err, size_t errlen)
+{
+	uint64_t bytes = h->max_frames * HP_PAGE;
+
+	h->fd = memfd_create("p2m-frames", MFD_CLOEXEC);
+	if (h->fd < 0) {
+		snprintf(err, errlen, "hosted platform: memfd_create: %s", strerror(errno));
+		return -P2M_ENOMEM;
+	}
+	if (ftruncate(h->fd, (off_t)bytes) != 0) {
+		snprintf(err, errlen, "hosted platform: sizing the memfd to %llu frames: %s",
+			 (unsigned long long)h->max_frames, strerror(errno));
+		return -P2M_ENOMEM;
+	}
+	h->view = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, h->fd, 0);
+	if (h->view == MAP_FAILED) {
+		h->view = NULL;
+		snprintf(err, errlen, "hosted platform: mapping the frame view (%llu bytes): %s",
+			 (unsigned long long)bytes, strerror(errno));
+		return -P2M_ENOMEM;
+	}
+	h->frames = map_sparse(h->max_frames * sizeof(*h->frames));
+	h->m2p = map_sparse(h->m2p_entries * sizeof(*h->m2p));
+	if (!h->frames || !h->m2p) {
+		snprintf(err, errlen, "hosted platform: reserving the frame table and the M2P (%llu entries): %s",
+			 (unsigned long long)h->m2p_entries, strerror(errno));
+		return -P2M_ENOMEM;
+	}
+	return 0;
+}
+
+void hp_frames_fini(struct p2m_hosted *h)
+{
+	if (h->m2p)
+		munmap(h->m2p, h->m2p_entries * sizeof(*h->m2p));
+	if (h->frames)
+		munmap(h->frames, h->max_frames * sizeof(*h->frames));
+	if (h->view)
+		munmap(h->view, h->max_frames * HP_PAGE);
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h->freelist);
+}
+
+void hp_frame_ops(struct p2m_platform *plat)
+{
+	plat->alloc_frames = alloc_frames;
+	plat->free_frames = free_frames;
+	plat->frame_map = frame_map;
+	plat->frame_unmap = frame_unmap;
+	plat->m2p = m2p;
+}
