@@ -3,7 +3,7 @@
  * and return its verdict.
  *
  * It builds nothing. It finds the guest ELF (by default in the build tree
- * beside this binary: guest/guest.elf and its INIT_P2M variants) and the
+ * beside this binary: guest/guest.elf and its INIT_P2M and high variants) and the
  * hypervisor image that scripts/get-xen.sh leaves in cache/xen/xen, then
  * runs QEMU's multiboot loader on Xen with the guest as its first module:
  *
@@ -70,8 +70,9 @@ static void usage(FILE *f)
 		"  --mem SIZE           machine RAM (default 2G; K/M/G/T suffixes, binary)\n"
 		"  --dom0-mem SPEC      Xen dom0_mem, e.g. 512M or 1G,max:2G\n"
 		"                       (default: SIZE less max(SIZE/32, 256M))\n"
-		"  --init-p2m           boot guest-initp2m.elf (XEN_ELFNOTE_INIT_P2M)\n"
-		"  --high               boot guest-high-initp2m.elf (high VIRT_BASE, INIT_P2M)\n"
+		"  --init-p2m           the image with XEN_ELFNOTE_INIT_P2M (guest-initp2m.elf)\n"
+		"  --high               the image with VIRT_BASE 0xffffffff80000000\n"
+		"                       (guest-high.elf; with --init-p2m guest-high-initp2m.elf)\n"
 		"  --machine pc|q35     QEMU machine type (default pc)\n"
 		"  --guest ELF          guest kernel (default: guest/ in the build tree)\n"
 		"  --xen PATH           Xen image (default: $P2M_XEN, else cache/xen/xen\n"
@@ -385,7 +386,8 @@ int cmd_boot(int argc, char **argv)
 
 	/* The guest image. */
 	char guest[PATH_MAX];
-	const char *gname = o.high ? "guest-high-initp2m.elf" : o.init_p2m ? "guest-initp2m.elf" : "guest.elf";
+	const char *gname = o.high ? (o.init_p2m ? "guest-high-initp2m.elf" : "guest-high.elf")
+				   : (o.init_p2m ? "guest-initp2m.elf" : "guest.elf");
 	if (o.guest) {
 		snprintf(guest, sizeof(guest), "%s", o.guest);
 		if (!is_file(guest)) {
