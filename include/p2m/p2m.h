@@ -89,8 +89,12 @@ struct p2m {
 	xen_pfn_t shared_mid;      /* frame list of a shared window */
 	uint64_t generation;       /* p2m_generation, odd while mapping */
 	uint64_t max_pfn;          /* published count, never shrinks */
-	uint64_t nr_meta;
-	xen_pfn_t *meta_mfns;      /* frames behind the meta area (in it) */
+	struct arch_shared_info *arch; /* where max_pfn/generation go live */
+	bool tools_read_list;
+	xen_pfn_t meta_head;       /* chain of frames listing meta frames */
+	uint64_t nr_meta;          /* frames of the meta area and chain */
+	uint64_t nr_windows;       /* list windows: capacity / 2^18 */
+	uint64_t meta_windows;     /* windows of the meta area */
 	uint64_t nr_private_leaves;
 	uint64_t nr_private_tables;
 	uint64_t nr_mids;
@@ -190,6 +194,11 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
 uint64_t p2m_mfn_to_pfn(const struct p2m *p, uint64_t mfn);
 
 void p2m_get_stats(const struct p2m *p, struct p2m_stats *st);
+
+/* Raise max_pfn so that it covers [0, count): the caller's promise that
+ * pfns up to count may be populated (the initial allocation, the end of
+ * the extra regions). Never lowers it; count beyond capacity is clamped. */
+void p2m_cover(struct p2m *p, uint64_t count);
 
 /* The published count of covered pfns (max_pfn of shared_info): highest
  * pfn ever set to a non-missing value, plus one, rounded up to 512. */

@@ -47,7 +47,8 @@ struct p2m_platform {
 	void (*free_frames)(void *ctx, size_t n, const xen_pfn_t *mfns);
 
 	/* A temporary writable view of a frame that is not a page table;
-	 * NULL on failure. Unmapped before libp2m returns. */
+	 * NULL on failure. libp2m holds at most one view at a time and
+	 * unmaps it before it returns. */
 	void *(*frame_map)(void *ctx, xen_pfn_t mfn);
 	void (*frame_unmap)(void *ctx, void *va);
 
@@ -60,7 +61,8 @@ struct p2m_platform {
 	 * read-only (the guest pins it as an L1). */
 	int (*make_table)(void *ctx, xen_pfn_t table, xen_pfn_t leaf);
 	/* The table is no longer referenced by any window (guest: unpin it).
-	 * The frame is freed by libp2m afterwards. */
+	 * The frame is freed by libp2m afterwards. A no-op for a frame that
+	 * make_table() never turned into a table. */
 	void (*drop_table)(void *ctx, xen_pfn_t table);
 	/* Point the window at va (2 MiB aligned) at `table`. */
 	int (*set_window)(void *ctx, void *va, xen_pfn_t table);

@@ -1,0 +1,94 @@
+/*
+ * libp2m internals shared by the files of lib/. Not installed.
+ *
+ * Structure changes (splitting a shared slot or window into private
+ * frames, joining them back) happen under the platform lock, between
+ * gen_begin() and gen_end(); frames are allocated before the lock is
+ * taken and freed after it is dropped.
+ */
+#ifndef P2M_INTERNAL_H
+#define P2M_INTERNAL_H
+
+#include "p2m/fmt.h"
+#include "p2m/p2m.h"
+
+#define SLOTS_PER_WINDOW 512u
+#define WINDOW_BYTES ((uint64_t)2 << 20)
+
+/* Record a message and return -err. */
+int p2m_fail(struct p2m *p, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline uint64_t *slot_va(const struct p2m *p, uint64_t slot)
+{
+	return p->list + (slot << P2M_SLOT_SHIFT);
+}
+
+static inline uint64_t *window_va(const struct p2m *p, uint64_t w)
+{
+	return p->list + (w << P2M_WINDOW_SHIFT);
+}
+
+static inline uint64_t *mid_va(const struct p2m *p, uint64_t w)
+{
+	return p->mids + w * P2M_PER_PAGE;
+}
+
+static inline uint8_t slot_kind(const struct p2m *p, uint64_t slot)
+{
+	return __atomic_load_n(&p->kinds[slot], __ATOMIC_ACQUIRE);
+}
+
+static inline void set_slot_kind(struct p2m *p, uint64_t slot, uint8_t k)
+{
+	__atomic_store_n(&p->kinds[slot], k, __ATOMIC_RELEASE);
+}
+
+static inline bool window_shared(const struct p2m *p, uint64_t w)
+{
+	return p->windows[w].table == 0;
+}
+
+/* Whether the 8-byte value may be stored at pfn. */
+bool p2m_value_ok(uint64_t pfn, uint64_t v);
+
+/* The content a private leaf of slot kind k starts with. */
+void p2m_fill_leaf(uint64_t *leaf, uint64_t slot, uint8_t k);
+
+/* p2m_generation: odd while the list's mapping changes. */
+void p2m_gen_begin(struct p2m *p);
+void p2m_gen_end(struct p2m *p);
+
+/*
+ * Make slot's window private (a table and a frame list of its own) and,
+ * with want_leaf, the slot itself (a leaf of its own with the content its
+ * shared page stood for). Allocates outside the lock, re-checks under it
+ * and retries if another writer changed the slot meanwhile. Values seen
+ * by readers never change. 0 or a negative error.
+ */
+int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf);
+
+/*
+ * Under the lock, no allocation: return slot (in a private window) to the
+ * shared page of kind k. *freed receives the slot's old leaf or 0.
+ */
+int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k,
+			 xen_pfn_t *freed);
+
+/* Under the lock: hang a prepared table and frame list into shared window
+ * w of kind wk (the table maps that kind's leaf everywhere). */
+int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
+			      xen_pfn_t mid, uint8_t wk);
+
+/* Return a whole window to the shared table of kind k, freeing its
+ * private frames (takes the lock itself). */
+int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k);
+
+/* Raise max_pfn to cover pfn (RAM or foreign stored there). */
+void p2m_note_pfn(struct p2m *p, uint64_t pfn);
+
+/* Free a list of frames in batches, and tables after drop_table. */
+void p2m_free_frames(struct p2m *p, size_t n, const xen_pfn_t *mfns);
+void p2m_free_table(struct p2m *p, xen_pfn_t table);
+
+#endif

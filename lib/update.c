@@ -1,0 +1,242 @@
+/*
+ * Changing entries: one pfn (p2m_set), a range returned to a shared kind,
+ * pre-allocation, and the published max_pfn.
+ *
+ * A range call does every allocation first (at most the two partial slots
+ * at its ends and the two windows they sit in), then changes entries
+ * without allocating, so a failure leaves every value as it was.
+ */
+#include "internal.h"
+
+bool p2m_value_ok(uint64_t pfn, uint64_t v)
+{
+	if (v == P2M_INVALID)
+		return true;
+	switch (v & P2M_TAG_MASK) {
+	case 0:
+	case P2M_FOREIGN_BIT:
+		return (v & ~P2M_TAG_MASK) < P2M_MFN_LIMIT;
+	case P2M_IDENTITY_BIT:
+		return v == p2m_identity_entry(pfn);
+	default:
+		return false;
+	}
+}
+
+static int bad_value(struct p2m *p, uint64_t pfn, uint64_t v)
+{
+	if ((v & P2M_TAG_MASK) == P2M_IDENTITY_BIT)
+		return p2m_fail(p, P2M_EINVAL,
+				"identity value %#llx at pfn %#llx must carry that pfn (%#llx)",
+				(unsigned long long)v, (unsigned long long)pfn,
+				(unsigned long long)p2m_identity_entry(pfn));
+	return p2m_fail(p, P2M_EINVAL,
+			"value %#llx for pfn %#llx is no mfn below %#llx, ~0, identity or foreign entry",
+			(unsigned long long)v, (unsigned long long)pfn,
+			(unsigned long long)P2M_MFN_LIMIT);
+}
+
+static int beyond(struct p2m *p, uint64_t pfn)
+{
+	return p2m_fail(p, P2M_ERANGE, "pfn %#llx is beyond the capacity %#llx",
+			(unsigned long long)pfn, (unsigned long long)p->capacity);
+}
+
+/* The value a shared slot of kind k stands for at pfn. */
+static uint64_t shared_value(uint8_t k, uint64_t pfn)
+{
+	return k == P2M_SLOT_IDENTITY ? p2m_identity_entry(pfn) : P2M_INVALID;
+}
+
+static void store(struct p2m *p, uint64_t pfn, uint64_t v)
+{
+	__atomic_store_n(&p->list[pfn], v, __ATOMIC_RELEASE);
+	if (v != P2M_INVALID && !(v & P2M_IDENTITY_BIT))
+		p2m_note_pfn(p, pfn);
+}
+
+int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value)
+{
+	uint64_t slot = pfn >> P2M_SLOT_SHIFT;
+	uint8_t k;
+	int rc;
+
+	if (pfn >= p->capacity) {
+		if (value == p2m_identity_entry(pfn))
+			return 0; /* beyond the list every pfn is identity */
+		return beyond(p, pfn);
+	}
+	if (!p2m_value_ok(pfn, value))
+		return bad_value(p, pfn, value);
+	k = slot_kind(p, slot);
+	if (k != P2M_SLOT_PRIVATE) {
+		if (value == shared_value(k, pfn))
+			return 0;
+		rc = p2m_make_private(p, slot, true);
+		if (rc)
+			return rc;
+	}
+	store(p, pfn, value);
+	return 0;
+}
+
+int p2m_prepare(struct p2m *p, uint64_t pfn)
+{
+	if (pfn >= p->capacity)
+		return beyond(p, pfn);
+	return p2m_make_private(p, pfn >> P2M_SLOT_SHIFT, true);
+}
+
+/* Slot kind of a shared window (all its slots agree). */
+static uint8_t window_kind(const struct p2m *p, uint64_t w)
+{
+	return slot_kind(p, w << P2M_SLOT_SHIFT);
+}
+
+/* Allocation phase of a range: make the partial slots at both ends (and
+ * partially covered windows) private where the change needs it. */
+static int prepare_range(struct p2m *p, uint64_t pfn, uint64_t end, uint8_t k)
+{
+	uint64_t ends[2] = { pfn, end - 1 };
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t slot = ends[i] >> P2M_SLOT_SHIFT;
+		uint64_t w = ends[i] >> P2M_WINDOW_SHIFT;
+		uint64_t s0 = slot << P2M_SLOT_SHIFT, w0 = w << P2M_WINDOW_SHIFT;
+		bool slot_whole = pfn <= s0 && end >= s0 + P2M_PER_PAGE;
+		bool window_whole = pfn <= w0 && end >= w0 + P2M_PER_WINDOW;
+
+		if (!slot_whole && slot_kind(p, slot) != k)
+			rc = p2m_make_private(p, slot, true);
+		else if (!window_whole && window_shared(p, w) && window_kind(p, w) != k)
+			rc = p2m_make_private(p, slot, false);
+		else
+			rc = 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Return whole slot `slot` (in a private window) to kind k. */
+static int join_slot(struct p2m *p, uint64_t slot, uint8_t k)
+{
+	xen_pfn_t freed;
+	int rc;
+
+	p->plat.lock(p->plat.ctx);
+	p2m_gen_begin(p);
+	rc = p2m_join_slot_locked(p, slot, k, &freed);
+	p2m_gen_end(p);
+	p->plat.unlock(p->plat.ctx);
+	if (freed)
+		p2m_free_frames(p, 1, &freed);
+	return rc;
+}
+
+/* Whether every slot of private window w is shared of kind k. */
+static bool window_uniform(const struct p2m *p, uint64_t w, uint8_t k)
+{
+	for (uint64_t s = w << P2M_SLOT_SHIFT; s < (w + 1) << P2M_SLOT_SHIFT; s++)
+		if (slot_kind(p, s) != k)
+			return false;
+	return true;
+}
+
+static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
+{
+	uint64_t end, s, last_slot;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (pfn >= p->capacity || n > p->capacity - pfn) {
+		if (k == P2M_SLOT_IDENTITY && pfn < p->capacity) {
+			n = p->capacity - pfn; /* beyond the list is identity */
+		} else if (k == P2M_SLOT_IDENTITY) {
+			return 0;
+		} else {
+			return p2m_fail(p, P2M_ERANGE,
+					"range [%#llx, %#llx) reaches beyond the capacity %#llx",
+					(unsigned long long)pfn, (unsigned long long)(pfn + n),
+					(unsigned long long)p->capacity);
+		}
+	}
+	end = pfn + n;
+	rc = prepare_range(p, pfn, end, k);
+	if (rc)
+		return rc;
+
+	/* Partial slots (only the first and the last can be): single stores
+	 * into their leaves, made private above unless already of kind k. */
+	last_slot = (end - 1) >> P2M_SLOT_SHIFT;
+	for (s = pfn >> P2M_SLOT_SHIFT;; s = last_slot) {
+		uint64_t s0 = s << P2M_SLOT_SHIFT, s1 = s0 + P2M_PER_PAGE;
+		uint64_t a = s0 < pfn ? pfn : s0, b = s1 > end ? end : s1;
+
+		if ((a != s0 || b != s1) && slot_kind(p, s) == P2M_SLOT_PRIVATE)
+			for (uint64_t q = a; q < b; q++)
+				store(p, q, shared_value(k, q));
+		if (s == last_slot)
+			break;
+	}
+
+	/* Whole slots and whole windows. */
+	for (s = (pfn + P2M_PER_PAGE - 1) >> P2M_SLOT_SHIFT; (s + 1) << P2M_SLOT_SHIFT <= end;) {
+		uint64_t w = s >> P2M_SLOT_SHIFT;
+		uint64_t w0 = w << P2M_WINDOW_SHIFT;
+
+		if ((s & (SLOTS_PER_WINDOW - 1)) == 0 && w0 + P2M_PER_WINDOW <= end) {
+			rc = p2m_join_window(p, w, k);
+			s += SLOTS_PER_WINDOW;
+		} else {
+			if (!window_shared(p, w))
+				rc = join_slot(p, s, k);
+			s++;
+		}
+		if (rc)
+			return rc;
+	}
+
+	/* A window the range covered only in part may now be uniform. */
+	for (uint64_t w = pfn >> P2M_WINDOW_SHIFT;; w = (end - 1) >> P2M_WINDOW_SHIFT) {
+		if (!window_shared(p, w) && window_uniform(p, w, k)) {
+			rc = p2m_join_window(p, w, k);
+			if (rc)
+				return rc;
+		}
+		if (w == (end - 1) >> P2M_WINDOW_SHIFT)
+			break;
+	}
+	return 0;
+}
+
+int p2m_set_range_missing(struct p2m *p, uint64_t pfn, uint64_t n)
+{
+	return set_range_kind(p, pfn, n, P2M_SLOT_MISSING);
+}
+
+int p2m_set_range_identity(struct p2m *p, uint64_t pfn, uint64_t n)
+{
+	return set_range_kind(p, pfn, n, P2M_SLOT_IDENTITY);
+}
+
+void p2m_cover(struct p2m *p, uint64_t count)
+{
+	if (count == 0)
+		return;
+	if (count > p->capacity)
+		count = p->capacity;
+	p2m_note_pfn(p, count - 1);
+}
+
+uint64_t p2m_max_pfn(const struct p2m *p)
+{
+	return __atomic_load_n(&p->max_pfn, __ATOMIC_ACQUIRE);
+}
+
+uint64_t p2m_generation(const struct p2m *p)
+{
+	return __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+}
