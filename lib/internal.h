@@ -44,9 +44,17 @@ static inline void set_slot_kind(struct p2m *p, uint64_t slot, uint8_t k)
 	__atomic_store_n(&p->kinds[slot], k, __ATOMIC_RELEASE);
 }
 
+/* Window records are written under the lock and read without it. */
 static inline bool window_shared(const struct p2m *p, uint64_t w)
 {
-	return p->windows[w].table == 0;
+	return __atomic_load_n(&p->windows[w].table, __ATOMIC_ACQUIRE) == 0;
+}
+
+static inline void set_window_record(struct p2m *p, uint64_t w, xen_pfn_t table,
+				     xen_pfn_t mid)
+{
+	__atomic_store_n(&p->windows[w].mid, mid, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->windows[w].table, table, __ATOMIC_RELEASE);
 }
 
 /* Whether the 8-byte value may be stored at pfn. */

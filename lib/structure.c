@@ -89,7 +89,7 @@ int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
 		return p2m_fail(p, P2M_EMAP, "cannot map the frame list %#lx of window %llu",
 				mid, (unsigned long long)w);
 	}
-	p->windows[w] = (struct p2m_window){ table, mid };
+	set_window_record(p, w, table, mid);
 	if (w < P2M_PER_PAGE)
 		__atomic_store_n(&p->top[w], (uint64_t)mid, __ATOMIC_RELEASE);
 	p->nr_private_tables++;
@@ -111,7 +111,7 @@ static int uninstall_window_locked(struct p2m *p, uint64_t w, uint8_t k,
 		__atomic_store_n(&p->top[w], (uint64_t)p->shared_mid, __ATOMIC_RELEASE);
 	p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1,
 			   &p->shared_leaf[P2M_SLOT_MISSING], P2M_MAP_RO);
-	p->windows[w] = (struct p2m_window){ 0, 0 };
+	set_window_record(p, w, 0, 0);
 	p->nr_private_tables--;
 	p->nr_mids--;
 	return 0;
