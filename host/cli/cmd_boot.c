@@ -59,6 +59,7 @@ struct boot_opts {
 	double timeout;        /* 0 = derived from mem */
 	const char *log;
 	const char *args, *xen_args;
+	const char *module;    /* a second multiboot module (dom0's initrd) */
 	bool dry_run, quiet;
 };
 
@@ -81,6 +82,8 @@ static void usage(FILE *f)
 		"  --log FILE           also write the timestamped console to FILE\n"
 		"  --args \"...\"         guest command line\n"
 		"  --xen-args \"...\"     extra Xen command line options\n"
+		"  --module FILE        a second boot module (an initrd for a Linux dom0 given\n"
+		"                       as --guest; see scripts/toolstack.sh)\n"
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
@@ -277,7 +280,7 @@ static bool on_line(void *ctx, double t, const char *line)
 static int parse_opts(int argc, char **argv, struct boot_opts *o)
 {
 	enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_GUEST, O_XEN, O_TMO, O_LOG,
-	       O_ARGS, O_XARGS, O_DRY, O_QUIET, O_HELP };
+	       O_ARGS, O_XARGS, O_MOD, O_DRY, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{ "mem", required_argument, 0, O_MEM },
 		{ "dom0-mem", required_argument, 0, O_DOM0 },
@@ -290,6 +293,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		{ "log", required_argument, 0, O_LOG },
 		{ "args", required_argument, 0, O_ARGS },
 		{ "xen-args", required_argument, 0, O_XARGS },
+		{ "module", required_argument, 0, O_MOD },
 		{ "dry-run", no_argument, 0, O_DRY },
 		{ "quiet", no_argument, 0, O_QUIET },
 		{ "help", no_argument, 0, O_HELP },
@@ -342,6 +346,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		case O_LOG: o->log = optarg; break;
 		case O_ARGS: o->args = optarg; break;
 		case O_XARGS: o->xen_args = optarg; break;
+		case O_MOD: o->module = optarg; break;
 		case O_DRY: o->dry_run = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: case 'h': usage(stdout); return -1;
@@ -404,6 +409,11 @@ int cmd_boot(int argc, char **argv)
 		return 2;
 	}
 
+	if (o.module && (!is_file(o.module) || strchr(o.module, ' '))) {
+		fail("--module '%s': %s", o.module, is_file(o.module) ? "path contains a space" : "not found");
+		return 1;
+	}
+
 	/* Xen and QEMU: missing means "not provisioned", which tests skip on. */
 	char xen[PATH_MAX];
 	if (o.xen) {
@@ -444,12 +454,17 @@ int cmd_boot(int argc, char **argv)
 	}
 	double timeout = o.timeout ? o.timeout : 60.0 + 0.3 * (double)(o.mem / GIB);
 
-	char append[1024] = "", initrd[PATH_MAX + 1024] = "", mod[PATH_MAX + 512];
+	char append[1024] = "", initrd[PATH_MAX * 3 + 1024] = "", mod[PATH_MAX + 512];
 	sappend(append, sizeof(append),
 		"console=com1 com1=115200 dom0_mem=%s loglvl=all guest_loglvl=all bootscrub=false%s%s",
 		dom0, *o.xen_args ? " " : "", o.xen_args);
 	snprintf(mod, sizeof(mod), "%s%s%s", guest, *o.args ? " " : "", o.args);
 	qemu_escape_commas(initrd, sizeof(initrd), mod);
+	if (o.module) {
+		char m2[PATH_MAX * 2];
+		qemu_escape_commas(m2, sizeof(m2), o.module);
+		sappend(initrd, sizeof(initrd), ",%s", m2);
+	}
 
 	/* Large memory: lazily backed RAM (reserve=off); above ~1 TiB QEMU
 	 * relocates high RAM to 1 TiB, past the default 40 address bits. */

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# toolstack.sh: tier 3 of the Xen lab. Boots Debian's Linux 6.1 as PV dom0
+# on Xen 4.17 under QEMU with an initramfs holding busybox and the Xen 4.17
+# tools, starts xenstored, xen-init-dom0 and xenconsoled, and runs our PV
+# guest as a domU through `xl create` (then, with --save, `xl save` and
+# `xl restore`), reading the domU's verdict from xenconsoled's log.
+#
+#   scripts/toolstack.sh [--build DIR] [--save] [--mem 32] [--timeout S] [--keep]
+#
+#   --build DIR   the build tree holding p2m and guest/*.elf (default: the
+#                 first of build/, build-*/ that has both)
+#   --save        also xl save + xl restore each domU (the guest must support
+#                 suspend: cmdline word "loop", see guest/README.md)
+#   --mem MIB     domU memory (default 32)
+#   --timeout S   for the whole QEMU run (default 600)
+#
+# Everything comes from Debian packages (scripts/get-xen.sh --tools); the
+# initramfs is rebuilt in DIR/toolstack/ each run (~2 s). The dom0's /init
+# prints "toolstack: N passed, N failed" (one check per domU and step) and
+# leaves QEMU through isa-debug-exit (0x10 pass, 0x11 fail) by writing
+# /dev/port, so `p2m boot` returns the verdict as for the tier-1 guest.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cache="${P2M_CACHE:-$root/cache}"
+build="${P2M_BUILD:-}"
+save=0
+mem=32
+timeout=600
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build="$2"; shift 2 ;;
+	--save) save=1; shift ;;
+	--mem) mem="$2"; shift 2 ;;
+	--timeout) timeout="$2"; shift 2 ;;
+	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+	esac
+done
+die() { echo "toolstack.sh: error: $*" >&2; exit 1; }
+
+if [ -z "$build" ]; then
+	for d in "$root"/build "$root"/build-*; do
+		if [ -x "$d/p2m" ] && [ -f "$d/guest/guest.elf" ]; then build="$d"; break; fi
+	done
+fi
+[ -n "$build" ] && [ -x "$build/p2m" ] || die "no built p2m with guest/guest.elf found; build first or give --build DIR"
+[[ "$mem" =~ ^[0-9]+$ ]] || die "--mem wants MiB as a number"
+
+"$here/get-xen.sh" --tools >/dev/null || die "scripts/get-xen.sh --tools failed"
+pkgs="$cache/pkgs"
+kernel="$(ls "$pkgs"/boot/vmlinuz-*-amd64 | grep -v -- '-rt-\|-cloud-' | sort -V | tail -n 1)"
+kver="${kernel##*/vmlinuz-}"
+[ -f "$kernel" ] || die "no Linux kernel in $pkgs/boot"
+
+work="$build/toolstack"
+stage="$work/root"
+rm -rf "$stage"
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,run,tmp,etc/xen,var/lib/xen,var/log/xen/console,var/run/xen,guest,modules}
+
+# Programs and the libraries they load (a merged /lib and /usr/lib, as on Debian).
+cp -a "$pkgs"/bin/busybox "$stage"/bin/
+cp -a "$pkgs"/lib64 "$stage"/
+mkdir -p "$stage"/lib "$stage"/usr/lib "$stage"/usr/bin
+cp -a "$pkgs"/lib/x86_64-linux-gnu "$stage"/lib/
+cp -a "$pkgs"/usr/lib/x86_64-linux-gnu "$stage"/usr/lib/
+mkdir -p "$stage"/usr/lib/xen-4.17
+cp -a "$pkgs"/usr/lib/xen-4.17/bin "$stage"/usr/lib/xen-4.17/
+[ -d "$pkgs"/usr/lib/xen-4.17/lib ] && cp -a "$pkgs"/usr/lib/xen-4.17/lib "$stage"/usr/lib/xen-4.17/
+cp -a "$pkgs"/usr/bin/xenstore* "$stage"/usr/bin/
+rm -rf "$stage"/usr/lib/x86_64-linux-gnu/gconv
+for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs/xenfs; do
+	cp "$pkgs/lib/modules/$kver/kernel/drivers/xen/$m.ko" "$stage"/modules/ ||
+		die "module $m.ko not in the linux-image package"
+done
+echo 'autoballoon="off"' >"$stage"/etc/xen/xl.conf
+
+# The domUs: each "name|image|extra".
+domus=("a|guest.elf|" "b|guest-high-initp2m.elf|")
+for d in "${domus[@]}"; do
+	IFS='|' read -r name image extra <<<"$d"
+	[ -f "$build/guest/$image" ] || die "guest image $build/guest/$image missing"
+	[ "$save" = 1 ] && extra="${extra:+$extra }loop"
+	cp "$build/guest/$image" "$stage"/guest/
+	cat >"$stage/guest/p2m-$name.cfg" <<EOF
+name = "p2m-$name"
+kernel = "/guest/$image"
+memory = $mem
+vcpus = 1
+on_poweroff = "preserve"
+on_crash = "preserve"
+on_reboot = "preserve"
+extra = "$extra"
+EOF
+done
+printf '%s\n' "${domus[@]}" | cut -d'|' -f1 >"$stage"/guest/list
+echo "$save" >"$stage"/guest/save
+
+cat >"$stage"/init <<'EOF'
+#!/bin/busybox sh
+# dom0 /init: bring up the toolstack, run each domU, report, leave QEMU.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/lib/xen-4.17/bin
+export LD_LIBRARY_PATH=/usr/lib/xen-4.17/lib:/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmp /tmp
+for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs; do
+	insmod /modules/$m.ko || echo "toolstack: insmod $m failed"
+done
+mount -t xenfs xenfs /proc/xen
+up() { cut -d' ' -f1 /proc/uptime; }
+passed=0
+failed=0
+check() { # ok|fail what
+	if [ "$1" = ok ]; then passed=$((passed + 1)); echo "toolstack: PASS $2"
+	else failed=$((failed + 1)); echo "toolstack: FAIL $2"; fi
+}
+leave() {
+	echo "toolstack: $passed passed, $failed failed"
+	v='\020'; [ "$failed" = 0 ] && [ "$passed" -gt 0 ] || v='\021'
+	printf "$v" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+	poweroff -f
+}
+t=$(up); xenstored --pid-file /run/xenstored.pid && check ok "xenstored started ($t s)" || { check fail xenstored; leave; }
+t=$(up); xen-init-dom0 >/tmp/init-dom0.log 2>&1 && check ok "xen-init-dom0 ($t s)" || { cat /tmp/init-dom0.log; check fail xen-init-dom0; leave; }
+xenconsoled --log=guest --log-dir=/var/log/xen/console || check fail xenconsoled
+xl info | grep -E 'xen_version|total_memory|free_memory'
+
+# state NAME: xl's state letters (r b p s c d) or "gone".
+state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }' | tr -d -; }
+# wait_end NAME SECONDS: until the domain has shut down or crashed.
+wait_end() {
+	i=0
+	while [ $i -lt $(($2 * 10)) ]; do
+		s=$(state "$1")
+		case "$s" in *s*|*c*|"") echo "$s"; return;; esac
+		sleep 0.1; i=$((i + 1))
+	done
+	echo timeout
+}
+verdict() { # NAME: the domU's closing line in xenconsoled's log
+	grep -E '[0-9]+ passed, [0-9]+ failed' /var/log/xen/console/guest-$1.log 2>/dev/null | tail -n 1
+}
+save=$(cat /guest/save)
+for n in $(cat /guest/list); do
+	d=p2m-$n
+	t0=$(up)
+	if ! xl create /guest/$d.cfg; then check fail "$d: xl create"; continue; fi
+	t1=$(up)
+	check ok "$d: xl create ($(awk "BEGIN{print $t1-$t0}") s)"
+	if [ "$save" = 1 ]; then
+		sleep 2
+		t0=$(up)
+		if xl save $d /tmp/$d.save; then
+			t1=$(up); check ok "$d: xl save ($(awk "BEGIN{print $t1-$t0}") s, $(wc -c </tmp/$d.save) bytes)"
+			t0=$(up)
+			if xl restore /tmp/$d.save; then
+				t1=$(up); check ok "$d: xl restore ($(awk "BEGIN{print $t1-$t0}") s)"
+			else check fail "$d: xl restore"; fi
+			rm -f /tmp/$d.save
+		else check fail "$d: xl save"; fi
+		xl shutdown $d >/dev/null 2>&1
+	fi
+	s=$(wait_end $d 120)
+	echo "toolstack: --- console of $d ---"
+	sed 's/^/  | /' /var/log/xen/console/guest-$d.log 2>/dev/null | tail -n 60
+	v=$(verdict $d)
+	case "$s" in
+	*c*) check fail "$d: domain crashed (verdict: ${v:-none})" ;;
+	timeout) check fail "$d: still running after 120 s (verdict: ${v:-none})" ;;
+	*)
+		if echo "$v" | grep -qE ' 0 failed' && ! echo "$v" | grep -qE '(^|[^0-9])0 passed'; then
+			check ok "$d: $v"
+		else
+			check fail "$d: shut down without a passing verdict (${v:-none})"
+		fi ;;
+	esac
+	xl destroy $d >/dev/null 2>&1
+done
+leave
+EOF
+chmod +x "$stage"/init
+
+(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.cpio.gz"
+echo "toolstack.sh: initramfs $work/initrd.cpio.gz ($(du -h "$work/initrd.cpio.gz" | cut -f1)), kernel $kernel"
+
+exec "$build/p2m" boot --guest "$kernel" --module "$work/initrd.cpio.gz" \
+	--args "console=hvc0 earlyprintk=xen loglevel=4" \
+	--mem 2G --dom0-mem 1G,max:1G --timeout "$timeout" --log "$work/console.log"
