@@ -3,9 +3,10 @@
  * and return its verdict.
  *
  * It builds nothing. It finds the guest ELF (by default in the build tree
- * beside this binary: guest/guest.elf and its INIT_P2M and high variants) and the
- * hypervisor image that scripts/get-xen.sh leaves in cache/xen/xen, then
- * runs QEMU's multiboot loader on Xen with the guest as its first module:
+ * beside this binary: guest/guest.elf and its INIT_P2M and high variants)
+ * and the hypervisor image that scripts/get-xen.sh leaves in
+ * cache/xen/xen, then runs QEMU's multiboot loader on Xen with the guest
+ * as its first module (and --module as the second, e.g. an initrd):
  *
  *   qemu-system-x86_64 -accel tcg -nographic -no-reboot -m MEM -kernel XEN
  *     -append "console=com1 com1=115200 dom0_mem=... loglvl=all ..."
