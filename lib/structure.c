@@ -121,6 +121,10 @@ int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf)
 {
 	uint64_t w = slot >> P2M_SLOT_SHIFT;
 
+	if (p->suspended)
+		return p2m_fail(p, P2M_EBUSY,
+				"slot %#llx cannot change while the P2M is suspended",
+				(unsigned long long)slot);
 	for (;;) {
 		uint8_t k = slot_kind(p, slot);
 		bool wshared = window_shared(p, w);

@@ -99,6 +99,7 @@ struct p2m {
 	uint64_t nr_private_tables;
 	uint64_t nr_mids;
 	bool tree_enabled;         /* the 3-level tree is maintained */
+	bool suspended;            /* between p2m_suspend and p2m_resume */
 	char error[160];
 };
 

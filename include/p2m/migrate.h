@@ -1,0 +1,28 @@
+/*
+ * Save, restore and migration of a PV guest (DESIGN, ABI rule 5).
+ *
+ * Call p2m_suspend() right before SHUTDOWN_suspend and p2m_resume() when
+ * the hypercall returns: new_domain when it returned 0 (restored, maybe on
+ * another host), false when it returned 1 (cancelled, same domain). Then
+ * publish again (p2m_publish) into the new shared_info: the tree's frames,
+ * p2m_cr3 and max_pfn are rewritten, and after a restore p2m_generation
+ * starts again at 0.
+ *
+ * p2m_suspend() turns every frame number libp2m records into the pfn
+ * behind it (checked through the M2P and back through the P2M); on error
+ * nothing has changed. Between the two calls lookups work but nothing may
+ * change the P2M's structure (those calls fail with -P2M_EBUSY). The
+ * frames of the platform itself (the guest's page tables) are the
+ * platform's to translate.
+ */
+#ifndef P2M_MIGRATE_H
+#define P2M_MIGRATE_H
+
+#include <stdbool.h>
+
+#include "p2m/p2m.h"
+
+int p2m_suspend(struct p2m *p);
+int p2m_resume(struct p2m *p, bool new_domain);
+
+#endif
