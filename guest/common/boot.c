@@ -1,40 +1,119 @@
 /*
- * kmain: the guest's whole life, in the order of DESIGN.md "Boot".
+ * kmain: the guest's whole life, in the order of DESIGN.md "Boot":
+ *
+ *   1. adopt the initial list (either placement) and set up page tables
+ *      and the M2P;
+ *   2. get the memory map, plan it, seed the frame pool;
+ *   3. create the P2M and build it from the initial list;
+ *   4. apply the plan (remap or release the frames under holes, identity,
+ *      extra memory);
+ *   5. free the initial list and the page tables that mapped it;
+ *   6. publish to shared_info;
+ *   7. prove the result (checks.c), print the layout, exit with a verdict.
+ *
+ * Any failure before the checks is a panic: it exits with EXIT_FAIL.
  */
 #include "arch/x86_64/hypercall.h"
 #include "arch/x86_64/pt.h"
-#include "common/guest.h"
+#include "common/boot.h"
+#include "common/frames.h"
+#include "common/platform.h"
+#include "p2m/dump.h"
+#include "p2m/publish.h"
 
 start_info_t *start_info;
+struct boot boot;
+
+/* The page shared_info is mapped at (its own frame is never used). */
+static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
 
 void kmain(start_info_t *si);
 
+static uint64_t mfn_from_initial(uint64_t pfn)
+{
+	return boot.initial[pfn];
+}
+
+static uint64_t mfn_from_p2m(uint64_t pfn)
+{
+	return p2m_mfn(&boot.p2m, pfn);
+}
+
+static void map_shared_info(void)
+{
+	if (hyp_update_va_mapping((uint64_t)(uintptr_t)shared_info_page,
+				  (start_info->shared_info & PTE_ADDR) | PTE_LEAF_RW,
+				  UVMF_INVLPG | UVMF_LOCAL))
+		panic("cannot map shared_info at maddr %#lx", start_info->shared_info);
+	boot.shared_info = (struct shared_info *)shared_info_page;
+}
+
+static void dump_out(void *arg, const char *s, size_t n)
+{
+	(void)arg;
+	con_write(s, n);
+}
+
 void kmain(start_info_t *si)
 {
-	const uint64_t *list;
-	uint64_t i, bad = 0;
+	struct p2m_platform plat;
+	unsigned failed;
 	int rc;
 
 	start_info = si;
-	list = (const uint64_t *)si->mfn_list;
-	printk("p2mkit guest: %s, VIRT_BASE %#lx\n", si->magic,
-	       (unsigned long)VIRT_BASE);
-	printk("start_info %p nr_pages %#lx flags %#x pt_base %#lx nr_pt_frames %lu\n",
+	printk("p2mkit guest: %s, VIRT_BASE %#lx, cmdline '%s'\n", si->magic,
+	       (unsigned long)VIRT_BASE, (const char *)si->cmd_line);
+	printk("start_info %p: nr_pages %#lx flags %#x pt_base %#lx nr_pt_frames %lu\n",
 	       (void *)si, si->nr_pages, si->flags, si->pt_base, si->nr_pt_frames);
-	printk("mfn_list %#lx first_p2m_pfn %#lx nr_p2m_frames %lu cmdline '%s'\n",
-	       si->mfn_list, si->first_p2m_pfn, si->nr_p2m_frames,
-	       (const char *)si->cmd_line);
-	pt_init(list);
+	printk("mfn_list %#lx first_p2m_pfn %#lx nr_p2m_frames %lu\n",
+	       si->mfn_list, si->first_p2m_pfn, si->nr_p2m_frames);
+
+	/* 1 */
+	pt_init((const uint64_t *)si->mfn_list);
 	rc = m2p_init();
 	if (rc)
-		panic("m2p_init: %d", rc);
-	printk("M2P readable below mfn %#lx\n", (unsigned long)m2p_max_mfn());
-	for (i = 0; i < si->nr_pages; i++) {
-		uint64_t pfn;
+		panic("M2P: XENMEM query failed: %d", rc);
+	initial_adopt(si);
 
-		if (!m2p_read(list[i], &pfn) || pfn != i)
-			bad++;
-	}
-	printk("initial list vs M2P: %lu mismatches\n", (unsigned long)bad);
-	guest_exit(bad ? EXIT_FAIL : EXIT_PASS);
+	/* 2 */
+	memmap_get();
+	memmap_plan();
+	memmap_pool();
+
+	/* 3 */
+	platform_pfn_to_mfn = mfn_from_initial;
+	platform_init(&plat);
+	rc = p2m_create(&boot.p2m, &plat, boot.plan.end, true);
+	if (rc)
+		panic("p2m_create(%#lx): %s", (unsigned long)boot.plan.end,
+		      p2m_last_error(&boot.p2m));
+	rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);
+	if (rc)
+		panic("p2m_build: %s", p2m_last_error(&boot.p2m));
+	platform_pfn_to_mfn = mfn_from_p2m;
+	printk("P2M: list at %p, capacity %#lx pfns\n", (void *)boot.p2m.list,
+	       (unsigned long)boot.p2m.capacity);
+
+	/* 4 */
+	memmap_apply();
+
+	/* 5 */
+	initial_free();
+
+	/* 6 */
+	map_shared_info();
+	p2m_publish(&boot.p2m, &boot.shared_info->arch,
+		    (si->flags & SIF_VIRT_P2M_4TOOLS) != 0);
+	printk("published: max_pfn %#lx, frame_list_list %#lx, p2m_cr3 %#lx, p2m_vaddr %#lx, generation %lu\n",
+	       (unsigned long)boot.shared_info->arch.max_pfn,
+	       (unsigned long)boot.shared_info->arch.pfn_to_mfn_frame_list_list,
+	       (unsigned long)boot.shared_info->arch.p2m_cr3,
+	       (unsigned long)boot.shared_info->arch.p2m_vaddr,
+	       (unsigned long)boot.shared_info->arch.p2m_generation);
+
+	/* 7 */
+	failed = checks_run();
+	printk("layout:\n");
+	p2m_dump(&boot.p2m, p2m_max_pfn(&boot.p2m), dump_out, NULL);
+	guest_exit(failed ? EXIT_FAIL : EXIT_PASS);
 }

@@ -96,6 +96,8 @@ int pt_walk(uint64_t va, struct pt_walk *w)
 		unsigned idx = pt_index(va, level);
 		uint64_t e = pt_read_entry(table, idx);
 
+		w->tables[level] = table;
+		w->entries[level] = e;
 		w->level = level;
 		w->entry = e;
 		w->table = table;

@@ -65,13 +65,16 @@ xen_pfn_t pt_root_mfn(void);
 void *pt_map(xen_pfn_t mfn, bool rw);
 void pt_unmap(void *va);
 
-/* Result of a walk: the deepest entry looked at. */
+/* Result of a walk: the entries looked at, level by level (4..1); the
+ * deepest is at `level`. */
 struct pt_walk {
-	int level;           /* 4..1: the level of `entry` */
+	int level;           /* 4..1: the level of the deepest entry */
 	uint64_t entry;      /* its value (0 if not present) */
 	xen_pfn_t table;     /* mfn of the table holding it */
 	unsigned index;
 	bool leaf;           /* present and maps memory (L1, or PSE at L2/L3) */
+	xen_pfn_t tables[5]; /* tables[l]: the level-l table walked */
+	uint64_t entries[5]; /* entries[l]: its entry for va */
 };
 /* Walk the current tables for va (handles 2 MiB and 1 GiB pages). */
 int pt_walk(uint64_t va, struct pt_walk *w);

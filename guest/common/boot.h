@@ -1,0 +1,61 @@
+/*
+ * What the boot sequence learns and builds, shared by its steps
+ * (boot.c drives them in the order of DESIGN.md "Boot"; checks.c proves
+ * the result).
+ */
+#ifndef GUEST_BOOT_H
+#define GUEST_BOOT_H
+
+#include "common/guest.h"
+#include "p2m/e820.h"
+#include "p2m/p2m.h"
+
+#define MAX_MAP 128
+#define MAX_RANGES (2 * MAX_MAP + 3)
+
+struct boot {
+	/* start_info and the initial mapping */
+	const uint64_t *initial;   /* the initial list (until freed) */
+	uint64_t nr_pages;
+	uint64_t boot_end_pfn;     /* first pfn past the initial mapping */
+	uint64_t max_pages;        /* XENMEM_maximum_reservation */
+	bool dom0;
+	bool init_p2m;             /* the list was placed by INIT_P2M */
+	/* The frames of the initial list (and, INIT_P2M, its page tables):
+	 * pfns [list_pfn, list_pfn + list_frames). */
+	uint64_t list_va, list_pfn, list_frames;
+	uint64_t list_tables_freed; /* initial-mapping L1s freed with it */
+	uint64_t list_table_pfns[64]; /* their pfns (the first 64) */
+	uint64_t init_p2m_superpages, init_p2m_tables;
+
+	/* the memory map and the plan */
+	struct p2m_e820_entry map_in[MAX_MAP];
+	unsigned nr_map_in;
+	int map_rc;                /* of the hypercall (-ENOSYS handled) */
+	struct p2m_e820_range map[MAX_RANGES], layout[4 * MAX_RANGES];
+	struct p2m_e820_range identity[MAX_RANGES], release[MAX_RANGES];
+	struct p2m_e820_range extra[MAX_RANGES];
+	struct p2m_e820_remap remap[MAX_RANGES];
+	struct p2m_e820_conflict conflicts[16];
+	struct p2m_e820_plan plan;
+	uint64_t remapped, released;
+
+	struct p2m p2m;
+	struct shared_info *shared_info;
+	bool freed;
+};
+
+extern struct boot boot;
+
+/* initial.c */
+void initial_adopt(start_info_t *si);
+void initial_free(void);
+/* memmap.c */
+void memmap_get(void);
+void memmap_plan(void);
+void memmap_pool(void);
+void memmap_apply(void);
+/* checks.c: returns the number of failed checks */
+unsigned checks_run(void);
+
+#endif

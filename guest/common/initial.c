@@ -1,0 +1,212 @@
+/*
+ * The initial P2M list Xen's builder hands over, in either placement:
+ *
+ *  - in the initial mapping (no INIT_P2M note): the list's pages are pfns
+ *    of the boot image region, mapped at VIRT_BASE + pfn * 4096 through
+ *    the bootstrap L1s, which it may share with the kernel and start_info;
+ *  - at the INIT_P2M address (an L4 slot of its own): Xen built an L3, L2s
+ *    and possibly L1s for it, mapping it with 2 MiB superpages where it
+ *    could (machine-aligned, so misaligned in pfn space); the list and
+ *    those tables are pfns [first_p2m_pfn, first_p2m_pfn + nr_p2m_frames)
+ *    and none of them is reachable through the initial mapping.
+ *
+ * Freeing removes every mapping of the list (and the tables that mapped
+ * only the list) from the guest's page tables and gives the frames to the
+ * pool, so that the checks can count them back.
+ */
+#include "arch/x86_64/hypercall.h"
+#include "arch/x86_64/pt.h"
+#include "common/boot.h"
+#include "common/frames.h"
+
+static uint64_t va_of_pfn(uint64_t pfn)
+{
+	return VIRT_BASE + (pfn << PAGE_SHIFT);
+}
+
+static bool va_mapped(uint64_t va)
+{
+	struct pt_walk w;
+
+	return pt_walk(va, &w) == 0;
+}
+
+/* First pfn past the initial mapping: 2 MiB steps, then 4 KiB steps in
+ * the last mapped 2 MiB. */
+static uint64_t find_boot_end(void)
+{
+	uint64_t pfn = 0;
+
+	while (va_mapped(va_of_pfn(pfn + 512)))
+		pfn += 512;
+	while (va_mapped(va_of_pfn(pfn)))
+		pfn++;
+	return pfn;
+}
+
+/* Walk Xen's INIT_P2M tables: count tables and superpages, and check
+ * that every page mapped in the list's range is a frame of the
+ * announced pfn range (through the M2P). */
+static void walk_init_p2m(start_info_t *si)
+{
+	uint64_t slot = pt_index(boot.list_va, 4);
+	uint64_t e4 = pt_read_entry(pt_root_mfn(), (unsigned)slot);
+	uint64_t lo = si->first_p2m_pfn, hi = lo + si->nr_p2m_frames;
+	uint64_t pages = 0, outside = 0, tables = 0, supers = 0;
+	const uint64_t *l3, *l2, *l1;
+	unsigned i, j, k;
+
+	if (!(e4 & PTE_P))
+		panic("INIT_P2M: L4 slot %lu of the list is empty", (unsigned long)slot);
+	l3 = pt_map(pte_mfn(e4), false);
+	tables++;
+	for (i = 0; i < PT_ENTRIES; i++) {
+		if (!(l3[i] & PTE_P))
+			continue;
+		if (l3[i] & PTE_PSE)
+			panic("INIT_P2M: 1 GiB page at L3[%u] (not handled)", i);
+		l2 = pt_map(pte_mfn(l3[i]), false);
+		tables++;
+		for (j = 0; j < PT_ENTRIES; j++) {
+			uint64_t e = l2[j], n = 1, base;
+
+			if (!(e & PTE_P))
+				continue;
+			if (e & PTE_PSE) {
+				supers++;
+				n = 512;
+				base = pte_mfn(e) & ~511ull;
+				for (k = 0; k < n; k++) {
+					uint64_t pfn;
+
+					if (!m2p_read(base + k, &pfn) || pfn < lo || pfn >= hi)
+						outside++;
+				}
+				pages += n;
+				continue;
+			}
+			l1 = pt_map(pte_mfn(e), false);
+			tables++;
+			for (k = 0; k < PT_ENTRIES; k++) {
+				uint64_t pfn;
+
+				if (!(l1[k] & PTE_P))
+					continue;
+				pages++;
+				if (!m2p_read(pte_mfn(l1[k]), &pfn) || pfn < lo || pfn >= hi)
+					outside++;
+			}
+			pt_unmap((void *)l1);
+		}
+		pt_unmap((void *)l2);
+	}
+	pt_unmap((void *)l3);
+	boot.init_p2m_superpages = supers;
+	boot.init_p2m_tables = tables;
+	printk("INIT_P2M mapping at %#lx: %lu tables, %lu 2 MiB pages, %lu pages in all, %lu outside pfns [%#lx, %#lx)\n",
+	       (unsigned long)boot.list_va, (unsigned long)tables,
+	       (unsigned long)supers, (unsigned long)pages,
+	       (unsigned long)outside, (unsigned long)lo, (unsigned long)hi);
+	if (outside || pages + tables != si->nr_p2m_frames)
+		panic("INIT_P2M mapping does not match first_p2m_pfn/nr_p2m_frames");
+}
+
+void initial_adopt(start_info_t *si)
+{
+	boot.initial = (const uint64_t *)si->mfn_list;
+	boot.nr_pages = si->nr_pages;
+	boot.list_va = si->mfn_list;
+	boot.dom0 = (si->flags & SIF_INITDOMAIN) != 0;
+	boot.boot_end_pfn = find_boot_end();
+	boot.init_p2m = si->nr_p2m_frames != 0 &&
+			/* below VIRT_BASE wraps around: also outside */
+			si->mfn_list - VIRT_BASE >= (boot.boot_end_pfn << PAGE_SHIFT);
+	if (boot.init_p2m) {
+		boot.list_pfn = si->first_p2m_pfn;
+		boot.list_frames = si->nr_p2m_frames;
+		walk_init_p2m(si);
+	} else {
+		if (si->mfn_list & (PAGE_SIZE - 1))
+			panic("initial list at %#lx is not page aligned", si->mfn_list);
+		boot.list_pfn = (si->mfn_list - VIRT_BASE) >> PAGE_SHIFT;
+		boot.list_frames = (si->nr_pages * 8 + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	}
+	printk("initial list: %s, VA %#lx, pfns [%#lx, %#lx), initial mapping ends at pfn %#lx\n",
+	       boot.init_p2m ? "INIT_P2M" : "in the initial mapping",
+	       (unsigned long)boot.list_va, (unsigned long)boot.list_pfn,
+	       (unsigned long)(boot.list_pfn + boot.list_frames),
+	       (unsigned long)boot.boot_end_pfn);
+}
+
+/* The list in the initial mapping: clear its PTEs; a bootstrap L1 that
+ * maps nothing but list pages goes (its L2 entry cleared, its own
+ * read-only mapping removed, its frame to the pool). */
+static void free_in_initial_mapping(void)
+{
+	uint64_t start = boot.list_va;
+	uint64_t end = start + (boot.list_frames << PAGE_SHIFT);
+	uint64_t c, l1_pfns[64];
+	unsigned nl1 = 0, i;
+	struct mmu_batch b;
+
+	mmu_batch_init(&b);
+	for (c = start & ~((2ull << 20) - 1); c < end; c += 2ull << 20) {
+		uint64_t s = c > start ? c : start;
+		uint64_t e = c + (2ull << 20) < end ? c + (2ull << 20) : end;
+		struct pt_walk w;
+
+		pt_walk(s, &w);
+		if (w.level != 1 || !w.leaf)
+			panic("list page %#lx is not mapped by an L1", (unsigned long)s);
+		if (s == c && e == c + (2ull << 20) && nl1 < 64) {
+			uint64_t pfn;
+
+			if (!m2p_read(w.tables[1], &pfn))
+				panic("bootstrap L1 %#lx has no pfn", (unsigned long)w.tables[1]);
+			mmu_queue_pte(&b, w.tables[2], pt_index(c, 2), 0);
+			l1_pfns[nl1++] = pfn;
+			continue;
+		}
+		for (; s < e; s += PAGE_SIZE)
+			mmu_queue_pte(&b, w.tables[1], pt_index(s, 1), 0);
+	}
+	if (mmu_flush(&b))
+		panic("cannot unmap the initial list (%ld)", b.err);
+	pt_flush_tlb();
+	for (i = 0; i < nl1; i++) {
+		if (hyp_update_va_mapping(va_of_pfn(l1_pfns[i]), 0, UVMF_INVLPG | UVMF_LOCAL))
+			panic("cannot unmap freed bootstrap L1 at pfn %#lx",
+			      (unsigned long)l1_pfns[i]);
+		if (!frames_add(l1_pfns[i], 1))
+			panic("bootstrap L1 pfn %#lx already free", (unsigned long)l1_pfns[i]);
+		if (i < 64)
+			boot.list_table_pfns[i] = l1_pfns[i];
+	}
+	boot.list_tables_freed = nl1;
+}
+
+void initial_free(void)
+{
+	if (boot.init_p2m) {
+		unsigned slot = pt_index(boot.list_va, 4);
+
+		/* One entry drops Xen's whole INIT_P2M tree: the L3, the L2s,
+		 * any L1s, and the superpage mappings. */
+		if (pt_set_entry(pt_root_mfn(), slot, 0))
+			panic("cannot clear the INIT_P2M L4 slot %u", slot);
+		pt_flush_tlb();
+	} else {
+		free_in_initial_mapping();
+	}
+	if (!frames_add(boot.list_pfn, boot.list_frames))
+		panic("initial list frames [%#lx, +%#lx) overlap the pool",
+		      (unsigned long)boot.list_pfn, (unsigned long)boot.list_frames);
+	boot.initial = NULL;
+	boot.freed = true;
+	/* Revector: the list is now libp2m's. */
+	start_info->mfn_list = (unsigned long)boot.p2m.list;
+	printk("freed the initial list: %lu frames%s, %lu bootstrap L1s\n",
+	       (unsigned long)boot.list_frames,
+	       boot.init_p2m ? " (list and INIT_P2M tables)" : "",
+	       (unsigned long)boot.list_tables_freed);
+}

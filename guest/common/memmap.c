@@ -1,0 +1,256 @@
+/*
+ * The memory map and its plan (libp2m's E820 planner, include/p2m/e820.h):
+ * fetch the map, plan, seed the frame pool with the RAM that stays RAM,
+ * and apply the plan to the P2M: move the frames under holes (one
+ * MMU_MACHPHYS_UPDATE each) or give them back to Xen, then let the
+ * planner mark identity and missing ranges.
+ */
+#include "arch/x86_64/hypercall.h"
+#include "arch/x86_64/pt.h"
+#include "common/boot.h"
+#include "common/frames.h"
+#include "p2m/entry.h"
+
+extern char __image_start[], __image_end[];
+
+static uint64_t pfn_of_va(uint64_t va)
+{
+	return (va - VIRT_BASE) >> PAGE_SHIFT;
+}
+
+void memmap_get(void)
+{
+	struct xen_memory_map mm;
+	domid_t self = DOMID_SELF;
+	unsigned i;
+	long rc;
+
+	mm.nr_entries = MAX_MAP;
+	set_xen_guest_handle(mm.buffer, boot.map_in);
+	rc = hyp_memory_op(boot.dom0 ? XENMEM_machine_memory_map : XENMEM_memory_map, &mm);
+	boot.map_rc = (int)rc;
+	if (rc == -38 /* ENOSYS: no map was set, a plain domU */) {
+		boot.map_in[0] = (struct p2m_e820_entry){
+			.addr = 0, .size = boot.nr_pages << PAGE_SHIFT, .type = P2M_E820_RAM };
+		boot.nr_map_in = 1;
+	} else if (rc) {
+		panic("%s: %ld", boot.dom0 ? "XENMEM_machine_memory_map" : "XENMEM_memory_map", rc);
+	} else {
+		boot.nr_map_in = mm.nr_entries;
+	}
+	rc = hyp_memory_op(XENMEM_maximum_reservation, &self);
+	boot.max_pages = rc > 0 ? (uint64_t)rc : 0;
+	printk("memory map (%s, rc %d): %u entries; nr_pages %#lx, maximum reservation %#lx\n",
+	       boot.dom0 ? "XENMEM_machine_memory_map" : "XENMEM_memory_map",
+	       boot.map_rc, boot.nr_map_in, (unsigned long)boot.nr_pages,
+	       (unsigned long)boot.max_pages);
+	for (i = 0; i < boot.nr_map_in; i++) {
+		char tn[32];
+
+		printk("  [%#014llx, %#014llx) %s\n",
+		       (unsigned long long)boot.map_in[i].addr,
+		       (unsigned long long)(boot.map_in[i].addr + boot.map_in[i].size),
+		       p2m_e820_type_name(boot.map_in[i].type, tn, sizeof(tn)));
+	}
+}
+
+/* The P2M covers RAM, not the whole map: reserved ranges far above RAM
+ * (QEMU's HyperTransport hole at 1 TiB) read as identity beyond the
+ * capacity anyway. So plan up to the top of RAM (or nr_pages), rounded
+ * up to a P2M window. */
+static uint64_t plan_end(void)
+{
+	uint64_t top = boot.nr_pages;
+	unsigned i;
+
+	for (i = 0; i < boot.nr_map_in; i++) {
+		const struct p2m_e820_entry *e = &boot.map_in[i];
+		uint64_t end = (e->addr + e->size) >> PAGE_SHIFT;
+
+		if ((e->type == P2M_E820_RAM || (boot.dom0 && e->type == P2M_E820_UNUSABLE)) &&
+		    end > top)
+			top = end;
+	}
+	return (top + P2M_PER_WINDOW - 1) & ~(P2M_PER_WINDOW - 1);
+}
+
+void memmap_plan(void)
+{
+	struct p2m_e820_input in;
+	struct p2m_e820_plan *pl = &boot.plan;
+	unsigned c;
+	size_t i;
+	int rc;
+
+	p2m_e820_input_init(&in, boot.dom0);
+	in.map = boot.map_in;
+	in.nr_map = boot.nr_map_in;
+	in.nr_pages = boot.nr_pages;
+	in.max_pages = boot.max_pages;
+	in.end = plan_end();
+	in.objects[P2M_E820_OBJ_KERNEL] = (struct p2m_e820_object){
+		pfn_of_va((uint64_t)(uintptr_t)__image_start),
+		pfn_of_va((uint64_t)(uintptr_t)__image_end) -
+			pfn_of_va((uint64_t)(uintptr_t)__image_start) };
+	in.objects[P2M_E820_OBJ_P2M_LIST] =
+		(struct p2m_e820_object){ boot.list_pfn, boot.list_frames };
+	in.objects[P2M_E820_OBJ_PAGE_TABLES] = (struct p2m_e820_object){
+		pfn_of_va(start_info->pt_base), start_info->nr_pt_frames };
+	in.objects[P2M_E820_OBJ_START_INFO] = (struct p2m_e820_object){
+		pfn_of_va((uint64_t)(uintptr_t)start_info), 1 };
+
+	p2m_e820_plan_init(pl, boot.map, MAX_RANGES);
+	pl->layout = boot.layout;
+	pl->layout_cap = sizeof(boot.layout) / sizeof(boot.layout[0]);
+	pl->identity = boot.identity;
+	pl->identity_cap = MAX_RANGES;
+	pl->remap = boot.remap;
+	pl->remap_cap = MAX_RANGES;
+	pl->release = boot.release;
+	pl->release_cap = MAX_RANGES;
+	pl->extra = boot.extra;
+	pl->extra_cap = MAX_RANGES;
+	pl->conflicts = boot.conflicts;
+	pl->conflicts_cap = sizeof(boot.conflicts) / sizeof(boot.conflicts[0]);
+	rc = p2m_e820_plan(&in, pl);
+	for (i = 0; i < pl->nr_conflicts && i < pl->conflicts_cap; i++) {
+		char buf[200];
+
+		p2m_e820_describe_conflict(&pl->conflicts[i], buf, sizeof(buf));
+		printk("  conflict: %s\n", buf);
+	}
+	if (rc)
+		panic("E820 plan: %s", pl->error);
+	if (pl->nr_conflicts)
+		panic("E820 plan: relocating Xen's objects is not implemented");
+	printk("plan: end %#lx, max_pages %#lx, extra budget %#lx\n",
+	       (unsigned long)pl->end, (unsigned long)pl->max_pages,
+	       (unsigned long)pl->extra_budget);
+	for (c = 0; c < P2M_E820_NCAT; c++)
+		if (pl->pfns[c])
+			printk("  %s: %#lx pfns\n", p2m_e820_category_name(c),
+			       (unsigned long)pl->pfns[c]);
+	for (i = 0; i < pl->nr_layout; i++)
+		printk("  layout [%#lx, %#lx) %s\n", (unsigned long)pl->layout[i].start,
+		       (unsigned long)pl->layout[i].end,
+		       p2m_e820_category_name(pl->layout[i].kind));
+}
+
+/* The pool: RAM that stays RAM, past the initial mapping, minus the
+ * INIT_P2M frames (they join when the initial list is freed). */
+void memmap_pool(void)
+{
+	const struct p2m_e820_plan *pl = &boot.plan;
+	size_t i;
+
+	for (i = 0; i < pl->nr_layout; i++) {
+		uint64_t s = pl->layout[i].start, e = pl->layout[i].end;
+
+		if (pl->layout[i].kind != P2M_E820_C_RAM)
+			continue;
+		if (s < boot.boot_end_pfn)
+			s = boot.boot_end_pfn;
+		if (e > boot.nr_pages)
+			e = boot.nr_pages;
+		if (s < e && !frames_add(s, e - s))
+			panic("pool: cannot add [%#lx, %#lx)", (unsigned long)s, (unsigned long)e);
+	}
+	if (boot.init_p2m)
+		frames_remove(boot.list_pfn, boot.list_frames);
+	printk("frame pool: %lu free frames in %u extents\n",
+	       (unsigned long)frames_free_count(), frames_extents());
+}
+
+/* A frame leaving its pfn must not stay mapped at the pfn's VA. */
+static void unmap_if_initial(uint64_t pfn)
+{
+	if (pfn < boot.boot_end_pfn &&
+	    hyp_update_va_mapping(VIRT_BASE + (pfn << PAGE_SHIFT), 0, UVMF_INVLPG | UVMF_LOCAL))
+		panic("cannot unmap pfn %#lx of the initial mapping", (unsigned long)pfn);
+}
+
+static void do_remap(void)
+{
+	const struct p2m_e820_plan *pl = &boot.plan;
+	struct mmu_batch b;
+	size_t r;
+
+	mmu_batch_init(&b);
+	for (r = 0; r < pl->nr_remap; r++) {
+		const struct p2m_e820_remap *m = &pl->remap[r];
+		uint64_t i;
+
+		for (i = 0; i < m->count; i++) {
+			uint64_t mfn = boot.initial[m->src + i];
+			int rc;
+
+			unmap_if_initial(m->src + i);
+			mmu_queue_m2p(&b, mfn, m->dst + i);
+			rc = p2m_set(&boot.p2m, m->dst + i, mfn);
+			if (rc)
+				panic("remap: p2m_set(%#lx): %s", (unsigned long)(m->dst + i),
+				      p2m_last_error(&boot.p2m));
+		}
+		boot.remapped += m->count;
+	}
+	if (mmu_flush(&b))
+		panic("remap: MMU_MACHPHYS_UPDATE failed: %ld", b.err);
+}
+
+static void do_release(void)
+{
+	const struct p2m_e820_plan *pl = &boot.plan;
+	static xen_pfn_t mfns[512];
+	size_t r;
+
+	for (r = 0; r < pl->nr_release; r++) {
+		uint64_t pfn = pl->release[r].start;
+
+		frames_remove(pl->release[r].start, pl->release[r].end - pl->release[r].start);
+		while (pfn < pl->release[r].end) {
+			struct xen_memory_reservation res = { .extent_order = 0,
+							      .domid = DOMID_SELF };
+			unsigned n = 0;
+			long rc;
+
+			while (n < 512 && pfn < pl->release[r].end) {
+				unmap_if_initial(pfn);
+				mfns[n++] = boot.initial[pfn++];
+			}
+			set_xen_guest_handle(res.extent_start, mfns);
+			res.nr_extents = n;
+			rc = hyp_memory_op(XENMEM_decrease_reservation, &res);
+			if (rc != (long)n)
+				panic("decrease_reservation: %ld of %u", rc, n);
+			boot.released += n;
+		}
+	}
+}
+
+void memmap_apply(void)
+{
+	const struct p2m_e820_plan *pl = &boot.plan;
+	uint64_t cover = boot.nr_pages;
+	size_t i;
+	int rc;
+
+	do_remap();
+	do_release();
+	rc = p2m_e820_apply(&boot.p2m, pl);
+	if (rc)
+		panic("p2m_e820_apply: %s", p2m_last_error(&boot.p2m));
+	for (i = 0; i < pl->nr_remap; i++) {
+		if (!frames_add(pl->remap[i].dst, pl->remap[i].count))
+			panic("remap target [%#lx, +%#lx) already in the pool",
+			      (unsigned long)pl->remap[i].dst, (unsigned long)pl->remap[i].count);
+		if (pl->remap[i].dst + pl->remap[i].count > cover)
+			cover = pl->remap[i].dst + pl->remap[i].count;
+	}
+	for (i = 0; i < pl->nr_extra; i++)
+		if (pl->extra[i].end > cover)
+			cover = pl->extra[i].end;
+	p2m_cover(&boot.p2m, cover);
+	printk("applied the plan: remapped %lu page(s), released %lu page(s), max_pfn %#lx\n",
+	       (unsigned long)boot.remapped, (unsigned long)boot.released,
+	       (unsigned long)p2m_max_pfn(&boot.p2m));
+}

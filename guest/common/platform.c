@@ -1,0 +1,329 @@
+/*
+ * libp2m's platform on Xen PV (see platform.h and include/p2m/platform.h).
+ *
+ *   alloc/free_frames  the frame pool (frames.c), by pfn; mfns through the
+ *                      boot's current pfn -> mfn view and back through the
+ *                      M2P (which the guest keeps consistent)
+ *   frame_map/unmap    a scratch slot, read-write
+ *   reserve/release    an L4 slot with an L3 and L2s (one per GiB)
+ *   make_table         fill 512 read-only PTEs through a scratch view,
+ *                      drop the view, pin the frame as an L1
+ *   drop_table         unpin (the frame is mapped nowhere, so it is an
+ *                      ordinary writable frame again)
+ *   set_window         mmu_update of the window's L2 entry + TLB flush
+ *   map_frames         batched mmu_update of L1 entries + TLB flush
+ *   m2p                the bounded M2P read (pt.c)
+ *   root_table         the L4 the guest runs on
+ *   lock/unlock        one vCPU and no interrupts: a flag, but a nested
+ *                      lock or a stray unlock is counted as an error
+ */
+#include "arch/x86_64/hypercall.h"
+#include "arch/x86_64/pt.h"
+#include "common/frames.h"
+#include "common/guest.h"
+#include "common/platform.h"
+#include "p2m/error.h"
+
+uint64_t (*platform_pfn_to_mfn)(uint64_t pfn);
+struct platform_stats platform_stats;
+
+#define MAX_RESV 4
+
+struct resv {
+	bool used;
+	unsigned slot;
+	uint64_t base, bytes;
+	unsigned nl2;
+	xen_pfn_t l3;
+	xen_pfn_t l2[PT_ENTRIES];
+};
+
+static struct resv resv[MAX_RESV];
+static bool locked;
+
+static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
+{
+	size_t i;
+
+	(void)ctx;
+	if (!frames_take(n, (uint64_t *)mfns))
+		return -P2M_ENOMEM;
+	for (i = 0; i < n; i++)
+		mfns[i] = platform_pfn_to_mfn(mfns[i]);
+	platform_stats.allocs += n;
+	return 0;
+}
+
+static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
+{
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < n; i++) {
+		uint64_t pfn;
+
+		if (!m2p_read(mfns[i], &pfn) || platform_pfn_to_mfn(pfn) != mfns[i] ||
+		    !frames_add(pfn, 1)) {
+			printk("free_frames: mfn %#lx is not a frame of ours in use\n",
+			       (unsigned long)mfns[i]);
+			platform_stats.bad_frees++;
+			continue;
+		}
+		platform_stats.frees++;
+	}
+}
+
+static void *frame_map(void *ctx, xen_pfn_t mfn)
+{
+	(void)ctx;
+	return pt_map(mfn, true);
+}
+
+static void frame_unmap(void *ctx, void *va)
+{
+	(void)ctx;
+	pt_unmap(va);
+}
+
+static bool slot_in_use(unsigned s)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_RESV; i++)
+		if (resv[i].used && resv[i].slot == s)
+			return true;
+	return false;
+}
+
+static void free_resv_frames(struct resv *r)
+{
+	xen_pfn_t f[1 + PT_ENTRIES];
+	unsigned i;
+
+	f[0] = r->l3;
+	for (i = 0; i < r->nl2; i++)
+		f[1 + i] = r->l2[i];
+	free_frames(NULL, 1 + r->nl2, f);
+}
+
+static int reserve(void *ctx, size_t bytes, void **base)
+{
+	const uint64_t gib = (uint64_t)1 << 30;
+	xen_pfn_t f[1 + PT_ENTRIES];
+	struct resv *r = NULL;
+	uint64_t *l3;
+	unsigned i, s;
+
+	(void)ctx;
+	if (!bytes || bytes > ((uint64_t)1 << 39))
+		return -P2M_EINVAL;
+	for (i = 0; i < MAX_RESV && !r; i++)
+		if (!resv[i].used)
+			r = &resv[i];
+	if (!r)
+		return -P2M_ENOSPC;
+	for (s = RESV_FIRST_SLOT; s < 256; s++)
+		if (!slot_in_use(s) && !(pt_read_entry(pt_root_mfn(), s) & PTE_P))
+			break;
+	if (s == 256)
+		return -P2M_ENOSPC;
+
+	r->nl2 = (unsigned)((bytes + gib - 1) / gib);
+	if (alloc_frames(NULL, 1 + r->nl2, f))
+		return -P2M_ENOMEM;
+	r->l3 = f[0];
+	for (i = 0; i < r->nl2; i++)
+		r->l2[i] = f[1 + i];
+	for (i = 0; i <= r->nl2; i++)
+		if (pt_clear_frame(f[i]))
+			goto fail;
+	l3 = pt_map(r->l3, true);
+	if (!l3)
+		goto fail;
+	for (i = 0; i < r->nl2; i++)
+		l3[i] = ((uint64_t)r->l2[i] << PAGE_SHIFT) | PTE_TABLE;
+	pt_unmap(l3);
+	/* Hooking the L3 in makes Xen validate it and its L2s. */
+	if (pt_set_entry(pt_root_mfn(), s, ((uint64_t)r->l3 << PAGE_SHIFT) | PTE_TABLE))
+		goto fail;
+	r->used = true;
+	r->slot = s;
+	r->base = l4_slot_va(s);
+	r->bytes = bytes;
+	*base = (void *)(uintptr_t)r->base;
+	return 0;
+fail:
+	free_resv_frames(r);
+	return -P2M_EMAP;
+}
+
+static struct resv *resv_of(uint64_t va)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_RESV; i++)
+		if (resv[i].used && va >= resv[i].base &&
+		    va - resv[i].base < (uint64_t)resv[i].nl2 << 30)
+			return &resv[i];
+	return NULL;
+}
+
+static void release(void *ctx, void *base, size_t bytes)
+{
+	struct resv *r = resv_of((uint64_t)(uintptr_t)base);
+
+	(void)ctx;
+	(void)bytes;
+	if (!r) {
+		printk("release: %p is not a reservation\n", base);
+		return;
+	}
+	/* Unhooking the L3 drops Xen's references to every table below;
+	 * libp2m has dropped (unpinned) its own tables already. */
+	if (pt_set_entry(pt_root_mfn(), r->slot, 0))
+		panic("release: cannot clear L4 slot %u", r->slot);
+	pt_flush_tlb();
+	free_resv_frames(r);
+	r->used = false;
+}
+
+static int make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
+{
+	uint64_t *t = pt_map(table, true);
+	unsigned i;
+
+	(void)ctx;
+	if (!t)
+		return -P2M_EMAP;
+	for (i = 0; i < PT_ENTRIES; i++)
+		t[i] = ((uint64_t)leaf << PAGE_SHIFT) | PTE_LEAF_RO;
+	pt_unmap(t);
+	if (pt_pin(table, 1))
+		return -P2M_EMAP;
+	platform_stats.tables_made++;
+	return 0;
+}
+
+static void drop_table(void *ctx, xen_pfn_t table)
+{
+	(void)ctx;
+	/* A frame make_table() never pinned makes Xen fail the unpin: that
+	 * is the documented no-op. */
+	if (pt_unpin(table) == 0)
+		platform_stats.tables_dropped++;
+}
+
+/* The L2 frame and index of a window's entry. */
+static bool window_entry(uint64_t va, xen_pfn_t *l2, unsigned *idx)
+{
+	struct resv *r = resv_of(va);
+
+	if (!r || (va & ((2u << 20) - 1)))
+		return false;
+	*l2 = r->l2[(va - r->base) >> 30];
+	*idx = pt_index(va, 2);
+	return true;
+}
+
+static int set_window(void *ctx, void *va, xen_pfn_t table)
+{
+	xen_pfn_t l2;
+	unsigned idx;
+	long rc;
+
+	(void)ctx;
+	if (!window_entry((uint64_t)(uintptr_t)va, &l2, &idx))
+		return -P2M_EINVAL;
+	rc = pt_set_entry(l2, idx, table ? (((uint64_t)table << PAGE_SHIFT) | PTE_TABLE) : 0);
+	pt_flush_tlb();
+	return rc ? -P2M_EMAP : 0;
+}
+
+static int map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
+		      unsigned flags)
+{
+	uint64_t v = (uint64_t)(uintptr_t)va;
+	uint64_t prot = (flags & P2M_MAP_RW) ? PTE_LEAF_RW : PTE_LEAF_RO;
+	struct mmu_batch b;
+	xen_pfn_t l1 = 0;
+	uint64_t cur_win = ~0ull;
+	size_t i;
+
+	(void)ctx;
+	mmu_batch_init(&b);
+	for (i = 0; i < n; i++, v += PAGE_SIZE) {
+		if ((v >> 21) != cur_win) {
+			xen_pfn_t l2;
+			unsigned idx;
+			uint64_t e;
+
+			if (!window_entry(v & ~((2ull << 20) - 1), &l2, &idx))
+				return -P2M_EINVAL;
+			e = pt_read_entry(l2, idx);
+			if (!(e & PTE_P))
+				return -P2M_EINVAL; /* no table behind this window */
+			l1 = pte_mfn(e);
+			cur_win = v >> 21;
+		}
+		mmu_queue_pte(&b, l1, pt_index(v, 1),
+			      ((uint64_t)mfns[i] << PAGE_SHIFT) | prot);
+	}
+	if (mmu_flush(&b))
+		return -P2M_EMAP;
+	pt_flush_tlb();
+	return 0;
+}
+
+static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
+{
+	uint64_t v;
+
+	(void)ctx;
+	if (!m2p_read(mfn, &v))
+		return -P2M_ERANGE;
+	*pfn = v;
+	return 0;
+}
+
+static xen_pfn_t root_table(void *ctx)
+{
+	(void)ctx;
+	return pt_root_mfn();
+}
+
+static void lock(void *ctx)
+{
+	(void)ctx;
+	if (locked)
+		platform_stats.lock_errors++;
+	locked = true;
+}
+
+static void unlock(void *ctx)
+{
+	(void)ctx;
+	if (!locked)
+		platform_stats.lock_errors++;
+	locked = false;
+}
+
+void platform_init(struct p2m_platform *plat)
+{
+	*plat = (struct p2m_platform){
+		.ctx = NULL,
+		.alloc_frames = alloc_frames,
+		.free_frames = free_frames,
+		.frame_map = frame_map,
+		.frame_unmap = frame_unmap,
+		.reserve = reserve,
+		.release = release,
+		.make_table = make_table,
+		.drop_table = drop_table,
+		.set_window = set_window,
+		.map_frames = map_frames,
+		.m2p = m2p,
+		.root_table = root_table,
+		.lock = lock,
+		.unlock = unlock,
+	};
+}
