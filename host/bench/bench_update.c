@@ -1,0 +1,210 @@
+/*
+ * Update workload, on the lookup map of the first pfn space:
+ *
+ *   store     a new mfn into random RAM pfns (private pages): one store
+ *   first     the first write into each of K shared missing slots
+ *             (allocate-on-write: a leaf per slot, a table per window);
+ *             every round uses slots never written before, since linux
+ *             and tree never give a page back
+ *   return    the same slots set missing again as one range: ours gives
+ *             the leaves (and whole windows) back to the shared pages;
+ *             linux and tree have no such call and store ~0 pfn by pfn,
+ *             keeping their pages (the KiB they keep is reported)
+ *
+ * flat has no shared slots: its rows are plain stores, the floor.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+enum { U_OURS, U_FLAT, U_TREE, U_LINUX, U_COUNT };
+static const char *const uname_[U_COUNT] = { "ours", "flat", "tree", "linux" };
+
+struct uimpls {
+	struct bench_layout L;
+	struct bench_tree tree;
+	struct bench_linux lx;
+	void *lx_host;
+	struct p2m_platform lx_plat;
+	struct bench_ours ours;
+};
+
+static int set_one(struct uimpls *m, int k, uint64_t pfn, uint64_t v)
+{
+	switch (k) {
+	case U_OURS:
+		return p2m_set(&m->ours.p, pfn, v);
+	case U_FLAT:
+		__atomic_store_n(&m->L.flat[pfn], v, __ATOMIC_RELAXED);
+		return 0;
+	case U_TREE:
+		return bench_tree_set(&m->tree, pfn, v);
+	default:
+		return bench_linux_set(&m->lx, pfn, v);
+	}
+}
+
+static void ufree(struct uimpls *m)
+{
+	bench_ours_destroy(&m->ours);
+	if (m->lx_host) {
+		bench_linux_destroy(&m->lx);
+		bench_hosted_free(m->lx_host);
+	}
+	bench_tree_destroy(&m->tree);
+	bench_layout_free(&m->L);
+}
+
+static int ubuild(struct uimpls *m, uint64_t gib)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((rc = bench_layout_lookup(&m->L, gib)))
+		return rc;
+	if ((rc = bench_tree_build(&m->tree, m->L.flat, m->L.n, m->L.n)))
+		return rc;
+	if (!(m->lx_host = bench_hosted_new(&m->lx_plat)))
+		return -P2M_ENOMEM;
+	if ((rc = bench_linux_build(&m->lx, &m->lx_plat, m->L.flat, m->L.n, m->L.n)))
+		return rc;
+	if ((rc = bench_ours_create(&m->ours, m->L.n)))
+		return rc;
+	return p2m_build(&m->ours.p, m->L.flat, m->L.n);
+}
+
+static uint64_t private_bytes(struct uimpls *m, int k)
+{
+	struct p2m_stats st;
+
+	switch (k) {
+	case U_OURS:
+		p2m_get_stats(&m->ours.p, &st);
+		return st.bytes;
+	case U_TREE:
+		return bench_tree_bytes(&m->tree);
+	case U_LINUX:
+		return bench_linux_bytes(&m->lx);
+	default:
+		return m->L.n * 8;
+	}
+}
+
+static void add_rows(struct bench_report *r, const char *wl, double ns[U_COUNT][16],
+		     unsigned rounds, const char *unit, const char *rate_unit)
+{
+	for (int k = 0; k < U_COUNT; k++) {
+		double med = bench_median(ns[k], rounds);
+		struct bench_row *row = bench_row_add(r, "update", wl, uname_[k], unit, med);
+
+		snprintf(row->rate_unit, sizeof(row->rate_unit), "%s", rate_unit);
+		row->rate = med > 0 ? 1e3 / med : 0;
+	}
+}
+
+int bench_updates(const struct bench_opts *o, struct bench_report *r)
+{
+	struct uimpls m;
+	unsigned rounds = o->rounds > 16 ? 16 : o->rounds;
+	uint64_t K = o->update_slots, nstore = o->lookups;
+	uint64_t *idx = NULL, gib = o->space_gib[0];
+	double ns[U_COUNT][16], kept[U_COUNT] = { 0 };
+	char wl[48];
+	int rc;
+
+	if ((rc = ubuild(&m, gib))) {
+		fprintf(stderr, "p2m bench: update: cannot build the %" PRIu64 " GiB map (%d)\n",
+			gib, rc);
+		goto out;
+	}
+	/* Fresh slots for every round: K * rounds slots of the missing region. */
+	if (K * rounds > m.L.missing.n / P2M_PER_PAGE)
+		K = m.L.missing.n / P2M_PER_PAGE / rounds;
+	idx = bench_pages(nstore * 8);
+	if (!idx) {
+		rc = -P2M_ENOMEM;
+		goto out;
+	}
+	{
+		uint64_t seed = 0x51ed2701ull;
+
+		for (uint64_t i = 0; i < nstore; i++)
+			idx[i] = m.L.ram.first + bench_rand(&seed) % m.L.ram.n;
+	}
+	/* stores into private pages */
+	for (unsigned round = 0; round < rounds; round++)
+		for (int j = 0; j < U_COUNT; j++) {
+			int k = (int)((round + (unsigned)j) % U_COUNT);
+			uint64_t t0 = bench_now_ns();
+
+			for (uint64_t i = 0; i < nstore; i++)
+				if ((rc = set_one(&m, k, idx[i], bench_ram_mfn(idx[i] + round + 1))))
+					goto fail;
+			ns[k][round] = (double)(bench_now_ns() - t0) / (double)nstore;
+		}
+	snprintf(wl, sizeof(wl), "store, random RAM %" PRIu64 "GiB", gib);
+	add_rows(r, wl, ns, rounds, "ns/store", "Mstores/s");
+	/* first writes into shared slots, then the same slots given back */
+	{
+		double back[U_COUNT][16];
+		uint64_t b0[U_COUNT];
+
+		for (unsigned round = 0; round < rounds; round++) {
+			uint64_t first = m.L.missing.first + (uint64_t)round * K * P2M_PER_PAGE;
+
+			for (int j = 0; j < U_COUNT; j++) {
+				int k = (int)((round + (unsigned)j) % U_COUNT);
+				uint64_t t0;
+
+				b0[k] = private_bytes(&m, k);
+				t0 = bench_now_ns();
+				for (uint64_t s = 0; s < K; s++) {
+					uint64_t pfn = first + s * P2M_PER_PAGE + (s * 37) % P2M_PER_PAGE;
+
+					if ((rc = set_one(&m, k, pfn, bench_ram_mfn(pfn))))
+						goto fail;
+				}
+				ns[k][round] = (double)(bench_now_ns() - t0) / (double)K;
+			}
+			for (int j = 0; j < U_COUNT; j++) {
+				int k = (int)((round + (unsigned)j) % U_COUNT);
+				uint64_t t0 = bench_now_ns();
+
+				if (k == U_OURS) {
+					rc = p2m_set_range_missing(&m.ours.p, first, K * P2M_PER_PAGE);
+				} else {
+					for (uint64_t p = first; p < first + K * P2M_PER_PAGE && !rc; p++)
+						rc = set_one(&m, k, p, P2M_INVALID);
+				}
+				if (rc)
+					goto fail;
+				back[k][round] = (double)(bench_now_ns() - t0) / (double)K;
+				kept[k] += (double)private_bytes(&m, k) - (double)b0[k];
+			}
+		}
+		snprintf(wl, sizeof(wl), "first write, shared slot");
+		add_rows(r, wl, ns, rounds, "ns/slot", "Mslots/s");
+		snprintf(wl, sizeof(wl), "return range to shared");
+		add_rows(r, wl, back, rounds, "ns/slot", "Mslots/s");
+		for (int k = 0; k < U_COUNT; k++)
+			if (k != U_FLAT) {
+				/* private memory allocated by `first` and still held after
+				 * `return`, per slot written */
+				bench_row_add(r, "update", "memory kept after return", uname_[k],
+					      "KiB/slot", kept[k] / 1024 / (double)(K * rounds));
+			}
+	}
+	bench_rows_ratio(r, "update", "flat");
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "p2m bench: update failed (%d)%s%s\n", rc,
+		m.ours.host ? ": " : "", m.ours.host ? p2m_last_error(&m.ours.p) : "");
+out:
+	bench_pages_free(idx, nstore * 8);
+	ufree(&m);
+	return rc;
+}
