@@ -104,13 +104,20 @@ static int uninstall_window_locked(struct p2m *p, uint64_t w, uint8_t k,
 				   struct p2m_window *old)
 {
 	*old = p->windows[w];
-	if (p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[k]))
+	/* The frame list is freed after the join: its writable mapping must
+	 * go first, or a freed frame stays mapped (a guest could then never
+	 * reuse it as a page table). */
+	if (p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1,
+			       &p->shared_leaf[P2M_SLOT_MISSING], P2M_MAP_RO))
+		return p2m_fail(p, P2M_EMAP, "cannot unmap the frame list of window %llu",
+				(unsigned long long)w);
+	if (p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[k])) {
+		p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1, &old->mid, P2M_MAP_RW);
 		return p2m_fail(p, P2M_EMAP, "cannot point window %llu at the shared table",
 				(unsigned long long)w);
+	}
 	if (w < P2M_PER_PAGE)
 		__atomic_store_n(&p->top[w], (uint64_t)p->shared_mid, __ATOMIC_RELEASE);
-	p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1,
-			   &p->shared_leaf[P2M_SLOT_MISSING], P2M_MAP_RO);
 	set_window_record(p, w, 0, 0);
 	p->nr_private_tables--;
 	p->nr_mids--;
