@@ -25,7 +25,8 @@ struct boot {
 	 * pfns [list_pfn, list_pfn + list_frames). */
 	uint64_t list_va, list_pfn, list_frames;
 	uint64_t list_tables_freed; /* initial-mapping L1s freed with it */
-	uint64_t list_table_pfns[64]; /* their pfns (the first 64) */
+#define MAX_LIST_TABLES 1024      /* a 1 GiB list: 512 L1s */
+	uint64_t list_table_pfns[MAX_LIST_TABLES]; /* their pfns */
 	uint64_t init_p2m_superpages, init_p2m_tables;
 
 	/* the memory map and the plan */

@@ -128,15 +128,22 @@ static void check_list_gone(void)
 		       mapped ? "still present" : "empty");
 	} else {
 		end = boot.list_va + (boot.list_frames << PAGE_SHIFT);
-		for (va = boot.list_va; va < end; va += PAGE_SIZE)
-			mapped += pt_walk(va, &w) == 0;
+		for (va = boot.list_va; va < end;) {
+			uint64_t step = PAGE_SIZE;
+
+			if (pt_walk(va, &w) == 0)
+				mapped++;
+			else if (w.level > 1) /* a whole table's reach is absent */
+				step = (uint64_t)1 << (12 + 9 * (w.level - 1));
+			va = (va & ~(step - 1)) + step;
+		}
 		result(!mapped, "list-unmapped",
 		       "%lu pages of the old list VA [%#lx, %#lx) still mapped",
 		       (unsigned long)mapped, (unsigned long)boot.list_va, (unsigned long)end);
 	}
 	for (i = 0; i < boot.list_frames; i++)
 		notfree += !frames_is_free(boot.list_pfn + i);
-	for (i = 0; i < boot.list_tables_freed && i < 64; i++)
+	for (i = 0; i < boot.list_tables_freed; i++)
 		notfree += !frames_is_free(boot.list_table_pfns[i]);
 	result(!notfree, "list-freed",
 	       "%lu of %lu list frames and %lu of %lu freed table frames are in the pool",

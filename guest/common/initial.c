@@ -145,7 +145,7 @@ static void free_in_initial_mapping(void)
 {
 	uint64_t start = boot.list_va;
 	uint64_t end = start + (boot.list_frames << PAGE_SHIFT);
-	uint64_t c, l1_pfns[64];
+	uint64_t c, *l1_pfns = boot.list_table_pfns;
 	unsigned nl1 = 0, i;
 	struct mmu_batch b;
 
@@ -158,7 +158,7 @@ static void free_in_initial_mapping(void)
 		pt_walk(s, &w);
 		if (w.level != 1 || !w.leaf)
 			panic("list page %#lx is not mapped by an L1", (unsigned long)s);
-		if (s == c && e == c + (2ull << 20) && nl1 < 64) {
+		if (s == c && e == c + (2ull << 20) && nl1 < MAX_LIST_TABLES) {
 			uint64_t pfn;
 
 			if (!m2p_read(w.tables[1], &pfn))
@@ -179,8 +179,6 @@ static void free_in_initial_mapping(void)
 			      (unsigned long)l1_pfns[i]);
 		if (!frames_add(l1_pfns[i], 1))
 			panic("bootstrap L1 pfn %#lx already free", (unsigned long)l1_pfns[i]);
-		if (i < 64)
-			boot.list_table_pfns[i] = l1_pfns[i];
 	}
 	boot.list_tables_freed = nl1;
 }
