@@ -1,0 +1,66 @@
+#!/bin/bash
+# Build and run every test of p2mkit, in four configurations:
+#   gcc            all tests (the Xen boot scenarios skip unless Xen and
+#                  QEMU were fetched with scripts/get-xen.sh)
+#   clang          all tests but the Xen boots
+#   gcc-asan       ASan+UBSan (-DP2M_SANITIZE=address), all but the Xen boots
+#   clang-tsan     TSan (-DP2M_SANITIZE=thread), the tests labelled `concurrency`
+# then print a summary. Exits non-zero if anything failed.
+#
+#   scripts/test.sh [CONFIG...]     (default: all four)
+# Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${P2M_JOBS:-$(nproc)}
+out=${P2M_BUILD_ROOT:-$root/build-test}
+
+"$root/scripts/deps.sh" || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+
+configs=("$@")
+[ ${#configs[@]} -gt 0 ] || configs=(gcc clang gcc-asan clang-tsan)
+
+declare -a summary
+failed=0
+
+run_config() {
+	local name=$1 cc=$2 sanitize=$3 guest=$4
+	shift 4
+	local dir=$out/$name start=$SECONDS status=ok
+	echo
+	echo "=== $name: configure, build, test ==="
+	if ! cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER="$cc" -DP2M_SANITIZE="$sanitize" \
+	     -DP2M_GUEST="$guest" -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+		status="configure FAILED"
+	elif ! cmake --build "$dir" -j "$jobs"; then
+		status="build FAILED"
+	else
+		# Sanitizers: fail on the first report, with symbolized stacks.
+		ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+		ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" "$@" \
+			|| status="tests FAILED"
+	fi
+	[ "$status" = ok ] || failed=1
+	summary+=("$(printf '%-11s %-16s %4ds' "$name" "$status" $((SECONDS - start)))")
+}
+
+for c in "${configs[@]}"; do
+	case $c in
+	gcc)        run_config gcc gcc "" ON ;;
+	clang)      run_config clang clang "" ON -LE '^xen$' ;;
+	gcc-asan)   run_config gcc-asan gcc address OFF -LE '^xen$' ;;
+	clang-tsan) run_config clang-tsan clang thread OFF -L '^concurrency$' ;;
+	*) echo "test.sh: unknown configuration '$c' (gcc, clang, gcc-asan, clang-tsan)" >&2; exit 2 ;;
+	esac
+done
+
+echo
+echo "=== summary ==="
+printf '%s\n' "${summary[@]}"
+if [ $failed -ne 0 ]; then
+	echo "test.sh: FAILED"
+	exit 1
+fi
+echo "test.sh: all configurations passed"
