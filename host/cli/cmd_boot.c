@@ -61,6 +61,8 @@ struct boot_opts {
 	const char *log;
 	const char *args, *xen_args;
 	const char *module;    /* a second multiboot module (dom0's initrd) */
+	const char *expect[8]; /* console substrings that must appear */
+	int n_expect;
 	bool dry_run, quiet;
 };
 
@@ -85,6 +87,7 @@ static void usage(FILE *f)
 		"  --xen-args \"...\"     extra Xen command line options\n"
 		"  --module FILE        a second boot module (an initrd for a Linux dom0 given\n"
 		"                       as --guest; see scripts/toolstack.sh)\n"
+		"  --expect TEXT        fail unless a console line contains TEXT (up to 8)\n"
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
@@ -259,6 +262,8 @@ struct watch {
 	struct bootlog log;
 	FILE *logf;
 	bool quiet;
+	const struct boot_opts *o;
+	bool found[8];         /* which --expect texts were seen */
 };
 
 static bool on_line(void *ctx, double t, const char *line)
@@ -272,6 +277,9 @@ static bool on_line(void *ctx, double t, const char *line)
 		fprintf(w->logf, "[%8.3f] %s\n", t, line);
 		fflush(w->logf);
 	}
+	for (int i = 0; i < w->o->n_expect; i++)
+		if (!w->found[i] && strstr(line, w->o->expect[i]))
+			w->found[i] = true;
 	/* Stop as soon as Xen says nothing more will come (dom0 halted,
 	 * crashed, or a panic's reboot countdown): Xen merely halts, and a
 	 * reboot countdown is 5 s of nothing. */
@@ -281,7 +289,7 @@ static bool on_line(void *ctx, double t, const char *line)
 static int parse_opts(int argc, char **argv, struct boot_opts *o)
 {
 	enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_GUEST, O_XEN, O_TMO, O_LOG,
-	       O_ARGS, O_XARGS, O_MOD, O_DRY, O_QUIET, O_HELP };
+	       O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{ "mem", required_argument, 0, O_MEM },
 		{ "dom0-mem", required_argument, 0, O_DOM0 },
@@ -295,6 +303,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		{ "args", required_argument, 0, O_ARGS },
 		{ "xen-args", required_argument, 0, O_XARGS },
 		{ "module", required_argument, 0, O_MOD },
+		{ "expect", required_argument, 0, O_EXPECT },
 		{ "dry-run", no_argument, 0, O_DRY },
 		{ "quiet", no_argument, 0, O_QUIET },
 		{ "help", no_argument, 0, O_HELP },
@@ -348,6 +357,13 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		case O_ARGS: o->args = optarg; break;
 		case O_XARGS: o->xen_args = optarg; break;
 		case O_MOD: o->module = optarg; break;
+		case O_EXPECT:
+			if (o->n_expect == (int)(sizeof(o->expect) / sizeof(o->expect[0])) || !*optarg) {
+				fail("--expect: at most 8, each non-empty");
+				return 2;
+			}
+			o->expect[o->n_expect++] = optarg;
+			break;
 		case O_DRY: o->dry_run = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: case 'h': usage(stdout); return -1;
@@ -512,7 +528,7 @@ int cmd_boot(int argc, char **argv)
 	print_cmd(stdout, qa);
 	fflush(stdout);
 
-	struct watch w = { .quiet = o.quiet };
+	struct watch w = { .quiet = o.quiet, .o = &o };
 	if (o.log) {
 		w.logf = fopen(o.log, "w");
 		if (!w.logf) {
@@ -563,6 +579,10 @@ int cmd_boot(int argc, char **argv)
 	else if (code != BOOT_DEBUG_EXIT_PASS)
 		snprintf(why, sizeof(why), "the guest passed its checks but wrote 0x%x to isa-debug-exit (pass is 0x%x)",
 			 code, BOOT_DEBUG_EXIT_PASS);
+
+	for (int i = 0; i < o.n_expect && !why[0]; i++)
+		if (!w.found[i])
+			snprintf(why, sizeof(why), "no console line contains the expected \"%s\"", o.expect[i]);
 
 	printf("p2m boot: guest: ");
 	if (b->have_verdict)
