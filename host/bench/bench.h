@@ -66,6 +66,7 @@ struct bench_opts {
 uint64_t bench_now_ns(void);
 double bench_median(double *v, size_t n);     /* sorts v */
 uint64_t bench_rss_bytes(void);               /* VmRSS of this process */
+uint64_t bench_hwm_bytes(void);               /* VmHWM: its peak so far */
 uint64_t bench_vmas(void);                    /* lines of /proc/self/maps */
 /* xorshift64*: deterministic indices, the same for every implementation */
 uint64_t bench_rand(uint64_t *state);
@@ -267,6 +268,17 @@ void bench_ours_destroy(struct bench_ours *o);
 /* A fresh hosted platform for a baseline (linux); NULL on failure. */
 void *bench_hosted_new(struct p2m_platform *plat);
 void bench_hosted_free(void *host);
+
+/* A platform that forwards to `inner` and adds the time spent in its
+ * calls (lock and m2p excepted) to ns: where a build's time goes. */
+struct bench_timed_plat {
+	struct p2m_platform inner;
+	uint64_t ns, calls;
+};
+void bench_plat_timed(struct bench_timed_plat *t, const struct p2m_platform *inner,
+		      struct p2m_platform *out);
+/* Minor page faults of this process so far. */
+uint64_t bench_minflt(void);
 
 /* ------------------------------------------------------------ layouts -- */
 

@@ -89,10 +89,10 @@ static int impls_build(const struct bench_opts *o, struct impls *m, uint64_t gib
 		return rc;
 	n = m->L.n;
 	m->flat = (struct bench_flat){ m->L.flat, n };
-	bench_log(o, "%" PRIu64 " GiB: building tree", gib);
+	bench_log(o, "%" PRIu64 " GiB: building tree (RSS %" PRIu64 " MiB, peak %" PRIu64 " MiB)", gib, bench_rss_bytes() >> 20, bench_hwm_bytes() >> 20);
 	if ((rc = bench_tree_build(&m->tree, m->L.flat, n, n)))
 		goto fail;
-	bench_log(o, "%" PRIu64 " GiB: building linux", gib);
+	bench_log(o, "%" PRIu64 " GiB: building linux (RSS %" PRIu64 " MiB, peak %" PRIu64 " MiB)", gib, bench_rss_bytes() >> 20, bench_hwm_bytes() >> 20);
 	m->lx_host = bench_hosted_new(&m->lx_plat);
 	if (!m->lx_host) {
 		rc = -P2M_ENOMEM;
@@ -102,13 +102,14 @@ static int impls_build(const struct bench_opts *o, struct impls *m, uint64_t gib
 		fprintf(stderr, "p2m bench: linux model build failed (%d)\n", rc);
 		goto fail;
 	}
-	bench_log(o, "%" PRIu64 " GiB: building ours", gib);
+	bench_log(o, "%" PRIu64 " GiB: building ours (RSS %" PRIu64 " MiB, peak %" PRIu64 " MiB)", gib, bench_rss_bytes() >> 20, bench_hwm_bytes() >> 20);
 	if ((rc = bench_ours_create(&m->ours, n)))
 		goto fail;
 	if ((rc = p2m_build(&m->ours.p, m->L.flat, n))) {
 		fprintf(stderr, "p2m bench: p2m_build: %s\n", p2m_last_error(&m->ours.p));
 		goto fail;
 	}
+	bench_log(o, "%" PRIu64 " GiB: built (RSS %" PRIu64 " MiB, peak %" PRIu64 " MiB)", gib, bench_rss_bytes() >> 20, bench_hwm_bytes() >> 20);
 	return 0;
 fail:
 	impls_free(m);
@@ -234,7 +235,11 @@ int bench_lookups(const struct bench_opts *o, struct bench_report *r)
 			measure(o, r, &m, wl, NULL, rg);
 			add_targets(r, wl, kind, false, gib);
 		}
+		bench_log(o, "%" PRIu64 " GiB: measured (RSS %" PRIu64 " MiB, peak %" PRIu64 " MiB)",
+			  gib, bench_rss_bytes() >> 20, bench_hwm_bytes() >> 20);
 		impls_free(&m);
+		bench_log(o, "%" PRIu64 " GiB: freed (RSS %" PRIu64 " MiB, peak %" PRIu64 " MiB)",
+			  gib, bench_rss_bytes() >> 20, bench_hwm_bytes() >> 20);
 	}
 	bench_rows_ratio(r, "lookup", "flat");
 	bench_pages_free(idx, o->lookups * 8);

@@ -55,3 +55,143 @@ void bench_ours_destroy(struct bench_ours *o)
 	bench_hosted_free(o->host);
 	memset(o, 0, sizeof(*o));
 }
+
+/* ---- a platform that times its inner platform's calls ---- */
+
+static struct bench_timed_plat *T(void *ctx)
+{
+	return ctx;
+}
+
+#define TIMED(call)                                                    \
+	do {                                                           \
+		uint64_t t0_ = bench_now_ns();                         \
+		call;                                                  \
+		__atomic_fetch_add(&t->ns, bench_now_ns() - t0_, __ATOMIC_RELAXED); \
+		__atomic_fetch_add(&t->calls, 1, __ATOMIC_RELAXED);    \
+	} while (0)
+
+static int t_alloc(void *c, size_t n, xen_pfn_t *m)
+{
+	struct bench_timed_plat *t = T(c);
+	int rc;
+
+	TIMED(rc = t->inner.alloc_frames(t->inner.ctx, n, m));
+	return rc;
+}
+
+static void t_free(void *c, size_t n, const xen_pfn_t *m)
+{
+	struct bench_timed_plat *t = T(c);
+
+	TIMED(t->inner.free_frames(t->inner.ctx, n, m));
+}
+
+static void *t_map(void *c, xen_pfn_t m)
+{
+	struct bench_timed_plat *t = T(c);
+	void *v;
+
+	TIMED(v = t->inner.frame_map(t->inner.ctx, m));
+	return v;
+}
+
+static void t_unmap(void *c, void *v)
+{
+	struct bench_timed_plat *t = T(c);
+
+	TIMED(t->inner.frame_unmap(t->inner.ctx, v));
+}
+
+static int t_reserve(void *c, size_t b, void **base)
+{
+	struct bench_timed_plat *t = T(c);
+	int rc;
+
+	TIMED(rc = t->inner.reserve(t->inner.ctx, b, base));
+	return rc;
+}
+
+static void t_release(void *c, void *base, size_t b)
+{
+	struct bench_timed_plat *t = T(c);
+
+	TIMED(t->inner.release(t->inner.ctx, base, b));
+}
+
+static int t_make_table(void *c, xen_pfn_t table, xen_pfn_t leaf)
+{
+	struct bench_timed_plat *t = T(c);
+	int rc;
+
+	TIMED(rc = t->inner.make_table(t->inner.ctx, table, leaf));
+	return rc;
+}
+
+static void t_drop_table(void *c, xen_pfn_t table)
+{
+	struct bench_timed_plat *t = T(c);
+
+	TIMED(t->inner.drop_table(t->inner.ctx, table));
+}
+
+static int t_set_window(void *c, void *va, xen_pfn_t table)
+{
+	struct bench_timed_plat *t = T(c);
+	int rc;
+
+	TIMED(rc = t->inner.set_window(t->inner.ctx, va, table));
+	return rc;
+}
+
+static int t_map_frames(void *c, void *va, size_t n, const xen_pfn_t *m, unsigned fl)
+{
+	struct bench_timed_plat *t = T(c);
+	int rc;
+
+	TIMED(rc = t->inner.map_frames(t->inner.ctx, va, n, m, fl));
+	return rc;
+}
+
+static int t_m2p(void *c, xen_pfn_t mfn, xen_pfn_t *pfn)
+{
+	struct bench_timed_plat *t = T(c);
+
+	return t->inner.m2p(t->inner.ctx, mfn, pfn);
+}
+
+static xen_pfn_t t_root(void *c)
+{
+	struct bench_timed_plat *t = T(c);
+
+	return t->inner.root_table(t->inner.ctx);
+}
+
+static void t_lock(void *c)
+{
+	struct bench_timed_plat *t = T(c);
+
+	t->inner.lock(t->inner.ctx);
+}
+
+static void t_unlock(void *c)
+{
+	struct bench_timed_plat *t = T(c);
+
+	t->inner.unlock(t->inner.ctx);
+}
+
+void bench_plat_timed(struct bench_timed_plat *t, const struct p2m_platform *inner,
+		      struct p2m_platform *out)
+{
+	memset(t, 0, sizeof(*t));
+	t->inner = *inner;
+	*out = (struct p2m_platform){
+		.ctx = t, .alloc_frames = t_alloc, .free_frames = t_free,
+		.frame_map = t_map, .frame_unmap = t_unmap, .reserve = t_reserve,
+		.release = t_release, .make_table = t_make_table,
+		.drop_table = t_drop_table, .set_window = t_set_window,
+		.map_frames = t_map_frames, .m2p = t_m2p, .root_table = t_root,
+		.lock = t_lock, .unlock = t_unlock,
+	};
+}

@@ -118,7 +118,7 @@ void bench_target_add(struct bench_report *r, const char *name,
 
 void bench_note_rss(struct bench_report *r)
 {
-	uint64_t rss = bench_rss_bytes();
+	uint64_t rss = bench_hwm_bytes();
 
 	if (rss > r->peak_rss)
 		r->peak_rss = rss;

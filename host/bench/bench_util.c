@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench/bench.h"
@@ -41,7 +42,7 @@ double bench_median(double *v, size_t n)
 	return (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-uint64_t bench_rss_bytes(void)
+static uint64_t status_field(const char *fmt)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
@@ -50,10 +51,20 @@ uint64_t bench_rss_bytes(void)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
+		if (sscanf(line, fmt, &kib) == 1)
 			break;
 	fclose(f);
 	return (uint64_t)kib * 1024;
+}
+
+uint64_t bench_rss_bytes(void)
+{
+	return status_field("VmRSS: %llu kB");
+}
+
+uint64_t bench_hwm_bytes(void)
+{
+	return status_field("VmHWM: %llu kB");
 }
 
 uint64_t bench_vmas(void)
@@ -109,4 +120,13 @@ void bench_log(const struct bench_opts *o, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+uint64_t bench_minflt(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)ru.ru_minflt;
 }

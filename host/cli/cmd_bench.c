@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"  --rounds N       rounds per measurement (median; max 16)\n"
 		"  --lookups N      lookups per timed run\n"
 		"  --readers N      reader threads in the concurrency workload\n"
+		"  --space GIB      lookup pfn space (repeat for several, at most 4)\n"
 		"  --csv FILE       write the rows and targets as CSV\n"
 		"  --json FILE      write them as JSON\n"
 		"  --svg FILE       plot ns/lookup per implementation and workload\n"
@@ -107,7 +108,8 @@ int cmd_bench(int argc, char **argv)
 		bench_lookups, bench_updates, bench_build, bench_memory, bench_concurrency,
 	};
 	const char *csv = NULL, *json = NULL, *svg = NULL;
-	uint64_t rounds = 0, lookups = 0, readers = 0;
+	uint64_t rounds = 0, lookups = 0, readers = 0, spaces[4];
+	unsigned nspaces = 0;
 	struct bench_opts o = { 0 };
 	struct bench_report r;
 	bool long_mode = false;
@@ -149,6 +151,15 @@ int cmd_bench(int argc, char **argv)
 			if (number(a, v, 1024, (uint64_t)1 << 28, &lookups))
 				return 2;
 			i++;
+		} else if (!strcmp(a, "--space")) {
+			if (nspaces == 4) {
+				fprintf(stderr, "p2m bench: at most 4 --space options\n");
+				return 2;
+			}
+			if (number(a, v, 1, 4096, &spaces[nspaces]))
+				return 2;
+			nspaces++;
+			i++;
 		} else if (!strcmp(a, "--readers")) {
 			if (number(a, v, 1, 16, &readers))
 				return 2;
@@ -178,6 +189,11 @@ int cmd_bench(int argc, char **argv)
 		o.lookups = lookups;
 	if (readers)
 		o.readers = (unsigned)readers;
+	if (nspaces) {
+		o.nspaces = nspaces;
+		for (unsigned k = 0; k < nspaces; k++)
+			o.space_gib[k] = spaces[k];
+	}
 
 	bench_report_init(&r);
 	printf("p2m bench (%s mode): %u rounds, %" PRIu64 " lookups per run, ratios in one run\n",
