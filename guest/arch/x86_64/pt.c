@@ -207,6 +207,7 @@ long pt_flush_tlb(void)
 
 static uint8_t m2p_chunk[M2P_MAX_CHUNKS];
 static uint64_t m2p_limit; /* mfns below this may be read */
+uint64_t m2p_dense_limit;
 
 int m2p_init(void)
 {
@@ -239,6 +240,11 @@ int m2p_init(void)
 		m2p_chunk[i] = chunks[i] != 0;
 	if (m2p_limit > ((uint64_t)ml.nr_extents << M2P_CHUNK_SHIFT))
 		m2p_limit = (uint64_t)ml.nr_extents << M2P_CHUNK_SHIFT;
+	for (i = 0; ((uint64_t)i << M2P_CHUNK_SHIFT) < m2p_limit && m2p_chunk[i]; i++)
+		;
+	m2p_dense_limit = (uint64_t)i << M2P_CHUNK_SHIFT;
+	if (m2p_dense_limit > m2p_limit)
+		m2p_dense_limit = m2p_limit;
 	return 0;
 }
 

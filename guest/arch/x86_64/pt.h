@@ -108,4 +108,16 @@ int m2p_init(void);
 bool m2p_read(xen_pfn_t mfn, uint64_t *pfn);
 uint64_t m2p_max_mfn(void);
 
+/* Every M2P chunk below this mfn is present: the inline fast path. */
+extern uint64_t m2p_dense_limit;
+
+static inline bool m2p_lookup(xen_pfn_t mfn, uint64_t *pfn)
+{
+	if (mfn < m2p_dense_limit) {
+		*pfn = ((const volatile uint64_t *)MACH2PHYS_VIRT_START)[mfn];
+		return true;
+	}
+	return m2p_read(mfn, pfn);
+}
+
 #endif
