@@ -103,7 +103,15 @@ static int map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds)
 	return 0;
 }
 
-static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint64_t n)
+/* A RAM or foreign value: what max_pfn must cover (identity does not). */
+static bool populated(uint64_t v)
+{
+	return v != P2M_INVALID && (v & P2M_TAG_MASK) != P2M_IDENTITY_BIT;
+}
+
+/* *top is raised to one past the window's highest populated pfn. */
+static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint64_t n,
+			uint64_t *top)
 {
 	uint8_t kinds[SLOTS_PER_WINDOW];
 	uint64_t first = w << P2M_SLOT_SHIFT;
@@ -192,7 +200,12 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 		for (uint64_t j = cnt; j < P2M_PER_PAGE; j++)
 			leaf[j] = P2M_INVALID;
 		set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
-		p2m_note_pfn(p, base + cnt - 1);
+		for (uint64_t j = cnt; j > 0; j--)
+			if (populated(initial[base + j - 1])) {
+				if (base + j > *top)
+					*top = base + j;
+				break;
+			}
 	}
 	return 0;
 
@@ -204,7 +217,7 @@ fail_table:
 
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 {
-	uint64_t nwin;
+	uint64_t nwin, top = 0;
 	int rc;
 
 	if (n == 0)
@@ -221,7 +234,7 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 					"p2m_build needs pfns [0, %#llx) all missing; window %llu is not",
 					(unsigned long long)n, (unsigned long long)w);
 	for (uint64_t w = 0; w < nwin; w++) {
-		rc = build_window(p, w, initial, n);
+		rc = build_window(p, w, initial, n, &top);
 		if (rc) {
 			char msg[sizeof(p->error)];
 
@@ -231,5 +244,8 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 			return rc;
 		}
 	}
+	/* Published only now: a failed build must not have raised it. */
+	if (top)
+		p2m_note_pfn(p, top - 1);
 	return 0;
 }
