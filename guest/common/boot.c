@@ -61,6 +61,7 @@ void kmain(start_info_t *si)
 	int rc;
 
 	start_info = si;
+	con_init();
 	printk("p2mkit guest: %s, VIRT_BASE %#lx, cmdline '%s'\n", si->magic,
 	       (unsigned long)VIRT_BASE, (const char *)si->cmd_line);
 	printk("start_info %p: nr_pages %#lx flags %#x pt_base %#lx nr_pt_frames %lu\n",

@@ -5,6 +5,8 @@
  * device (port 0xf4); QEMU exits with status (v << 1) | 1. If the port
  * is absent (a run without the device) we fall back to ACPI S5 (port
  * 0x604, what Linux dom0's poweroff does) and then to SHUTDOWN_poweroff.
+ * A domU owns no I/O ports (an OUT would fault and crash it): it just
+ * shuts down, and its verdict is the last line of its console.
  */
 #include "arch/x86_64/hypercall.h"
 #include "common/guest.h"
@@ -24,7 +26,8 @@ void guest_exit(unsigned v)
 	struct physdev_set_iopl iopl = { .iopl = 1 };
 	struct sched_shutdown sd = { .reason = SHUTDOWN_poweroff };
 
-	if (hyp_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0) {
+	if ((start_info->flags & SIF_INITDOMAIN) &&
+	    hyp_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0) {
 		outb(0xf4, (uint8_t)v);
 		outw(0x604, 0x2000);
 	}

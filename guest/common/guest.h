@@ -28,7 +28,8 @@
 
 extern start_info_t *start_info;
 
-/* console.c */
+/* console.c: con_init() after start_info is set (a domU's ring) */
+void con_init(void);
 void con_write(const char *s, size_t n);
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print and leave through the exit port with the failure status. */

@@ -12,6 +12,7 @@
 #define GUEST_HYPERCALL_H
 
 #include "p2m/xen.h"
+#include <xen/event_channel.h>
 #include <xen/memory.h>
 #include <xen/physdev.h>
 #include <xen/sched.h>
@@ -74,6 +75,11 @@ static inline long hyp_physdev_op(unsigned cmd, void *arg)
 static inline long hyp_sched_op(unsigned cmd, void *arg)
 {
 	return HYPERCALL(sched_op, cmd, arg, 0, 0, 0);
+}
+
+static inline long hyp_event_channel_op(unsigned cmd, void *arg)
+{
+	return HYPERCALL(event_channel_op, cmd, arg, 0, 0, 0);
 }
 
 static inline long hyp_xen_version(unsigned cmd, void *arg)
