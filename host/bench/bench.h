@@ -154,7 +154,7 @@ static inline uint64_t bench_flat_raw(const struct bench_flat *f, uint64_t pfn)
 struct bench_tree {
 	uint64_t ***top;
 	uint64_t ntop;          /* top entries */
-	uint64_t max_pfn;       /* ntop * 512 * 512 */
+	uint64_t max_pfn;       /* capacity, rounded up to 1 GiB */
 	uint64_t *missing;      /* shared leaf of ~0 */
 	uint64_t *identity;     /* shared leaf of ~0, told apart by address */
 	uint64_t **mid_missing; /* shared mid of pointers to `missing` */

@@ -98,7 +98,9 @@ int bench_tree_build(struct bench_tree *t, const uint64_t *flat, uint64_t n,
 	memset(t, 0, sizeof(*t));
 	nmid = (capacity + P2M_PER_WINDOW - 1) >> 18;       /* mid pages */
 	t->ntop = (nmid + TREE_PAGE - 1) / TREE_PAGE * TREE_PAGE;
-	t->max_pfn = t->ntop << 18;
+	/* Beyond the capacity is identity, as for the other designs (old
+	 * Linux marked everything above its E820 identity up to the top). */
+	t->max_pfn = nmid << 18;
 	t->top_pages = t->ntop / TREE_PAGE;
 	nleaves_max = nmid * TREE_PAGE;
 	/* worst case: every leaf and mid private, plus the shared pages */
