@@ -20,8 +20,9 @@ static void put(struct out *o, char c)
 	o->len++;
 }
 
+/* neg: print a '-' first; like the prefix, it counts in the width. */
 static void put_uint(struct out *o, uint64_t v, unsigned base, bool alt,
-		     bool zero, unsigned width)
+		     bool zero, unsigned width, bool neg)
 {
 	char tmp[24];
 	unsigned i = 0, len;
@@ -31,10 +32,12 @@ static void put_uint(struct out *o, uint64_t v, unsigned base, bool alt,
 		tmp[i++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
 		v /= base;
 	} while (v);
-	len = i + (alt && base == 16 ? 2 : 0);
+	len = i + (alt && base == 16 ? 2 : 0) + (neg ? 1 : 0);
 	if (!zero)
 		for (; width > len; width--)
 			put(o, ' ');
+	if (neg)
+		put(o, '-');
 	if (alt && base == 16) {
 		put(o, '0');
 		put(o, 'x');
@@ -78,21 +81,16 @@ int p2m_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
 		switch (*fmt) {
 		case 'd':
 			s = lng ? va_arg(ap, long long) : va_arg(ap, int);
-			if (s < 0) {
-				put(&o, '-');
-				u = (uint64_t)0 - (uint64_t)s;
-			} else {
-				u = (uint64_t)s;
-			}
-			put_uint(&o, u, 10, false, zero, width);
+			u = s < 0 ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
+			put_uint(&o, u, 10, false, zero, width, s < 0);
 			break;
 		case 'u':
 		case 'x':
 			u = lng ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
-			put_uint(&o, u, *fmt == 'u' ? 10 : 16, alt, zero, width);
+			put_uint(&o, u, *fmt == 'u' ? 10 : 16, alt, zero, width, false);
 			break;
 		case 'p':
-			put_uint(&o, (uintptr_t)va_arg(ap, void *), 16, true, false, 0);
+			put_uint(&o, (uintptr_t)va_arg(ap, void *), 16, true, false, 0, false);
 			break;
 		case 's': {
 			const char *str = va_arg(ap, const char *);

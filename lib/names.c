@@ -19,9 +19,10 @@ const char *p2m_strerror(int err)
 		[P2M_ECHECK] = "consistency check failed",
 	};
 
-	if (err < 0)
-		err = -err;
-	return err < P2M_NERRORS ? names[err] : "unknown error";
+	/* Negate in unsigned: -INT_MIN does not exist. */
+	unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+
+	return e < P2M_NERRORS ? names[e] : "unknown error";
 }
 
 const char *p2m_kind_name(enum p2m_kind k)
