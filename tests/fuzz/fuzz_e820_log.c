@@ -1,0 +1,14 @@
+/* libFuzzer target: the log parser of host/e820, then the planner on
+ * every map it finds (see fuzz_e820_parse_common.h). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fuzz_e820_parse_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_parse_and_plan(data, size, E820_FMT_AUTO);
+	return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * libFuzzer target: the E820 planner on arbitrary maps and parameters.
+ *
+ * Input: a 28-byte header, then 9 bytes per entry.
+ *   header  flags (bit 0 dom0, bit 1 no limit, bit 2 small limit, bit 3
+ *           explicit end), shift (address scale, 0..40), nr_pages (u32),
+ *           max_pages (u32), limit (u16 << 4), end (u16 << 12), five
+ *           object pfns (14 bits << top 2 bits), four count bytes
+ *   entry   (at most 64) addr (u32) << shift, size (u32) << shift (low bits kept so
+ *           sizes need not be page multiples), type (u8: 1..12 and a few
+ *           large values)
+ * Every plan is checked by e820_check() (tests/fuzz/e820_check.c).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "e820_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint32_t type_of(uint8_t t)
+{
+	static const uint32_t big[] = { 0, 13, 0xefffffffu, 0xffffffffu };
+
+	t %= 20;
+	return t < 16 ? (uint32_t)(t % 13) : big[t - 16];
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct e820_check_store store;
+	static bool ready;
+	struct p2m_e820_entry map[64];
+	struct p2m_e820_input in;
+	struct p2m_e820_plan plan;
+	size_t n = 0;
+	unsigned shift;
+	uint8_t flags;
+
+	if (size < 28)
+		return 0;
+	if (!ready) {
+		e820_check_store_init(&store, 64);
+		ready = true;
+	}
+	flags = data[0];
+	shift = data[1] % 41;
+	p2m_e820_input_init(&in, flags & 1);
+	in.nr_pages = rd32(data + 2) >> (flags & 0x40 ? 0 : 12);
+	in.max_pages = rd32(data + 6) >> (flags & 0x80 ? 0 : 10);
+	if (flags & 2)
+		in.limit = 0;
+	else if (flags & 4)
+		in.limit = (uint64_t)(data[10] | data[11] << 8) << 4;
+	if (flags & 8)
+		in.end = (uint64_t)(data[12] | data[13] << 8) << 12;
+	for (int o = 0; o < P2M_E820_NOBJ; o++) {
+		const uint8_t *q = data + 14 + 2 * o;
+
+		in.objects[o].pfn = (uint64_t)(q[0] | (q[1] & 0x3f) << 8) << (q[1] >> 6);
+		in.objects[o].count = data[24 + o % 4] >> (o & 1 ? 1 : 3);
+		if (in.objects[o].pfn + in.objects[o].count > in.nr_pages)
+			in.objects[o].count = 0;
+	}
+	data += 28;
+	size -= 28;
+	for (; size >= 9 && n < 64; data += 9, size -= 9, n++) {
+		uint64_t a = rd32(data), s = rd32(data + 4);
+
+		map[n].addr = a << shift | (a & 0xfff);
+		map[n].size = s << shift | (s & 0xfff);
+		if (map[n].addr + map[n].size < map[n].addr)
+			map[n].size = ~map[n].addr;
+		map[n].type = type_of(data[8]);
+	}
+	in.map = map;
+	in.nr_map = n;
+	e820_plan_and_check(&in, &store, &plan);
+	return 0;
+}
