@@ -49,7 +49,10 @@ struct bench_opts {
 	unsigned nspaces;
 	uint64_t space_gib[4];    /* lookup pfn spaces */
 	uint64_t build_gib;       /* guest GiB of the build workload */
-	uint64_t update_slots;    /* slots written by the update workloads */
+	uint64_t update_gib;      /* lookup map of the update and concurrency
+				   * workloads */
+	uint64_t update_slots;    /* slots written per round by `first` */
+	unsigned build_rounds;
 	unsigned readers;         /* concurrency: reader threads */
 	double conc_seconds;      /* concurrency: length of each phase */
 	/* memory scenarios */
@@ -102,6 +105,7 @@ struct bench_target {
 	double limit;
 	bool at_most;         /* pass when ratio <= limit (else >=) */
 	bool pass;
+	char unit[16];        /* of ratio and limit: "x" unless set */
 };
 
 struct bench_report {
@@ -128,6 +132,8 @@ void bench_rows_ratio(struct bench_report *r, const char *section,
 void bench_target_add(struct bench_report *r, const char *name,
 		      const char *detail, double ratio, double limit,
 		      bool at_most);
+/* The unit of the last target added (e.g. "KiB/GiB"). */
+void bench_target_unit(struct bench_report *r, const char *unit);
 void bench_note_rss(struct bench_report *r);
 
 void bench_print_table(const struct bench_report *r, FILE *f);
@@ -256,11 +262,29 @@ void bench_linux_model_cost(const uint64_t *flat, uint64_t n,
 uint64_t bench_tree_model_bytes(const uint64_t *flat, uint64_t n,
 				uint64_t capacity);
 
-/* ours: libp2m over a fresh hosted platform. */
+/* A platform that forwards to `inner` and adds the time spent in its
+ * calls (lock and m2p excepted) to ns: where an operation's time goes. */
+enum bench_plat_op {
+	BP_ALLOC, BP_FREE, BP_MAP, BP_UNMAP, BP_RESERVE, BP_RELEASE,
+	BP_MAKE_TABLE, BP_DROP_TABLE, BP_SET_WINDOW, BP_MAP_FRAMES, BP_NOPS
+};
+extern const char *const bench_plat_op_name[BP_NOPS];
+
+struct bench_timed_plat {
+	struct p2m_platform inner;
+	uint64_t ns, calls;
+	uint64_t op_ns[BP_NOPS], op_calls[BP_NOPS];
+};
+void bench_plat_timed(struct bench_timed_plat *t, const struct p2m_platform *inner,
+		      struct p2m_platform *out);
+
+/* ours: libp2m over a fresh hosted platform, through a timed platform
+ * (two clock reads per platform call; lookups make none). */
 struct bench_ours {
 	struct p2m p;
 	void *host;             /* the hosted platform instance */
-	struct p2m_platform plat;
+	struct p2m_platform hplat, plat;
+	struct bench_timed_plat timed;
 };
 
 int bench_ours_create(struct bench_ours *o, uint64_t capacity);
@@ -269,14 +293,6 @@ void bench_ours_destroy(struct bench_ours *o);
 void *bench_hosted_new(struct p2m_platform *plat);
 void bench_hosted_free(void *host);
 
-/* A platform that forwards to `inner` and adds the time spent in its
- * calls (lock and m2p excepted) to ns: where a build's time goes. */
-struct bench_timed_plat {
-	struct p2m_platform inner;
-	uint64_t ns, calls;
-};
-void bench_plat_timed(struct bench_timed_plat *t, const struct p2m_platform *inner,
-		      struct p2m_platform *out);
 /* Minor page faults of this process so far. */
 uint64_t bench_minflt(void);
 

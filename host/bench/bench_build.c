@@ -105,9 +105,12 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 	struct bench_layout L;
 	struct sample smp[B_COUNT][16];
 	double ns[B_COUNT][16], plat[B_COUNT][16], flt[B_COUNT][16];
-	unsigned rounds = o->rounds > 16 ? 16 : o->rounds;
+	unsigned rounds = o->build_rounds && o->build_rounds < o->rounds ? o->build_rounds : o->rounds;
 	char wl[48];
 	void *hot;
+
+	if (rounds > 16)
+		rounds = 16;
 	int rc;
 
 	if ((rc = bench_layout_dom0(&L, o->build_gib, 0)))

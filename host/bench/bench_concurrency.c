@@ -139,7 +139,7 @@ int bench_concurrency(const struct bench_opts *o, struct bench_report *r)
 	int rc;
 
 	memset(&sh, 0, sizeof(sh));
-	if ((rc = bench_layout_lookup(&sh.L, o->space_gib[0])))
+	if ((rc = bench_layout_lookup(&sh.L, o->update_gib)))
 		return rc;
 	if ((rc = bench_ours_create(&sh.ours, sh.L.n)) ||
 	    (rc = p2m_build(&sh.ours.p, sh.L.flat, sh.L.n)))
@@ -164,7 +164,7 @@ int bench_concurrency(const struct bench_opts *o, struct bench_report *r)
 		goto out;
 	}
 	snprintf(wl, sizeof(wl), "%u reader(s), random %" PRIu64 "GiB", o->readers,
-		 o->space_gib[0]);
+		 o->update_gib);
 	{
 		double a = bench_median(alone, rounds), b = bench_median(with, rounds);
 		struct bench_row *row;

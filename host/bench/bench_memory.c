@@ -118,6 +118,7 @@ static int dom0(const struct bench_opts *o, struct bench_report *r)
 	ratio_vs_ours(r, wl);
 	bench_target_add(r, "extra memory <= 8 KiB/GiB", "KiB of P2M per GiB of extra",
 			 ours_kib, 8.0, true);
+	bench_target_unit(r, " KiB/GiB");
 out:
 	bench_layout_free(&L);
 	return rc;

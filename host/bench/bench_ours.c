@@ -35,9 +35,10 @@ int bench_ours_create(struct bench_ours *o, uint64_t capacity)
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	o->host = bench_hosted_new(&o->plat);
+	o->host = bench_hosted_new(&o->hplat);
 	if (!o->host)
 		return -P2M_ENOMEM;
+	bench_plat_timed(&o->timed, &o->hplat, &o->plat);
 	rc = p2m_create(&o->p, &o->plat, capacity, false);
 	if (rc) {
 		fprintf(stderr, "p2m bench: p2m_create: %s\n", p2m_last_error(&o->p));
@@ -63,12 +64,20 @@ static struct bench_timed_plat *T(void *ctx)
 	return ctx;
 }
 
-#define TIMED(call)                                                    \
+const char *const bench_plat_op_name[BP_NOPS] = {
+	"alloc_frames", "free_frames", "frame_map", "frame_unmap", "reserve",
+	"release", "make_table", "drop_table", "set_window", "map_frames",
+};
+
+#define TIMED(op, call)                                                \
 	do {                                                           \
-		uint64_t t0_ = bench_now_ns();                         \
+		uint64_t t0_ = bench_now_ns(), d_;                     \
 		call;                                                  \
-		__atomic_fetch_add(&t->ns, bench_now_ns() - t0_, __ATOMIC_RELAXED); \
+		d_ = bench_now_ns() - t0_;                             \
+		__atomic_fetch_add(&t->ns, d_, __ATOMIC_RELAXED);      \
 		__atomic_fetch_add(&t->calls, 1, __ATOMIC_RELAXED);    \
+		__atomic_fetch_add(&t->op_ns[op], d_, __ATOMIC_RELAXED); \
+		__atomic_fetch_add(&t->op_calls[op], 1, __ATOMIC_RELAXED); \
 	} while (0)
 
 static int t_alloc(void *c, size_t n, xen_pfn_t *m)
@@ -76,7 +85,7 @@ static int t_alloc(void *c, size_t n, xen_pfn_t *m)
 	struct bench_timed_plat *t = T(c);
 	int rc;
 
-	TIMED(rc = t->inner.alloc_frames(t->inner.ctx, n, m));
+	TIMED(BP_ALLOC, rc = t->inner.alloc_frames(t->inner.ctx, n, m));
 	return rc;
 }
 
@@ -84,7 +93,7 @@ static void t_free(void *c, size_t n, const xen_pfn_t *m)
 {
 	struct bench_timed_plat *t = T(c);
 
-	TIMED(t->inner.free_frames(t->inner.ctx, n, m));
+	TIMED(BP_FREE, t->inner.free_frames(t->inner.ctx, n, m));
 }
 
 static void *t_map(void *c, xen_pfn_t m)
@@ -92,7 +101,7 @@ static void *t_map(void *c, xen_pfn_t m)
 	struct bench_timed_plat *t = T(c);
 	void *v;
 
-	TIMED(v = t->inner.frame_map(t->inner.ctx, m));
+	TIMED(BP_MAP, v = t->inner.frame_map(t->inner.ctx, m));
 	return v;
 }
 
@@ -100,7 +109,7 @@ static void t_unmap(void *c, void *v)
 {
 	struct bench_timed_plat *t = T(c);
 
-	TIMED(t->inner.frame_unmap(t->inner.ctx, v));
+	TIMED(BP_UNMAP, t->inner.frame_unmap(t->inner.ctx, v));
 }
 
 static int t_reserve(void *c, size_t b, void **base)
@@ -108,7 +117,7 @@ static int t_reserve(void *c, size_t b, void **base)
 	struct bench_timed_plat *t = T(c);
 	int rc;
 
-	TIMED(rc = t->inner.reserve(t->inner.ctx, b, base));
+	TIMED(BP_RESERVE, rc = t->inner.reserve(t->inner.ctx, b, base));
 	return rc;
 }
 
@@ -116,7 +125,7 @@ static void t_release(void *c, void *base, size_t b)
 {
 	struct bench_timed_plat *t = T(c);
 
-	TIMED(t->inner.release(t->inner.ctx, base, b));
+	TIMED(BP_RELEASE, t->inner.release(t->inner.ctx, base, b));
 }
 
 static int t_make_table(void *c, xen_pfn_t table, xen_pfn_t leaf)
@@ -124,7 +133,7 @@ static int t_make_table(void *c, xen_pfn_t table, xen_pfn_t leaf)
 	struct bench_timed_plat *t = T(c);
 	int rc;
 
-	TIMED(rc = t->inner.make_table(t->inner.ctx, table, leaf));
+	TIMED(BP_MAKE_TABLE, rc = t->inner.make_table(t->inner.ctx, table, leaf));
 	return rc;
 }
 
@@ -132,7 +141,7 @@ static void t_drop_table(void *c, xen_pfn_t table)
 {
 	struct bench_timed_plat *t = T(c);
 
-	TIMED(t->inner.drop_table(t->inner.ctx, table));
+	TIMED(BP_DROP_TABLE, t->inner.drop_table(t->inner.ctx, table));
 }
 
 static int t_set_window(void *c, void *va, xen_pfn_t table)
@@ -140,7 +149,7 @@ static int t_set_window(void *c, void *va, xen_pfn_t table)
 	struct bench_timed_plat *t = T(c);
 	int rc;
 
-	TIMED(rc = t->inner.set_window(t->inner.ctx, va, table));
+	TIMED(BP_SET_WINDOW, rc = t->inner.set_window(t->inner.ctx, va, table));
 	return rc;
 }
 
@@ -149,7 +158,7 @@ static int t_map_frames(void *c, void *va, size_t n, const xen_pfn_t *m, unsigne
 	struct bench_timed_plat *t = T(c);
 	int rc;
 
-	TIMED(rc = t->inner.map_frames(t->inner.ctx, va, n, m, fl));
+	TIMED(BP_MAP_FRAMES, rc = t->inner.map_frames(t->inner.ctx, va, n, m, fl));
 	return rc;
 }
 

@@ -114,6 +114,13 @@ void bench_target_add(struct bench_report *r, const char *name,
 	t->limit = limit;
 	t->at_most = at_most;
 	t->pass = isfinite(ratio) && (at_most ? ratio <= limit : ratio >= limit);
+	copy(t->unit, sizeof(t->unit), "x");
+}
+
+void bench_target_unit(struct bench_report *r, const char *unit)
+{
+	if (r->ntargets)
+		copy(r->targets[r->ntargets - 1].unit, sizeof(r->targets[0].unit), unit);
 }
 
 void bench_note_rss(struct bench_report *r)
@@ -165,14 +172,16 @@ void bench_print_table(const struct bench_report *r, FILE *f)
 		fprintf(f, "%-34s %-7s %12s %-12s %12s %-12s %s\n", row->workload, row->impl,
 			v, row->unit, rate, row->rate_unit[0] ? row->rate_unit : "-", ratio);
 	}
-	fprintf(f, "\n== targets ==\n%-30s %-34s %9s %-9s %s\n", "target", "workload",
+	fprintf(f, "\n== targets ==\n%-30s %-34s %13s %-16s %s\n", "target", "workload",
 		"measured", "limit", "verdict");
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct bench_target *t = &r->targets[i];
-		char lim[16];
+		char lim[32], val[32];
 
-		snprintf(lim, sizeof(lim), "%s %.2f", t->at_most ? "<=" : ">=", t->limit);
-		fprintf(f, "%-30s %-34s %8.3fx %-9s %s\n", t->name, t->detail, t->ratio, lim,
+		snprintf(lim, sizeof(lim), "%s %.2f%s", t->at_most ? "<=" : ">=", t->limit,
+			 strcmp(t->unit, "x") ? "" : "x");
+		snprintf(val, sizeof(val), "%.3f%s", t->ratio, t->unit);
+		fprintf(f, "%-30s %-34s %13s %-16s %s\n", t->name, t->detail, val, lim,
 			t->pass ? "PASS" : "SHORT");
 		pass += t->pass;
 	}
@@ -203,8 +212,9 @@ int bench_write_csv(const struct bench_report *r, const char *path)
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct bench_target *t = &r->targets[i];
 
-		fprintf(f, "target,target,%s,%s,,,,,%.6g,,%s%.6g,%s\n", t->detail, t->name,
-			t->ratio, t->at_most ? "<=" : ">=", t->limit, t->pass ? "PASS" : "SHORT");
+		fprintf(f, "target,target,%s,%s,%.6g,%s,,,%.6g,,%s%.6g,%s\n", t->detail, t->name,
+			t->ratio, t->unit, t->ratio, t->at_most ? "<=" : ">=", t->limit,
+			t->pass ? "PASS" : "SHORT");
 	}
 	if (fclose(f)) {
 		perror(path);
@@ -255,8 +265,8 @@ int bench_write_json(const struct bench_report *r, const struct bench_opts *o,
 		fprintf(f, "    {\"target\": \"%s\", \"workload\": \"%s\", \"ratio\": ", t->name,
 			t->detail);
 		json_num(f, t->ratio);
-		fprintf(f, ", \"limit\": %.6g, \"at_most\": %s, \"verdict\": \"%s\"}%s\n", t->limit,
-			t->at_most ? "true" : "false", t->pass ? "PASS" : "SHORT",
+		fprintf(f, ", \"unit\": \"%s\", \"limit\": %.6g, \"at_most\": %s, \"verdict\": \"%s\"}%s\n",
+			t->unit, t->limit, t->at_most ? "true" : "false", t->pass ? "PASS" : "SHORT",
 			i + 1 < r->ntargets ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");

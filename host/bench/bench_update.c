@@ -28,7 +28,8 @@ struct uimpls {
 	struct bench_tree tree;
 	struct bench_linux lx;
 	void *lx_host;
-	struct p2m_platform lx_plat;
+	struct p2m_platform lx_hplat, lx_plat;
+	struct bench_timed_plat lx_timed;
 	struct bench_ours ours;
 };
 
@@ -67,8 +68,9 @@ static int ubuild(struct uimpls *m, uint64_t gib)
 		return rc;
 	if ((rc = bench_tree_build(&m->tree, m->L.flat, m->L.n, m->L.n)))
 		return rc;
-	if (!(m->lx_host = bench_hosted_new(&m->lx_plat)))
+	if (!(m->lx_host = bench_hosted_new(&m->lx_hplat)))
 		return -P2M_ENOMEM;
+	bench_plat_timed(&m->lx_timed, &m->lx_hplat, &m->lx_plat);
 	if ((rc = bench_linux_build(&m->lx, &m->lx_plat, m->L.flat, m->L.n, m->L.n)))
 		return rc;
 	if ((rc = bench_ours_create(&m->ours, m->L.n)))
@@ -110,7 +112,7 @@ int bench_updates(const struct bench_opts *o, struct bench_report *r)
 	struct uimpls m;
 	unsigned rounds = o->rounds > 16 ? 16 : o->rounds;
 	uint64_t K = o->update_slots, nstore = o->lookups;
-	uint64_t *idx = NULL, gib = o->space_gib[0];
+	uint64_t *idx = NULL, gib = o->update_gib;
 	double ns[U_COUNT][16], kept[U_COUNT] = { 0 };
 	char wl[48];
 	int rc;
@@ -149,7 +151,8 @@ int bench_updates(const struct bench_opts *o, struct bench_report *r)
 	add_rows(r, wl, ns, rounds, "ns/store", "Mstores/s");
 	/* first writes into shared slots, then the same slots given back */
 	{
-		double back[U_COUNT][16];
+		double back[U_COUNT][16], plat[2][16], flt[U_COUNT][16];
+		uint64_t op0[BP_NOPS], opsum[BP_NOPS] = { 0 };
 		uint64_t b0[U_COUNT];
 
 		for (unsigned round = 0; round < rounds; round++) {
@@ -160,6 +163,13 @@ int bench_updates(const struct bench_opts *o, struct bench_report *r)
 				uint64_t t0;
 
 				b0[k] = private_bytes(&m, k);
+				if (k == U_OURS) {
+					plat[0][round] = (double)m.ours.timed.ns;
+					memcpy(op0, m.ours.timed.op_ns, sizeof(op0));
+				}
+				if (k == U_LINUX)
+					plat[1][round] = (double)m.lx_timed.ns;
+				flt[k][round] = (double)bench_minflt();
 				t0 = bench_now_ns();
 				for (uint64_t s = 0; s < K; s++) {
 					uint64_t pfn = first + s * P2M_PER_PAGE + (s * 37) % P2M_PER_PAGE;
@@ -168,6 +178,14 @@ int bench_updates(const struct bench_opts *o, struct bench_report *r)
 						goto fail;
 				}
 				ns[k][round] = (double)(bench_now_ns() - t0) / (double)K;
+				flt[k][round] = ((double)bench_minflt() - flt[k][round]) / (double)K;
+				if (k == U_OURS) {
+					plat[0][round] = ((double)m.ours.timed.ns - plat[0][round]) / (double)K;
+					for (int op = 0; op < BP_NOPS; op++)
+						opsum[op] += m.ours.timed.op_ns[op] - op0[op];
+				}
+				if (k == U_LINUX)
+					plat[1][round] = ((double)m.lx_timed.ns - plat[1][round]) / (double)K;
 			}
 			for (int j = 0; j < U_COUNT; j++) {
 				int k = (int)((round + (unsigned)j) % U_COUNT);
@@ -187,6 +205,30 @@ int bench_updates(const struct bench_opts *o, struct bench_report *r)
 		}
 		snprintf(wl, sizeof(wl), "first write, shared slot");
 		add_rows(r, wl, ns, rounds, "ns/slot", "Mslots/s");
+		{
+			struct bench_row *row;
+
+			row = bench_row_add(r, "update", "first write: in platform calls", "ours",
+					    "ns/slot", bench_median(plat[0], rounds));
+			row->ratio = row->value / bench_row_find(r, "update", wl, "ours")->value;
+			strcpy(row->ref, "of write");
+			row = bench_row_add(r, "update", "first write: in platform calls", "linux",
+					    "ns/slot", bench_median(plat[1], rounds));
+			row->ratio = row->value / bench_row_find(r, "update", wl, "linux")->value;
+			strcpy(row->ref, "of write");
+			for (int op = 0; op < BP_NOPS; op++) {
+				char w3[48];
+
+				if (!opsum[op])
+					continue;
+				snprintf(w3, sizeof(w3), "first write: ours in %s", bench_plat_op_name[op]);
+				bench_row_add(r, "update", w3, "ours", "ns/slot",
+					      (double)opsum[op] / (double)(K * rounds));
+			}
+			for (int k = 0; k < U_COUNT; k++)
+				bench_row_add(r, "update", "first write: page faults", uname_[k],
+					      "faults/slot", bench_median(flt[k], rounds));
+		}
 		snprintf(wl, sizeof(wl), "return range to shared");
 		add_rows(r, wl, back, rounds, "ns/slot", "Mslots/s");
 		for (int k = 0; k < U_COUNT; k++)

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"\n"
 		"  --short          seconds (default; CI): 4 GiB lookups, small scenarios\n"
 		"  --long           full run (~10 min): lookups over 4 GiB, 64 GiB, 1 TiB;\n"
-		"                   build of a 512 GiB guest; 1 TiB dom0, 16 TiB capacity\n"
+		"                   build of a 256 GiB guest; 1 TiB dom0, 16 TiB capacity\n"
 		"  --only SECTION   lookup, update, build, memory or concurrency\n"
 		"  --rounds N       rounds per measurement (median; max 16)\n"
 		"  --lookups N      lookups per timed run\n"
@@ -52,14 +52,16 @@ static void defaults(struct bench_opts *o, bool long_mode)
 	o->long_mode = long_mode;
 	o->readers = 1;
 	if (long_mode) {
-		o->rounds = 5;
-		o->lookups = (uint64_t)4 << 20;
+		o->rounds = 9;
+		o->lookups = (uint64_t)2 << 20;
 		o->nspaces = 3;
 		o->space_gib[0] = 4;
 		o->space_gib[1] = 64;
 		o->space_gib[2] = 1024;
-		o->build_gib = 512;
-		o->update_slots = 1024;
+		o->build_gib = 256;
+		o->build_rounds = 5;
+		o->update_gib = 64;
+		o->update_slots = 512;
 		o->conc_seconds = 1.0;
 		o->dom0_ram_gib = 512;
 		o->dom0_extra_gib = 512;
@@ -73,6 +75,8 @@ static void defaults(struct bench_opts *o, bool long_mode)
 		o->nspaces = 1;
 		o->space_gib[0] = 4;
 		o->build_gib = 4;
+		o->build_rounds = 3;
+		o->update_gib = 4;
 		o->update_slots = 128;
 		o->conc_seconds = 0.2;
 		o->dom0_ram_gib = 8;

@@ -170,6 +170,7 @@ static void every_workload_runs(void **state)
 	o.nspaces = 1;
 	o.space_gib[0] = 4;
 	o.build_gib = 2;
+	o.update_gib = 4;
 	o.update_slots = 16;
 	o.readers = 1;
 	o.conc_seconds = 0.02;
