@@ -559,6 +559,8 @@ int cmd_boot(int argc, char **argv)
 		snprintf(why, sizeof(why), "interrupted (signal %d); QEMU ended", r.interrupted_by);
 	else if (b->xen_panic)
 		snprintf(why, sizeof(why), "Xen panic: %s", b->panic_reason[0] ? b->panic_reason : "(no reason printed)");
+	else if (b->guest_panic[0])
+		snprintf(why, sizeof(why), "the guest panicked: %s", b->guest_panic);
 	else if (b->dom0_crashed)
 		snprintf(why, sizeof(why), "dom0 crashed (Xen: \"%s\")", b->dom0_end);
 	else if (r.timed_out)

@@ -78,6 +78,9 @@ enum bootlog_event bootlog_line(struct bootlog *b, const char *line)
 		if (!b->dom0_started)
 			return BOOTLOG_NOTHING; /* firmware or Xen's early lines */
 		b->guest_lines++;
+		const char *pan = strstr(line, "PANIC: ");
+		if (pan && !b->guest_panic[0])
+			keep(b->guest_panic, pan + 7);
 		if (bootlog_parse_verdict(line, &p, &f)) {
 			b->have_verdict = true;
 			b->passed = p;

@@ -9,6 +9,7 @@
  *     a line from Xen itself is never taken for it);
  *   - a Xen panic: the "Panic on CPU n:" header and the reason on the
  *     next line (e.g. "Not enough RAM for domain 0 allocation");
+ *   - the guest's own "PANIC: reason" line (the first one is kept);
  *   - dom0 ending without the emulator exiting: "Hardware Dom0 halted",
  *     "... crashed", "... shutdown", "Reboot in five seconds": after
  *     these nothing more will come, so the runner may end QEMU at once.
@@ -32,6 +33,7 @@ struct bootlog {
 	bool dom0_ended;            /* Xen reported dom0 halted/crashed/shut down */
 	bool dom0_crashed;          /* ... and it was a crash */
 	char dom0_end[BOOTLOG_MSG]; /* Xen's line saying so */
+	char guest_panic[BOOTLOG_MSG];  /* the guest's first "PANIC: ..." line */
 	bool dom0_started;          /* Xen printed "Freed ... init memory" */
 	unsigned long guest_lines;  /* unprefixed lines since then (dom0 output) */
 	bool expect_reason;         /* internal: the next line is the panic reason */

@@ -5,7 +5,8 @@
  * The child runs in its own process group so that a timeout, a callback's
  * request or a SIGINT/SIGTERM to the runner ends QEMU and anything it
  * spawned; the runner catches those two signals only while a child runs,
- * so Ctrl-C never leaves an orphaned emulator eating host memory.
+ * and the child asks the kernel for SIGKILL when the runner dies, so
+ * neither Ctrl-C nor a killed runner leaves an emulator eating host memory.
  * An exec failure is passed back over a close-on-exec pipe so the caller
  * can say "qemu-system-x86_64: not found" instead of a bare exit 127.
  */
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -134,6 +136,11 @@ int vmrun(char *const argv[], double timeout_seconds, vmrun_line_fn on_line, voi
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
+		/* If the runner itself is killed (SIGKILL from a test driver),
+		 * the emulator must not live on holding gigabytes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		int devnull = open("/dev/null", O_RDONLY);

@@ -50,10 +50,14 @@ static void test_guest_verdict_after_dom0_start(void **state)
 	assert_int_equal(bootlog_line(&b, "check m2p: ok"), BOOTLOG_NOTHING);
 	assert_int_equal(bootlog_line(&b, "40 passed, 1 failed"), BOOTLOG_VERDICT);
 	assert_int_equal(bootlog_line(&b, "41 passed, 0 failed"), BOOTLOG_VERDICT);
+	assert_string_equal(b.guest_panic, "");
+	bootlog_line(&b, "PANIC: p2m_build: cannot allocate 512 leaves");
+	bootlog_line(&b, "PANIC: second");
+	assert_string_equal(b.guest_panic, "p2m_build: cannot allocate 512 leaves");
 	assert_true(b.have_verdict);
 	assert_int_equal(b.passed, 41);
 	assert_int_equal(b.failed, 0);
-	assert_int_equal(b.guest_lines, 3);
+	assert_int_equal(b.guest_lines, 5);
 	assert_int_equal(bootlog_line(&b, "(XEN) Hardware Dom0 halted: halting machine"), BOOTLOG_FINAL);
 	assert_true(b.dom0_ended);
 	assert_false(b.dom0_crashed);
