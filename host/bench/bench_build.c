@@ -24,6 +24,7 @@ struct sample {
 	double ns;         /* whole build */
 	double plat_ns;    /* in platform calls */
 	double faults;     /* minor page faults */
+	double op_ns[BP_NOPS];
 };
 
 static int run_one(int k, const struct bench_layout *L, void *hot, struct sample *out)
@@ -67,7 +68,9 @@ static int run_one(int k, const struct bench_layout *L, void *hot, struct sample
 		*ns = (double)(bench_now_ns() - t0);
 		if (rc)
 			fprintf(stderr, "p2m bench: build: %s\n", p2m_last_error(&o.p));
-		*out = (struct sample){ *ns, (double)tp.ns, (double)(bench_minflt() - f0) };
+		*out = (struct sample){ *ns, (double)tp.ns, (double)(bench_minflt() - f0), { 0 } };
+		for (int op = 0; op < BP_NOPS; op++)
+			out->op_ns[op] = (double)tp.op_ns[op];
 		if (!rc)
 			p2m_destroy(&o.p);
 		bench_hosted_free(host);
@@ -84,7 +87,7 @@ static int run_one(int k, const struct bench_layout *L, void *hot, struct sample
 		t0 = bench_now_ns();
 		rc = bench_linux_build(&l, &plat, L->flat, L->n, L->n);
 		*ns = (double)(bench_now_ns() - t0);
-		*out = (struct sample){ *ns, (double)tp.ns, (double)(bench_minflt() - f0) };
+		*out = (struct sample){ *ns, (double)tp.ns, (double)(bench_minflt() - f0), { 0 } };
 		bench_linux_destroy(&l);
 		bench_hosted_free(host);
 		return rc;
@@ -96,7 +99,7 @@ static int run_one(int k, const struct bench_layout *L, void *hot, struct sample
 		*ns = (double)(bench_now_ns() - t0);
 		bench_tree_destroy(&t);
 	}
-	*out = (struct sample){ *ns, 0, (double)(bench_minflt() - f0) };
+	*out = (struct sample){ *ns, 0, (double)(bench_minflt() - f0), { 0 } };
 	return rc;
 }
 
@@ -176,6 +179,16 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 
 			row->ratio = all->value > 0 ? row->value / all->value : -1;
 			strcpy(row->ref, "of build");
+		}
+		for (int op = 0; op < BP_NOPS; op++) {
+			double v[16];
+
+			for (unsigned i = 0; i < rounds; i++)
+				v[i] = smp[B_OURS][i].op_ns[op];
+			if (bench_median(v, rounds) < 1e5)   /* below 0.1 ms: omit */
+				continue;
+			snprintf(w2, sizeof(w2), "build: ours in %s", bench_plat_op_name[op]);
+			bench_row_add(r, "build", w2, "ours", "ms", bench_median(v, rounds) / 1e6);
 		}
 		snprintf(w2, sizeof(w2), "build: minor page faults");
 		for (int k = 0; k < B_COUNT; k++)
