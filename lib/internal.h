@@ -91,6 +91,9 @@ int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
 /* Return a whole window to the shared table of kind k, freeing its
  * private frames (takes the lock itself). */
 int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k);
+/* The same only if, under the lock, every slot of w is shared of kind k
+ * (a window seen uniform without the lock may have been split since). */
+int p2m_join_window_if_uniform(struct p2m *p, uint64_t w, uint8_t k);
 
 /* Raise max_pfn to cover pfn (RAM or foreign stored there). */
 void p2m_note_pfn(struct p2m *p, uint64_t pfn);

@@ -238,7 +238,7 @@ int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k, xen_pfn_t *fre
 	return 0;
 }
 
-int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k)
+static int join_window(struct p2m *p, uint64_t w, uint8_t k, bool only_if_uniform)
 {
 	uint64_t first = w << P2M_SLOT_SHIFT;
 	uint8_t before[SLOTS_PER_WINDOW];
@@ -254,6 +254,14 @@ int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k)
 		p->plat.unlock(p->plat.ctx);
 		return 0;
 	}
+	/* The caller saw the window uniform without the lock; a writer of
+	 * another pfn may have made a slot private since. */
+	if (only_if_uniform)
+		for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
+			if (slot_kind(p, first + i) != k) {
+				p->plat.unlock(p->plat.ctx);
+				return 0;
+			}
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
 		before[i] = slot_kind(p, first + i);
 		set_slot_kind(p, first + i, k);
@@ -285,6 +293,16 @@ int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k)
 		p2m_free_table(p, old.table);
 	}
 	return rc;
+}
+
+int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k)
+{
+	return join_window(p, w, k, false);
+}
+
+int p2m_join_window_if_uniform(struct p2m *p, uint64_t w, uint8_t k)
+{
+	return join_window(p, w, k, true);
 }
 
 void p2m_note_pfn(struct p2m *p, uint64_t pfn)

@@ -202,7 +202,7 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 	/* A window the range covered only in part may now be uniform. */
 	for (uint64_t w = pfn >> P2M_WINDOW_SHIFT;; w = (end - 1) >> P2M_WINDOW_SHIFT) {
 		if (!window_shared(p, w) && window_uniform(p, w, k)) {
-			rc = p2m_join_window(p, w, k);
+			rc = p2m_join_window_if_uniform(p, w, k);
 			if (rc)
 				return rc;
 		}
