@@ -415,6 +415,54 @@ static void inject_range_join(void **state)
 					   op_range_join, NULL, range_join_partial, NULL) >= 1);
 }
 
+/*
+ * A writer of another pfn slips in between the range call's check that
+ * the window became uniform and the join itself. Made deterministic by a
+ * platform whose lock() runs the other writer's p2m_set just before the
+ * join takes the lock (writers of different pfns may run concurrently,
+ * p2m.h). The join must see the new private slot and leave the window
+ * alone.
+ */
+static struct fx race;
+static void (*race_real_lock)(void *);
+static int race_countdown;
+static int race_rc = -1;
+
+static void race_lock(void *ctx)
+{
+	if (race_countdown && --race_countdown == 0)
+		race_rc = p2m_set(&race.p, 5 * S + 1, 0x4321);
+	race_real_lock(ctx);
+}
+
+static void uniform_join_rechecks_under_the_lock(void **state)
+{
+	struct p2m_platform pl;
+
+	(void)state;
+	fx_platform(&race);
+	pl = race.plat;
+	race_real_lock = pl.lock;
+	pl.lock = race_lock;
+	assert_int_equal(p2m_create(&race.p, &pl, 2 * W, true), 0);
+	race.created = true;
+	/* Window 0 private, with one private slot (slot 0). */
+	assert_int_equal(p2m_set(&race.p, 3, 0x1234), 0);
+	/* The range call returns slot 0 to missing: lock #1 joins the slot,
+	 * lock #2 joins the (then uniform) window. Before #2, another writer
+	 * makes slot 5 private and stores into it. */
+	race_countdown = 2;
+	assert_int_equal(p2m_set_range_missing(&race.p, 0, S), 0);
+	assert_int_equal(race_countdown, 0);
+	assert_int_equal(race_rc, 0);
+	assert_int_equal(p2m_raw(&race.p, 3), P2M_INVALID);
+	if (p2m_raw(&race.p, 5 * S + 1) != 0x4321)
+		fail_msg("the other writer's value was lost: pfn %#llx reads %#llx",
+			 (unsigned long long)(5 * S + 1),
+			 (unsigned long long)p2m_raw(&race.p, 5 * S + 1));
+	fx_fini(&race);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +477,7 @@ int main(void)
 		cmocka_unit_test(inject_set),
 		cmocka_unit_test(inject_range),
 		cmocka_unit_test(inject_range_join),
+		cmocka_unit_test(uniform_join_rechecks_under_the_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
