@@ -178,6 +178,19 @@ for n in $(cat /guest/list); do
 			check ok "$d: $v"
 		else
 			check fail "$d: shut down without a passing verdict (${v:-none})"
+		fi
+		# The toolstack reads the P2M the guest published (libxc's
+		# map_p2m: p2m_cr3/p2m_vaddr or the frame-list tree) to dump it.
+		if [ "$s" != "" ]; then
+			t0=$(up)
+			if xl dump-core $d /tmp/$d.core >/tmp/$d.dump.log 2>&1; then
+				t1=$(up)
+				check ok "$d: xl dump-core ($(awk "BEGIN{print $t1-$t0}") s, $(wc -c </tmp/$d.core) bytes)"
+			else
+				cat /tmp/$d.dump.log
+				check fail "$d: xl dump-core"
+			fi
+			rm -f /tmp/$d.core
 		fi ;;
 	esac
 	xl destroy $d >/dev/null 2>&1
