@@ -39,7 +39,25 @@ static uint64_t mfn_from_p2m(uint64_t pfn)
 	return p2m_mfn(&boot.p2m, pfn);
 }
 
-static void map_shared_info(void)
+uint64_t boot_pfn_to_mfn(uint64_t pfn)
+{
+	return p2m_mfn(&boot.p2m, pfn);
+}
+
+/* Put the page's own frame back under it (the saver rejects a PTE that
+ * maps a frame which is not the domain's, like shared_info). */
+void unmap_shared_info(void)
+{
+	uint64_t pfn = ((uint64_t)(uintptr_t)shared_info_page - VIRT_BASE) >> PAGE_SHIFT;
+
+	if (hyp_update_va_mapping((uint64_t)(uintptr_t)shared_info_page,
+				  (boot_pfn_to_mfn(pfn) << PAGE_SHIFT) | PTE_LEAF_RW,
+				  UVMF_INVLPG | UVMF_LOCAL))
+		panic("cannot unmap shared_info");
+	boot.shared_info = NULL;
+}
+
+void map_shared_info(void)
 {
 	if (hyp_update_va_mapping((uint64_t)(uintptr_t)shared_info_page,
 				  (start_info->shared_info & PTE_ADDR) | PTE_LEAF_RW,
@@ -116,5 +134,7 @@ void kmain(start_info_t *si)
 	failed = checks_run();
 	printk("layout:\n");
 	p2m_dump(&boot.p2m, p2m_max_pfn(&boot.p2m), dump_out, NULL);
+	if (cmdline_has("loop") && !boot.dom0)
+		failed = suspend_loop(failed);
 	guest_exit(failed ? EXIT_FAIL : EXIT_PASS);
 }

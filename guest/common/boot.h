@@ -58,5 +58,12 @@ void memmap_pool(void);
 void memmap_apply(void);
 /* checks.c: returns the number of failed checks */
 unsigned checks_run(void);
+/* boot.c */
+void map_shared_info(void);
+void unmap_shared_info(void);
+uint64_t boot_pfn_to_mfn(uint64_t pfn);
+/* suspend.c: serve control/shutdown (cmdline "loop"); returns the
+ * failures of the last checks run */
+unsigned suspend_loop(unsigned failed);
 
 #endif

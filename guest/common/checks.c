@@ -276,6 +276,7 @@ unsigned checks_run(void)
 {
 	struct p2m_stats st;
 
+	passed = failed = 0;
 	printk("checks:\n");
 	check_entries();
 	check_list_gone();

@@ -307,6 +307,41 @@ static void unlock(void *ctx)
 	locked = false;
 }
 
+static xen_pfn_t to_pfn(xen_pfn_t mfn)
+{
+	uint64_t pfn;
+
+	if (!m2p_read(mfn, &pfn))
+		panic("platform_suspend: table %#lx has no pfn", (unsigned long)mfn);
+	return pfn;
+}
+
+void platform_suspend(void)
+{
+	unsigned i, j;
+
+	for (i = 0; i < MAX_RESV; i++) {
+		if (!resv[i].used)
+			continue;
+		resv[i].l3 = to_pfn(resv[i].l3);
+		for (j = 0; j < resv[i].nl2; j++)
+			resv[i].l2[j] = to_pfn(resv[i].l2[j]);
+	}
+}
+
+void platform_resume(void)
+{
+	unsigned i, j;
+
+	for (i = 0; i < MAX_RESV; i++) {
+		if (!resv[i].used)
+			continue;
+		resv[i].l3 = platform_pfn_to_mfn(resv[i].l3);
+		for (j = 0; j < resv[i].nl2; j++)
+			resv[i].l2[j] = platform_pfn_to_mfn(resv[i].l2[j]);
+	}
+}
+
 void platform_init(struct p2m_platform *plat)
 {
 	*plat = (struct p2m_platform){

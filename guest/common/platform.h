@@ -19,6 +19,11 @@ extern uint64_t (*platform_pfn_to_mfn)(uint64_t pfn);
 
 void platform_init(struct p2m_platform *plat);
 
+/* Around SHUTDOWN_suspend: the reservations' table frames become pfns,
+ * and back to (new) mfns afterwards. */
+void platform_suspend(void);
+void platform_resume(void);
+
 /* Lowest L4 slot reservations may use. */
 #define RESV_FIRST_SLOT 2u
 

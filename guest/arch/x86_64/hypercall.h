@@ -23,15 +23,20 @@ extern char hypercall_page[];
 #define HC_STR_(x) #x
 #define HC_STR(x) HC_STR_(x)
 
-#define HYPERCALL(name, a1, a2, a3, a4, a5)                                  \
+/* Arguments are evaluated into plain temporaries first: an argument
+ * that calls a function would otherwise clobber the register variables
+ * already loaded. */
+#define HYPERCALL(name, a1, a2, a3, a4, a5)                                \
 	({                                                                 \
+		long v1_ = (long)(a1), v2_ = (long)(a2), v3_ = (long)(a3); \
+		long v4_ = (long)(a4), v5_ = (long)(a5);                   \
 		register long r_ax __asm__("rax");                         \
-		register long r_di __asm__("rdi") = (long)(a1);            \
-		register long r_si __asm__("rsi") = (long)(a2);            \
-		register long r_dx __asm__("rdx") = (long)(a3);            \
-		register long r_10 __asm__("r10") = (long)(a4);            \
-		register long r_8 __asm__("r8") = (long)(a5);              \
-		__asm__ volatile("call hypercall_page + " HC_STR(__HYPERVISOR_##name) " * 32"    \
+		register long r_di __asm__("rdi") = v1_;                   \
+		register long r_si __asm__("rsi") = v2_;                   \
+		register long r_dx __asm__("rdx") = v3_;                   \
+		register long r_10 __asm__("r10") = v4_;                   \
+		register long r_8 __asm__("r8") = v5_;                     \
+		__asm__ volatile("call hypercall_page + " HC_STR(__HYPERVISOR_##name) " * 32" \
 				 : "=r"(r_ax), "+r"(r_di), "+r"(r_si),     \
 				   "+r"(r_dx), "+r"(r_10), "+r"(r_8)       \
 				 :                                         \

@@ -38,6 +38,24 @@ xen_pfn_t pt_root_mfn(void)
 	return root_mfn;
 }
 
+static uint64_t root_pfn;
+
+void pt_suspend(void)
+{
+	if (!m2p_read(root_mfn, &root_pfn))
+		panic("pt_suspend: root table %#lx has no pfn", (unsigned long)root_mfn);
+}
+
+void pt_resume(uint64_t (*pfn_to_mfn)(uint64_t pfn))
+{
+	unsigned i;
+
+	root_mfn = pfn_to_mfn(root_pfn);
+	for (i = 0; i < NR_SCRATCH; i++)
+		scratch_orig[i] = (pfn_to_mfn(va_to_pfn(scratch[i])) << PAGE_SHIFT) |
+				  PTE_LEAF_RW;
+}
+
 void *pt_map(xen_pfn_t mfn, bool rw)
 {
 	unsigned i;

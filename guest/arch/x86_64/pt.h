@@ -59,6 +59,11 @@ void pt_init(const uint64_t *initial_list);
 
 xen_pfn_t pt_root_mfn(void);
 
+/* Around SHUTDOWN_suspend: the frames pt.c records become pfns, and back
+ * to (new) mfns through pfn_to_mfn afterwards. */
+void pt_suspend(void);
+void pt_resume(uint64_t (*pfn_to_mfn)(uint64_t pfn));
+
 /* A temporary view of a frame: rw for a frame that is not a page table,
  * read-only for anything. NULL when every scratch slot is busy or Xen
  * refuses the mapping. */
