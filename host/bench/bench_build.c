@@ -153,31 +153,30 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 	bench_log(o, "%s: done", wl);
 	/* ratios of throughput: memcpy time / build time */
 	{
-		struct bench_row *mc = bench_row_find(r, "build", wl, "memcpy");
-		struct bench_row *ours = bench_row_find(r, "build", wl, "ours");
+		/* values, not row pointers: adding rows may move the rows */
+		double mc = bench_row_find(r, "build", wl, "memcpy")->value;
+		double ours = bench_row_find(r, "build", wl, "ours")->value;
+		double hot = bench_row_find(r, "build", wl, "memcpy-hot")->value;
+		char w2[48];
 
 		for (size_t i = 0; i < r->nrows; i++) {
 			struct bench_row *row = &r->rows[i];
 
 			if (strcmp(row->section, "build") || strcmp(row->workload, wl))
 				continue;
-			row->ratio = mc->value / row->value;
+			row->ratio = mc / row->value;
 			strcpy(row->ref, "memcpy");
 		}
-		struct bench_row *hotrow = bench_row_find(r, "build", wl, "memcpy-hot");
-		char w2[48];
-
-		bench_target_add(r, "build speed vs memcpy", wl, mc->value / ours->value, 0.7, false);
-		bench_target_add(r, "build vs memcpy, touched dst", wl,
-				 hotrow->value / ours->value, 0.7, false);
+		bench_target_add(r, "build speed vs memcpy", wl, mc / ours, 0.7, false);
+		bench_target_add(r, "build vs memcpy, touched dst", wl, hot / ours, 0.7, false);
 		/* where the time goes */
 		snprintf(w2, sizeof(w2), "build: in platform calls");
 		for (int k = B_OURS; k <= B_LINUX; k++) {
+			double all = bench_row_find(r, "build", wl, bname[k])->value;
 			struct bench_row *row = bench_row_add(r, "build", w2, bname[k], "ms",
 							      bench_median(plat[k], rounds) / 1e6);
-			struct bench_row *all = bench_row_find(r, "build", wl, bname[k]);
 
-			row->ratio = all->value > 0 ? row->value / all->value : -1;
+			row->ratio = all > 0 ? row->value / all : -1;
 			strcpy(row->ref, "of build");
 		}
 		for (int op = 0; op < BP_NOPS; op++) {
@@ -199,18 +198,18 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 		 * minus touched, per fault). An estimate, labelled so. */
 		{
 			double mf = bench_median(flt[B_MEMCPY], rounds);
-			double per = mf > 0 ? (mc->value - hotrow->value) / mf : 0;
+			double per = mf > 0 ? (mc - hot) / mf : 0;
 
 			snprintf(w2, sizeof(w2), "build, faults priced out (est.)");
 			for (int k = B_OURS; k < B_COUNT; k++) {
-				struct bench_row *all = bench_row_find(r, "build", wl, bname[k]);
-				double ms = all->value - per * bench_median(flt[k], rounds);
+				double ms = bench_row_find(r, "build", wl, bname[k])->value -
+					    per * bench_median(flt[k], rounds);
 				struct bench_row *row = bench_row_add(r, "build", w2, bname[k], "ms",
 								      ms > 0 ? ms : 0);
 
 				strcpy(row->rate_unit, "GB/s");
 				row->rate = ms > 0 ? (double)(L.n * 8) / (ms * 1e6) : 0;
-				row->ratio = ms > 0 ? hotrow->value / ms : -1;
+				row->ratio = ms > 0 ? hot / ms : -1;
 				strcpy(row->ref, "memcpy-hot");
 			}
 		}
