@@ -120,18 +120,29 @@ static uint32_t model_type(const struct p2m_e820_input *in, uint64_t pfn)
 	if (nonram)
 		return best;
 	/* RAM if the union of RAM entries covers every byte of the page (an
-	 * entry ends below 2^64, so the very last page never is). */
-	pos = ps;
-	while (moved) {
-		moved = false;
+	 * entry ends below 2^64, so the very last page never is). Only the
+	 * RAM entries touching the page matter. */
+	{
+		size_t k = 0, cap = in->nr_map + 1;
+		uint64_t sa[cap ? cap : 1], sb[cap ? cap : 1];
+
 		for (size_t i = 0; i <= in->nr_map; i++)
-			if (entry(in, i, &a, &b, &t) && t == P2M_E820_RAM &&
-			    a <= pos && pos < b) {
-				pos = b;
-				moved = true;
+			if (entry(in, i, &a, &b, &t) && t == P2M_E820_RAM && a <= last && ps < b) {
+				sa[k] = a;
+				sb[k] = b;
+				k++;
 			}
-		if (pos > last)
-			return P2M_E820_RAM;
+		pos = ps;
+		while (moved) {
+			moved = false;
+			for (size_t i = 0; i < k; i++)
+				if (sa[i] <= pos && pos < sb[i]) {
+					pos = sb[i];
+					moved = true;
+				}
+			if (pos > last)
+				return P2M_E820_RAM;
+		}
 	}
 	return 0;
 }
