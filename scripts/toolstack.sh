@@ -13,6 +13,8 @@
 #                 suspend: cmdline word "loop", see guest/README.md)
 #   --mem MIB     domU memory (default 32)
 #   --timeout S   for the whole QEMU run (default 600)
+#   --no-fetch    do not download: exit 77 (skip) when the packages of
+#                 `scripts/get-xen.sh --tools` are not in the cache yet
 #
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the
 # initramfs is rebuilt in DIR/toolstack/ each run (~2 s). The dom0's /init
@@ -26,15 +28,17 @@ root="$(cd "$here/.." && pwd)"
 cache="${P2M_CACHE:-$root/cache}"
 build="${P2M_BUILD:-}"
 save=0
+fetch=1
 mem=32
 timeout=600
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build="$2"; shift 2 ;;
 	--save) save=1; shift ;;
+	--no-fetch) fetch=0; shift ;;
 	--mem) mem="$2"; shift 2 ;;
 	--timeout) timeout="$2"; shift 2 ;;
-	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -48,8 +52,14 @@ fi
 [ -n "$build" ] && [ -x "$build/p2m" ] || die "no built p2m with guest/guest.elf found; build first or give --build DIR"
 [[ "$mem" =~ ^[0-9]+$ ]] || die "--mem wants MiB as a number"
 
-"$here/get-xen.sh" --tools >/dev/null || die "scripts/get-xen.sh --tools failed"
 pkgs="$cache/pkgs"
+if [ "$fetch" = 1 ]; then
+	"$here/get-xen.sh" --tools >/dev/null || die "scripts/get-xen.sh --tools failed"
+elif ! ls "$pkgs"/boot/vmlinuz-*-amd64 >/dev/null 2>&1 || [ ! -x "$pkgs/usr/lib/xen-4.17/bin/xl" ] ||
+	[ ! -f "$cache/xen/xen" ]; then
+	echo "toolstack.sh: packages not fetched (run scripts/get-xen.sh --tools): skipped" >&2
+	exit 77
+fi
 kernel="$(ls "$pkgs"/boot/vmlinuz-*-amd64 | grep -v -- '-rt-\|-cloud-' | sort -V | tail -n 1)"
 kver="${kernel##*/vmlinuz-}"
 [ -f "$kernel" ] || die "no Linux kernel in $pkgs/boot"
