@@ -136,8 +136,11 @@ void memmap_plan(void)
 		       p2m_e820_category_name(pl->layout[i].kind));
 }
 
-/* The pool: RAM that stays RAM, past the initial mapping, minus the
- * INIT_P2M frames (they join when the initial list is freed). */
+/* The pool: the frames Xen gave past the initial mapping, under RAM
+ * that stays RAM and under holes whose frames will be remapped (a dom0
+ * whose RAM mostly lies above a large hole needs those to build its P2M
+ * at all; their free ones are renamed to the remap targets later), minus
+ * the INIT_P2M frames (they join when the initial list is freed). */
 void memmap_pool(void)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
@@ -146,7 +149,8 @@ void memmap_pool(void)
 	for (i = 0; i < pl->nr_layout; i++) {
 		uint64_t s = pl->layout[i].start, e = pl->layout[i].end;
 
-		if (pl->layout[i].kind != P2M_E820_C_RAM)
+		if (pl->layout[i].kind != P2M_E820_C_RAM &&
+		    pl->layout[i].kind != P2M_E820_C_REMAP_SRC)
 			continue;
 		if (s < boot.boot_end_pfn)
 			s = boot.boot_end_pfn;
@@ -235,17 +239,21 @@ void memmap_apply(void)
 	int rc;
 
 	do_remap();
+	/* Free frames of the pool moved with their pfns, before anything
+	 * allocates again: once the sources read identity, a source pfn
+	 * would translate to itself. The frames in use (list pages, tables)
+	 * are found through the M2P when freed. */
+	for (i = 0; i < pl->nr_remap; i++)
+		if (!frames_rename(pl->remap[i].src, pl->remap[i].dst, pl->remap[i].count))
+			panic("remap target [%#lx, +%#lx) already in the pool",
+			      (unsigned long)pl->remap[i].dst, (unsigned long)pl->remap[i].count);
 	do_release();
 	rc = p2m_e820_apply(&boot.p2m, pl);
 	if (rc)
 		panic("p2m_e820_apply: %s", p2m_last_error(&boot.p2m));
-	for (i = 0; i < pl->nr_remap; i++) {
-		if (!frames_add(pl->remap[i].dst, pl->remap[i].count))
-			panic("remap target [%#lx, +%#lx) already in the pool",
-			      (unsigned long)pl->remap[i].dst, (unsigned long)pl->remap[i].count);
+	for (i = 0; i < pl->nr_remap; i++)
 		if (pl->remap[i].dst + pl->remap[i].count > cover)
 			cover = pl->remap[i].dst + pl->remap[i].count;
-	}
 	for (i = 0; i < pl->nr_extra; i++)
 		if (pl->extra[i].end > cover)
 			cover = pl->extra[i].end;
