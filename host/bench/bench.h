@@ -39,6 +39,7 @@
 #include "p2m/p2m.h"
 
 #define BENCH_GIB_PFNS ((uint64_t)1 << 18)   /* pfns per GiB of guest */
+#define BENCH_MAX_ROUNDS 32
 
 /* ---------------------------------------------------------------- run -- */
 
@@ -55,6 +56,7 @@ struct bench_opts {
 	unsigned build_rounds;
 	unsigned readers;         /* concurrency: reader threads */
 	double conc_seconds;      /* concurrency: length of each phase */
+	unsigned conc_rounds;
 	/* memory scenarios */
 	uint64_t dom0_ram_gib, dom0_extra_gib;
 	unsigned holes;

@@ -106,14 +106,14 @@ static int run_one(int k, const struct bench_layout *L, void *hot, struct sample
 int bench_build(const struct bench_opts *o, struct bench_report *r)
 {
 	struct bench_layout L;
-	struct sample smp[B_COUNT][16];
-	double ns[B_COUNT][16], plat[B_COUNT][16], flt[B_COUNT][16];
+	struct sample smp[B_COUNT][BENCH_MAX_ROUNDS];
+	double ns[B_COUNT][BENCH_MAX_ROUNDS], plat[B_COUNT][BENCH_MAX_ROUNDS], flt[B_COUNT][BENCH_MAX_ROUNDS];
 	unsigned rounds = o->build_rounds && o->build_rounds < o->rounds ? o->build_rounds : o->rounds;
 	char wl[48];
 	void *hot;
 
-	if (rounds > 16)
-		rounds = 16;
+	if (rounds > BENCH_MAX_ROUNDS)
+		rounds = BENCH_MAX_ROUNDS;
 	int rc;
 
 	if ((rc = bench_layout_dom0(&L, o->build_gib, 0)))
@@ -180,7 +180,7 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 			strcpy(row->ref, "of build");
 		}
 		for (int op = 0; op < BP_NOPS; op++) {
-			double v[16];
+			double v[BENCH_MAX_ROUNDS];
 
 			for (unsigned i = 0; i < rounds; i++)
 				v[i] = smp[B_OURS][i].op_ns[op];

@@ -133,8 +133,8 @@ static int phase(const struct bench_opts *o, struct shared *sh, bool writer,
 int bench_concurrency(const struct bench_opts *o, struct bench_report *r)
 {
 	struct shared sh;
-	double alone[16], with[16], inst[16], dummy;
-	unsigned rounds = o->rounds > 16 ? 16 : o->rounds;
+	double alone[BENCH_MAX_ROUNDS], with[BENCH_MAX_ROUNDS], inst[BENCH_MAX_ROUNDS], dummy;
+	unsigned rounds = o->conc_rounds && o->conc_rounds < o->rounds ? o->conc_rounds : o->rounds;
 	char wl[48];
 	int rc;
 

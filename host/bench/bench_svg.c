@@ -11,9 +11,9 @@
 
 #include "bench/bench.h"
 
-static const char *const impls[] = { "ours", "flat", "tree", "linux" };
-static const char *const colour[] = { "#1b7837", "#777777", "#2166ac", "#b2182b" };
-#define NIMPL 4
+static const char *const impls[] = { "ours", "flat", "tree", "linux", "load" };
+static const char *const colour[] = { "#1b7837", "#777777", "#2166ac", "#b2182b", "#d9d9d9" };
+#define NIMPL 5
 
 #define LEFT 230
 #define PLOT_W 560
@@ -80,7 +80,8 @@ int bench_write_svg(const struct bench_report *r, const char *path)
 	for (int k = 0; k < NIMPL; k++) {
 		fprintf(f, "<rect x=\"%d\" y=\"32\" width=\"12\" height=\"10\" fill=\"%s\"/>\n",
 			LEFT + k * 110, colour[k]);
-		fprintf(f, "<text x=\"%d\" y=\"41\">%s</text>\n", LEFT + k * 110 + 16, impls[k]);
+		fprintf(f, "<text x=\"%d\" y=\"41\">%s</text>\n", LEFT + k * 110 + 16,
+			k == 4 ? "load (ablation: unchecked load of ours's list)" : impls[k]);
 	}
 	for (size_t j = 0; j < nwl; j++) {
 		int y0 = TOP + (int)j * (NIMPL * BAR_H + GAP);

@@ -95,7 +95,7 @@ static uint64_t private_bytes(struct uimpls *m, int k)
 	}
 }
 
-static void add_rows(struct bench_report *r, const char *wl, double ns[U_COUNT][16],
+static void add_rows(struct bench_report *r, const char *wl, double ns[U_COUNT][BENCH_MAX_ROUNDS],
 		     unsigned rounds, const char *unit, const char *rate_unit)
 {
 	for (int k = 0; k < U_COUNT; k++) {
@@ -110,10 +110,10 @@ static void add_rows(struct bench_report *r, const char *wl, double ns[U_COUNT][
 int bench_updates(const struct bench_opts *o, struct bench_report *r)
 {
 	struct uimpls m;
-	unsigned rounds = o->rounds > 16 ? 16 : o->rounds;
+	unsigned rounds = o->rounds > BENCH_MAX_ROUNDS ? BENCH_MAX_ROUNDS : o->rounds;
 	uint64_t K = o->update_slots, nstore = o->lookups;
 	uint64_t *idx = NULL, gib = o->update_gib;
-	double ns[U_COUNT][16], kept[U_COUNT] = { 0 };
+	double ns[U_COUNT][BENCH_MAX_ROUNDS], kept[U_COUNT] = { 0 };
 	char wl[48];
 	int rc;
 
@@ -151,7 +151,7 @@ int bench_updates(const struct bench_opts *o, struct bench_report *r)
 	add_rows(r, wl, ns, rounds, "ns/store", "Mstores/s");
 	/* first writes into shared slots, then the same slots given back */
 	{
-		double back[U_COUNT][16], plat[2][16], flt[U_COUNT][16];
+		double back[U_COUNT][BENCH_MAX_ROUNDS], plat[2][BENCH_MAX_ROUNDS], flt[U_COUNT][BENCH_MAX_ROUNDS];
 		uint64_t op0[BP_NOPS], opsum[BP_NOPS] = { 0 };
 		uint64_t b0[U_COUNT];
 

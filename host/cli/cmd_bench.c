@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"  --long           full run (~10 min): lookups over 4 GiB, 64 GiB, 1 TiB;\n"
 		"                   build of a 256 GiB guest; 1 TiB dom0, 16 TiB capacity\n"
 		"  --only SECTION   lookup, update, build, memory or concurrency\n"
-		"  --rounds N       rounds per measurement (median; max 16)\n"
+		"  --rounds N       rounds per measurement (median; max 32)\n"
 		"  --lookups N      lookups per timed run\n"
 		"  --readers N      reader threads in the concurrency workload\n"
 		"  --space GIB      lookup pfn space (repeat for several, at most 4)\n"
@@ -52,8 +52,8 @@ static void defaults(struct bench_opts *o, bool long_mode)
 	o->long_mode = long_mode;
 	o->readers = 1;
 	if (long_mode) {
-		o->rounds = 9;
-		o->lookups = (uint64_t)2 << 20;
+		o->rounds = 15;
+		o->lookups = (uint64_t)1 << 20;
 		o->nspaces = 3;
 		o->space_gib[0] = 4;
 		o->space_gib[1] = 64;
@@ -63,6 +63,7 @@ static void defaults(struct bench_opts *o, bool long_mode)
 		o->update_gib = 64;
 		o->update_slots = 512;
 		o->conc_seconds = 1.0;
+		o->conc_rounds = 5;
 		o->dom0_ram_gib = 512;
 		o->dom0_extra_gib = 512;
 		o->holes = 300;
@@ -79,6 +80,7 @@ static void defaults(struct bench_opts *o, bool long_mode)
 		o->update_gib = 4;
 		o->update_slots = 128;
 		o->conc_seconds = 0.2;
+		o->conc_rounds = 3;
 		o->dom0_ram_gib = 8;
 		o->dom0_extra_gib = 8;
 		o->holes = 100;
@@ -148,7 +150,7 @@ int cmd_bench(int argc, char **argv)
 				o.only = v;
 			i++;
 		} else if (!strcmp(a, "--rounds")) {
-			if (number(a, v, 1, 16, &rounds))
+			if (number(a, v, 1, BENCH_MAX_ROUNDS, &rounds))
 				return 2;
 			i++;
 		} else if (!strcmp(a, "--lookups")) {
