@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"  --lookups N      lookups per timed run\n"
 		"  --readers N      reader threads in the concurrency workload\n"
 		"  --space GIB      lookup pfn space (repeat for several, at most 4)\n"
+		"  --build-gib N    guest size of the build workload\n"
 		"  --csv FILE       write the rows and targets as CSV\n"
 		"  --json FILE      write them as JSON\n"
 		"  --svg FILE       plot ns/lookup per implementation and workload\n"
@@ -114,7 +115,7 @@ int cmd_bench(int argc, char **argv)
 		bench_lookups, bench_updates, bench_build, bench_memory, bench_concurrency,
 	};
 	const char *csv = NULL, *json = NULL, *svg = NULL;
-	uint64_t rounds = 0, lookups = 0, readers = 0, spaces[4];
+	uint64_t rounds = 0, lookups = 0, readers = 0, spaces[4], build_gib = 0;
 	unsigned nspaces = 0;
 	struct bench_opts o = { 0 };
 	struct bench_report r;
@@ -166,6 +167,10 @@ int cmd_bench(int argc, char **argv)
 				return 2;
 			nspaces++;
 			i++;
+		} else if (!strcmp(a, "--build-gib")) {
+			if (number(a, v, 1, 4096, &build_gib))
+				return 2;
+			i++;
 		} else if (!strcmp(a, "--readers")) {
 			if (number(a, v, 1, 16, &readers))
 				return 2;
@@ -195,6 +200,8 @@ int cmd_bench(int argc, char **argv)
 		o.lookups = lookups;
 	if (readers)
 		o.readers = (unsigned)readers;
+	if (build_gib)
+		o.build_gib = build_gib;
 	if (nspaces) {
 		o.nspaces = nspaces;
 		for (unsigned k = 0; k < nspaces; k++)
