@@ -230,11 +230,14 @@ static double nice_step(double span_gib)
 static void svg_label_gib(FILE *f, double x, double y, double gib)
 {
 	if (gib >= 1 || gib == 0)
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%g</text>\n",
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%.5g</text>\n",
 			x, y, gib);
-	else
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%gM</text>\n",
+	else if (gib * 1024 >= 1)
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%.4gM</text>\n",
 			x, y, gib * 1024);
+	else
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%.4gK</text>\n",
+			x, y, gib * 1024 * 1024);
 }
 
 void e820_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
@@ -289,29 +292,38 @@ void e820_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">GiB</text>\n",
 		BAR_X + BAR_W, y + 66);
 
-	/* Bar 2: every range at least MIN_W wide; ticks at range starts that
-	 * have room for a label. */
+	/* Bar 2: widths grow with the logarithm of the size (at least MIN_W),
+	 * so that a 640 KiB hole and a 4 TiB range are both readable; ticks
+	 * in GiB at the range starts that have room for a label, and the
+	 * category written inside ranges wide enough for it. */
 	y = 160;
-	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">every range visible (at least %g px; "
-		"not to scale; labels in GiB at range starts)</text>\n", BAR_X, y - 8, MIN_W);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">every range visible: width grows "
+		"with the logarithm of its size (not to scale); range starts in GiB</text>\n",
+		BAR_X, y - 8);
 	{
-		double last_label = -1e9, x = 0;
+		double last_label = -1e9, x = 0, total = 0;
 
+		for (size_t i = 0; i < n; i++)
+			total += log2(1.0 + (double)(p->layout[i].end - p->layout[i].start));
 		for (size_t i = 0; i < n; i++) {
-			double w = MIN_W + spare * (double)(p->layout[i].end - p->layout[i].start) /
-					   (double)p->end;
+			double w = MIN_W + spare * log2(1.0 + (double)(p->layout[i].end -
+								  p->layout[i].start)) / total;
 			double xs = BAR_X + x;
+			const char *name = p2m_e820_category_name(
+				(enum p2m_e820_category)p->layout[i].kind);
 
-			fprintf(f, "<rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"36\" fill=\"%s\">"
+			fprintf(f, "<rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"36\" fill=\"%s\" "
+				"stroke=\"white\" stroke-width=\"0.5\">"
 				"<title>%s [%#" PRIx64 "-%#" PRIx64 ")</title></rect>\n",
-				xs, y, w, svg_cat[p->layout[i].kind].fill,
-				p2m_e820_category_name((enum p2m_e820_category)p->layout[i].kind),
+				xs, y, w, svg_cat[p->layout[i].kind].fill, name,
 				p->layout[i].start, p->layout[i].end);
+			if (w >= 7.0 * (double)strlen(name) + 6)
+				fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">"
+					"%s</text>\n", xs + w / 2, y + 22, name);
 			if (xs - last_label >= 44) {
 				fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"black\"/>\n",
 					xs, y + 36, xs, y + 41);
-				svg_label_gib(f, xs, y + 53,
-					      round((double)p->layout[i].start / (double)WIN * 1024) / 1024);
+				svg_label_gib(f, xs, y + 53, (double)p->layout[i].start / (double)WIN);
 				last_label = xs;
 			}
 			x += w;
