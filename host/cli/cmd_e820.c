@@ -7,7 +7,7 @@
  * guest runs at boot), then print the plan: the sanitised map, what
  * becomes identity, what is remapped where, what is released, what is
  * extra; the P2M layout in the dump format, from a P2M really built on the
- * hosted platform through p2m_e820_apply() (skipped above 256 GiB of RAM,
+ * hosted platform through p2m_e820_apply() (skipped above 128 GiB of RAM,
  * when the layout is printed from the plan instead); and the P2M's cost.
  * --json prints the same as one JSON object, --svg draws it.
  */
@@ -29,8 +29,8 @@
 
 /* Fake machine frames for the guest's RAM in the hosted P2M. */
 #define RAM_MFN_BASE ((uint64_t)0x10000000)
-/* Build the hosted P2M only up to this many RAM pfns (256 GiB). */
-#define HOSTED_MAX_RAM ((uint64_t)1 << 26)
+/* Build the hosted P2M only up to this many RAM pfns (128 GiB). */
+#define HOSTED_MAX_RAM ((uint64_t)1 << 25)
 
 static void usage(FILE *f)
 {
