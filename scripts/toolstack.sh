@@ -5,7 +5,8 @@
 # guest as a domU through `xl create` (then, with --save, `xl save` and
 # `xl restore`), reading the domU's verdict from xenconsoled's log.
 #
-#   scripts/toolstack.sh [--build DIR] [--save] [--mem 32] [--timeout S] [--keep]
+#   scripts/toolstack.sh [--build DIR] [--save] [--mem MIB] [--timeout S] [--no-fetch]
+#   scripts/toolstack.sh --big [--build DIR]
 #
 #   --build DIR   the build tree holding p2m and guest/*.elf (default: the
 #                 first of build/, build-*/ that has both)
@@ -15,6 +16,11 @@
 #   --timeout S   for the whole QEMU run (default 600)
 #   --no-fetch    do not download: exit 77 (skip) when the packages of
 #                 `scripts/get-xen.sh --tools` are not in the cache yet
+#   --big         one 600 GiB domU (guest-high-initp2m.elf: libxc maps its
+#                 INIT_P2M list with 4 KiB pages) on a 1 TiB machine, dom0
+#                 4 GiB; no dump-core and no destroy (Xen would scrub, i.e.
+#                 commit, 600 GiB of host RAM): the run ends with the domU
+#                 alive. ~13.5 GB of host RAM and several minutes; run alone.
 #
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the
 # initramfs is rebuilt in DIR/toolstack/ each run (~2 s). The dom0's /init
@@ -31,6 +37,7 @@ save=0
 fetch=1
 mem=32
 timeout=600
+big=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build="$2"; shift 2 ;;
@@ -38,7 +45,8 @@ while [ $# -gt 0 ]; do
 	--no-fetch) fetch=0; shift ;;
 	--mem) mem="$2"; shift 2 ;;
 	--timeout) timeout="$2"; shift 2 ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--big) big=1; shift ;;
+	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -86,17 +94,24 @@ for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs/xenfs; do
 done
 echo 'autoballoon="off"' >"$stage"/etc/xen/xl.conf
 
-# The domUs: each "name|image|extra".
-domus=("a|guest.elf|" "b|guest-high-initp2m.elf|")
+# The domUs: each "name|image|MiB|extra".
+if [ "$big" = 1 ]; then
+	domus=("big|guest-high-initp2m.elf|614400|")
+	qemu_mem=1T dom0_mem=4G,max:4G
+	[ "$timeout" = 600 ] && timeout=1500
+else
+	domus=("a|guest.elf|$mem|" "b|guest-high-initp2m.elf|$mem|")
+	qemu_mem=2G dom0_mem=1G,max:1G
+fi
 for d in "${domus[@]}"; do
-	IFS='|' read -r name image extra <<<"$d"
+	IFS='|' read -r name image dmem extra <<<"$d"
 	[ -f "$build/guest/$image" ] || die "guest image $build/guest/$image missing"
 	[ "$save" = 1 ] && extra="${extra:+$extra }loop"
 	cp "$build/guest/$image" "$stage"/guest/
 	cat >"$stage/guest/p2m-$name.cfg" <<EOF
 name = "p2m-$name"
 kernel = "/guest/$image"
-memory = $mem
+memory = $dmem
 vcpus = 1
 on_poweroff = "preserve"
 on_crash = "preserve"
@@ -106,6 +121,7 @@ EOF
 done
 printf '%s\n' "${domus[@]}" | cut -d'|' -f1 >"$stage"/guest/list
 echo "$save" >"$stage"/guest/save
+echo "$big" >"$stage"/guest/big
 
 cat >"$stage"/init <<'EOF'
 #!/bin/busybox sh
@@ -157,6 +173,7 @@ verdict() { # NAME: the domU's closing line in xenconsoled's log
 	grep -E '[0-9]+ passed, [0-9]+ failed' /var/log/xen/console/guest-$1.log 2>/dev/null | tail -n 1
 }
 save=$(cat /guest/save)
+big=$(cat /guest/big)
 for n in $(cat /guest/list); do
 	d=p2m-$n
 	t0=$(up)
@@ -176,13 +193,14 @@ for n in $(cat /guest/list); do
 		else check fail "$d: xl save"; fi
 		xl shutdown $d >/dev/null 2>&1
 	fi
-	s=$(wait_end $d 120)
+	limit=120; [ "$big" = 1 ] && limit=1200
+	s=$(wait_end $d $limit)
 	echo "toolstack: --- console of $d ---"
 	sed 's/^/  | /' /var/log/xen/console/guest-$d.log 2>/dev/null | tail -n 60
 	v=$(verdict $d)
 	case "$s" in
 	*c*) check fail "$d: domain crashed (verdict: ${v:-none})" ;;
-	timeout) check fail "$d: still running after 120 s (verdict: ${v:-none})" ;;
+	timeout) check fail "$d: still running after $limit s (verdict: ${v:-none})" ;;
 	*)
 		if echo "$v" | grep -qE ' 0 failed' && ! echo "$v" | grep -qE '(^|[^0-9])0 passed'; then
 			check ok "$d: $v"
@@ -191,7 +209,7 @@ for n in $(cat /guest/list); do
 		fi
 		# The toolstack reads the P2M the guest published (libxc's
 		# map_p2m: p2m_cr3/p2m_vaddr or the frame-list tree) to dump it.
-		if [ "$s" != "" ]; then
+		if [ "$s" != "" ] && [ "$big" = 0 ]; then
 			t0=$(up)
 			if xl dump-core $d /tmp/$d.core >/tmp/$d.dump.log 2>&1; then
 				t1=$(up)
@@ -203,7 +221,8 @@ for n in $(cat /guest/list); do
 			rm -f /tmp/$d.core
 		fi ;;
 	esac
-	xl destroy $d >/dev/null 2>&1
+	# A huge domU is left alone: destroying it makes Xen scrub all of it.
+	[ "$big" = 1 ] || xl destroy $d >/dev/null 2>&1
 done
 leave
 EOF
@@ -214,4 +233,4 @@ echo "toolstack.sh: initramfs $work/initrd.cpio.gz ($(du -h "$work/initrd.cpio.g
 
 exec "$build/p2m" boot --guest "$kernel" --module "$work/initrd.cpio.gz" \
 	--args "console=hvc0 earlyprintk=xen loglevel=4" \
-	--mem 2G --dom0-mem 1G,max:1G --timeout "$timeout" --log "$work/console.log"
+	--mem "$qemu_mem" --dom0-mem "$dom0_mem" --timeout "$timeout" --log "$work/console.log"
