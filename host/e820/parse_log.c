@@ -22,8 +22,10 @@
 
 #include "e820/parse_internal.h"
 
+/* Labels of Linux's map printouts. Not "e820": Linux's "e820: [mem
+ * ...] available for PCI devices" is no map line. */
 static const char *const linux_labels[] = {
-	"BIOS-e820", "Xen", "user", "modified", "e820",
+	"BIOS-e820", "Xen", "user", "modified",
 };
 
 struct line_entry {
