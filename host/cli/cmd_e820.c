@@ -90,6 +90,7 @@ struct opts {
 	const char *default_map;
 	uint64_t nr_pages, max_pages, limit, end;
 	bool have_nr, have_max, have_limit, dom0, json, dump;
+	bool xen_view;           /* the map chosen is a PV kernel's "Xen:" one */
 	struct p2m_e820_object objects[P2M_E820_NOBJ];
 };
 
@@ -381,6 +382,10 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 	char a[32], b[32], c[32], tb[24], msg[256];
 
 	printf("input: %s\n", why);
+	if (o->xen_view)
+		printf("note: a \"Xen: [mem ...]\" map is what a PV kernel made of Xen's map: RAM\n"
+		       "      beyond its allocation and remap room is already cut off. Prefer Xen's\n"
+		       "      own map (--map xen) or pass the allocation with --nr-pages.\n");
 	printf("\nsanitised map (%zu ranges; %zu input entries dropped as empty or "
 	       "smaller than a page):\n", p->nr_map, p->dropped);
 	for (size_t i = 0; i < p->nr_map; i++) {
@@ -433,7 +438,6 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 	       p2m_format_bytes(cost->bytes, a, sizeof(a)), cost->private_leaves, cost->slots,
 	       cost->private_windows, cost->windows,
 	       p2m_format_bytes(cost->linux_bytes, b, sizeof(b)), cost->linux_leaves);
-	(void)o;
 }
 
 int cmd_e820(int argc, char **argv)
@@ -474,6 +478,7 @@ int cmd_e820(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	o.xen_view = maps.v[idx].origin == E820_ORIGIN_LINUX && !strcmp(maps.v[idx].label, "Xen");
 	if (maps.v[idx].n > P2M_E820_MAX_ENTRIES) {
 		fprintf(stderr, "p2m e820: the map has %zu entries, at most %u are planned\n",
 			maps.v[idx].n, P2M_E820_MAX_ENTRIES);
