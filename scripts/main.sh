@@ -10,6 +10,6 @@ build=${P2M_BUILD:-$root/build}
 
 "$root/scripts/deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "$build" -j "${P2M_JOBS:-$(nproc)}"
+cmake --build "$build" -j "${P2M_JOBS:-$(nproc)}" --target p2m-cli
 
 exec "$build/p2m" demo --ram 64G --holes 0xa0-0x100,3G-4G --capacity 1T "$@"
