@@ -432,12 +432,16 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 		printf("  %s: %s\n", p->conflicts[i].action == P2M_E820_RELOCATE ?
 		       "relocate" : "FATAL", msg);
 	}
-	printf("\nP2M memory, estimated from the plan: %s (%" PRIu64 " of %" PRIu64 " slots private, "
-	       "%" PRIu64 " of %" PRIu64 " windows split); Linux's list: %s (%" PRIu64
-	       " private leaves: it gives balloon space private pages)\n",
+	printf("\nP2M memory, estimated from the plan: %s: %" PRIu64 " of %" PRIu64 " slots private, "
+	       "%" PRIu64 " of %" PRIu64 " windows split, %s of kind map and window records\n",
 	       p2m_format_bytes(cost->bytes, a, sizeof(a)), cost->private_leaves, cost->slots,
 	       cost->private_windows, cost->windows,
-	       p2m_format_bytes(cost->linux_bytes, b, sizeof(b)), cost->linux_leaves);
+	       p2m_format_bytes(cost->meta_bytes, c, sizeof(c)));
+	printf("  Linux's list for the same plan: %" PRIu64 " private leaves, %" PRIu64 " split "
+	       "windows: %s (it gives balloon space private leaves), against %s for ours\n",
+	       cost->linux_leaves, cost->linux_windows,
+	       p2m_format_bytes(cost->linux_bytes, b, sizeof(b)),
+	       p2m_format_bytes(cost->bytes - cost->meta_bytes, a, sizeof(a)));
 }
 
 int cmd_e820(int argc, char **argv)
@@ -517,6 +521,19 @@ int cmd_e820(int argc, char **argv)
 			in.nr_pages = in.limit;
 	}
 	in.max_pages = o.have_max ? o.max_pages : in.nr_pages;
+	/* A P2M ends at 128 TiB at most; above it every pfn is identity. */
+	if (!in.end && p.map_top > P2M_CAPACITY_MAX) {
+		in.end = P2M_CAPACITY_MAX;
+		fprintf(stderr, "p2m e820: the map reaches pfn %#llx; planning up to 128 TiB, "
+			"the largest P2M\n", (unsigned long long)p.map_top);
+	}
+	if (in.nr_pages > P2M_CAPACITY_MAX || in.max_pages > P2M_CAPACITY_MAX ||
+	    in.end > P2M_CAPACITY_MAX) {
+		fprintf(stderr, "p2m e820: --nr-pages, --max and --end are at most 128T (%#llx pages)\n",
+			(unsigned long long)P2M_CAPACITY_MAX);
+		ret = 2;
+		goto free_lists;
+	}
 	/* Every list has at most one range per map range and cut, and the
 	 * remap list one per source/target stretch. */
 	n = 3 * p.nr_map + 8;

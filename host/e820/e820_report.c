@@ -26,65 +26,75 @@ enum p2m_kind e820_category_kind(enum p2m_e820_category c)
 	}
 }
 
-/* Kind of the slot [s, s + 512) for libp2m (extra_private false) or Linux
- * (true: extra gets private leaves): RAM means "private". *li walks the
- * layout forward. */
-static int slot_kind(const struct p2m_e820_plan *p, size_t *li, uint64_t s,
-		     bool extra_private)
+/* Union counting of slot (or window) ranges that arrive in ascending
+ * order: each unit is counted once. */
+struct ucount {
+	uint64_t next, n;
+};
+
+static void ucount_add(struct ucount *u, uint64_t a, uint64_t b)
 {
-	uint64_t e = s + SLOT;
-	int kind = -1;
-
-	while (*li < p->nr_layout && p->layout[*li].end <= s)
-		(*li)++;
-	for (size_t i = *li; i < p->nr_layout && p->layout[i].start < e; i++) {
-		enum p2m_e820_category c = (enum p2m_e820_category)p->layout[i].kind;
-		int k = (int)e820_category_kind(c);
-
-		if (extra_private && c == P2M_E820_C_EXTRA)
-			k = P2M_KIND_RAM;
-		if (k == P2M_KIND_RAM || (kind >= 0 && k != kind))
-			return P2M_KIND_RAM;
-		kind = k;
+	if (a < u->next)
+		a = u->next;
+	if (a < b) {
+		u->n += b - a;
+		u->next = b;
 	}
-	/* Beyond end: the list is not there; treat as missing padding. */
-	if (p->layout && p->nr_layout && p->layout[p->nr_layout - 1].end < e &&
-	    kind != P2M_KIND_MISSING && kind >= 0)
-		return P2M_KIND_RAM;
-	return kind < 0 ? P2M_KIND_MISSING : kind;
+}
+
+/* Private leaves and split windows for one way of mapping categories to
+ * kinds: a slot is private if it holds a RAM pfn or a change of kind, a
+ * window if it holds a private slot or a change of kind. Linear in the
+ * layout, whatever the size of the pfn space. */
+static void count_private(const struct p2m_e820_plan *p, bool extra_private,
+			  uint64_t *leaves, uint64_t *windows)
+{
+	struct ucount ls = { 0, 0 }, ws = { 0, 0 };
+	uint64_t cap = (p->end + WIN - 1) / WIN * WIN;
+	int prev = -1;
+
+	for (size_t i = 0; i <= p->nr_layout; i++) {
+		uint64_t s = i < p->nr_layout ? p->layout[i].start : p->end;
+		uint64_t e = i < p->nr_layout ? p->layout[i].end : cap;
+		int k;
+
+		if (i < p->nr_layout) {
+			enum p2m_e820_category c = (enum p2m_e820_category)p->layout[i].kind;
+
+			k = (int)e820_category_kind(c);
+			if (extra_private && c == P2M_E820_C_EXTRA)
+				k = P2M_KIND_RAM;
+		} else {
+			k = P2M_KIND_MISSING;   /* the list's tail up to its capacity */
+		}
+		if (s >= e)
+			continue;
+		if (prev >= 0 && k != prev) {
+			/* A change of kind at s: its slot and window are mixed
+			 * unless s is aligned to them. */
+			if (s % SLOT)
+				ucount_add(&ls, s / SLOT, s / SLOT + 1);
+			if (s % WIN)
+				ucount_add(&ws, s / WIN, s / WIN + 1);
+		}
+		if (k == P2M_KIND_RAM) {
+			ucount_add(&ls, s / SLOT, (e + SLOT - 1) / SLOT);
+			ucount_add(&ws, s / WIN, (e + WIN - 1) / WIN);
+		}
+		prev = k;
+	}
+	*leaves = ls.n;
+	*windows = ws.n;
 }
 
 void e820_cost(const struct p2m_e820_plan *p, bool tree, struct e820_cost *c)
 {
-	uint64_t slots = (p->end + SLOT - 1) / SLOT;
-	size_t li = 0, lli = 0;
-
 	memset(c, 0, sizeof(*c));
-	c->slots = slots;
+	c->slots = (p->end + SLOT - 1) / SLOT;
 	c->windows = (p->end + WIN - 1) / WIN;
-	for (uint64_t w = 0; w < c->windows; w++) {
-		int wk = -2, lk = -2;
-		bool wpriv = false, lpriv = false;
-
-		for (uint64_t s = w * 512; s < slots && s < (w + 1) * 512; s++) {
-			int k = slot_kind(p, &li, s * SLOT, false);
-			int l = slot_kind(p, &lli, s * SLOT, true);
-
-			if (k == P2M_KIND_RAM)
-				c->private_leaves++;
-			if (l == P2M_KIND_RAM)
-				c->linux_leaves++;
-			if (k == P2M_KIND_RAM || (wk != -2 && k != wk))
-				wpriv = true;
-			if (l == P2M_KIND_RAM || (lk != -2 && l != lk))
-				lpriv = true;
-			wk = k;
-			lk = l;
-		}
-		c->private_windows += wpriv;
-		c->linux_windows += lpriv;
-	}
-	c->meta_bytes = slots + c->windows * 16;
+	count_private(p, false, &c->private_leaves, &c->private_windows);
+	count_private(p, true, &c->linux_leaves, &c->linux_windows);
+	c->meta_bytes = c->slots + c->windows * 16;
 	c->meta_bytes = (c->meta_bytes + 4095) & ~(uint64_t)4095;
 	c->bytes = 4096 * (c->private_leaves + c->private_windows * (tree ? 2 : 1)) +
 		   c->meta_bytes;
