@@ -169,8 +169,24 @@ wait_end() {
 	done
 	echo timeout
 }
-verdict() { # NAME: the domU's closing line in xenconsoled's log
+verdict() { # NAME: the domU's last closing line in xenconsoled's log
 	grep -E '[0-9]+ passed, [0-9]+ failed' /var/log/xen/console/guest-$1.log 2>/dev/null | tail -n 1
+}
+nverdicts() { # NAME: how many closing lines (one per run of the checks)
+	grep -cE '[0-9]+ passed, [0-9]+ failed' /var/log/xen/console/guest-$1.log 2>/dev/null
+}
+badverdicts() { # NAME: closing lines that are not "N>0 passed, 0 failed"
+	grep -E '[0-9]+ passed, [0-9]+ failed' /var/log/xen/console/guest-$1.log 2>/dev/null |
+		grep -vE '(^|[^0-9])[1-9][0-9]* passed, 0 failed' | head -n 1
+}
+wait_verdicts() { # NAME COUNT SECONDS: until COUNT closing lines are logged
+	i=0
+	while [ $i -lt $(($3 * 10)) ]; do
+		[ "$(nverdicts $1)" -ge "$2" ] && return 0
+		case "$(state $1)" in *c*|"") return 1;; esac
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
 }
 save=$(cat /guest/save)
 big=$(cat /guest/big)
@@ -181,16 +197,24 @@ for n in $(cat /guest/list); do
 	t1=$(up)
 	check ok "$d: xl create ($(awk "BEGIN{print $t1-$t0}") s)"
 	if [ "$save" = 1 ]; then
-		sleep 2
-		t0=$(up)
-		if xl save $d /tmp/$d.save; then
-			t1=$(up); check ok "$d: xl save ($(awk "BEGIN{print $t1-$t0}") s, $(wc -c </tmp/$d.save) bytes)"
+		# With "loop" the guest stays up after its checks, serving
+		# control/shutdown; save only once it is there.
+		if ! wait_verdicts $d 1 120; then
+			check fail "$d: no verdict before save"
+		else
 			t0=$(up)
-			if xl restore /tmp/$d.save; then
-				t1=$(up); check ok "$d: xl restore ($(awk "BEGIN{print $t1-$t0}") s)"
-			else check fail "$d: xl restore"; fi
-			rm -f /tmp/$d.save
-		else check fail "$d: xl save"; fi
+			if xl save $d /tmp/$d.save; then
+				t1=$(up); check ok "$d: xl save ($(awk "BEGIN{print $t1-$t0}") s, $(wc -c </tmp/$d.save) bytes)"
+				t0=$(up)
+				if xl restore /tmp/$d.save; then
+					t1=$(up); check ok "$d: xl restore ($(awk "BEGIN{print $t1-$t0}") s)"
+					# The resumed guest runs its checks again.
+					wait_verdicts $d 2 120 && check ok "$d: checks after restore" ||
+						check fail "$d: no second verdict after restore"
+				else check fail "$d: xl restore"; fi
+				rm -f /tmp/$d.save
+			else check fail "$d: xl save"; fi
+		fi
 		xl shutdown $d >/dev/null 2>&1
 	fi
 	limit=120; [ "$big" = 1 ] && limit=1200
@@ -198,6 +222,8 @@ for n in $(cat /guest/list); do
 	echo "toolstack: --- console of $d ---"
 	sed 's/^/  | /' /var/log/xen/console/guest-$d.log 2>/dev/null | tail -n 60
 	v=$(verdict $d)
+	b=$(badverdicts $d)
+	[ -z "$b" ] || v="$b"
 	case "$s" in
 	*c*) check fail "$d: domain crashed (verdict: ${v:-none})" ;;
 	timeout) check fail "$d: still running after $limit s (verdict: ${v:-none})" ;;
