@@ -510,7 +510,7 @@ static void run(uint64_t cap, const uint64_t *act, unsigned nact, uint64_t steps
 	seed0 = seed;
 	rng = seed ? seed : 1;
 	fx_init(&c->f, cap, true);
-	printf("property: capacity %#llx, %u windows modelled, %llu steps, P2M_SEED=%#llx\n",
+	printf("property: capacity %#llx, %u windows modelled, %llu steps, seed %#llx\n",
 	       (unsigned long long)c->f.p.capacity, nact, (unsigned long long)steps,
 	       (unsigned long long)seed);
 	c->m.cap = c->f.p.capacity;
