@@ -23,19 +23,22 @@
  * window gets a table, uniform slots map the shared leaves read-only and
  * the other slots get a private page with the 512 entries copied.
  *
- * Updates follow __set_phys_to_machine(): the store succeeds in a private
- * page; the "fault" on a shared read-only page is modelled without a
- * signal: a slot whose entry reads other than ~0 is private (shared pages
- * hold only ~0) and takes the store at once, an entry reading ~0 is
- * checked by the walk (what Linux does after the fault). A shared slot
- * accepts only the value it stands for; otherwise xen_alloc_p2m_entry():
+ * Updates follow __set_phys_to_machine(): one store, with an exception
+ * fixup as xen_safe_write_ulong() has: the store instruction is listed in
+ * a table (section bench_extable) and a SIGSEGV handler that finds the
+ * faulting address there resumes at the fixup, which reports failure. So
+ * a store into a private page costs one store, as in Linux, and only a
+ * store into a shared read-only page pays the fault and the walk. A shared
+ * slot accepts only the value it stands for; otherwise xen_alloc_p2m_entry():
  * allocate outside the lock a table for a shared window, then a leaf,
  * re-check and install under the lock, bumping the generation around it.
  * Linux never gives a leaf back.
  */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "bench/bench.h"
 
@@ -102,6 +105,64 @@ uint64_t bench_linux_slow(const struct bench_linux *l, uint64_t pfn)
 	if (((pte & BENCH_PTE_FRAME) >> 12) == l->identity_leaf)
 		return p2m_identity_entry(pfn);
 	return __atomic_load_n(&l->list[pfn], __ATOMIC_RELAXED);
+}
+
+/* ---- the fault-tolerant store ---- */
+
+extern const uintptr_t __start_bench_extable[], __stop_bench_extable[];
+static struct sigaction old_segv;
+
+static void segv_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+
+	(void)sig;
+	(void)si;
+	for (const uintptr_t *e = __start_bench_extable; e < __stop_bench_extable; e += 2)
+		if (e[0] == ip) {
+			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)e[1];
+			return;
+		}
+	/* Not ours: the previous disposition, and the access faults again. */
+	sigaction(SIGSEGV, &old_segv, NULL);
+}
+
+/* Installed at every build, since a test harness may have replaced it
+ * (the one it replaced becomes the fallback). */
+static void segv_install(void)
+{
+	struct sigaction sa, cur;
+
+	if (sigaction(SIGSEGV, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+	    cur.sa_sigaction == segv_handler)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* One 8-byte store; false if the page is not writable. */
+static inline bool safe_write(uint64_t *p, uint64_t v)
+{
+	int ok = 1;
+
+	__asm__ volatile("1:\tmovq %[v], %[mem]\n"
+			 "2:\n"
+			 "\t.pushsection bench_extable, \"aw\"\n"
+			 "\t.balign 8\n"
+			 "\t.quad 1b, 3f\n"
+			 "\t.popsection\n"
+			 "\t.pushsection .text.unlikely.bench_fixup, \"ax\"\n"
+			 "3:\tmovl $0, %[ok]\n"
+			 "\tjmp 2b\n"
+			 "\t.popsection\n"
+			 : [ok] "+r"(ok), [mem] "=m"(*p)
+			 : [v] "r"(v)
+			 : "memory");
+	return ok;
 }
 
 static uint64_t *slot_va(const struct bench_linux *l, uint64_t slot)
@@ -263,6 +324,7 @@ int bench_linux_build(struct bench_linux *l, const struct p2m_platform *plat,
 	int rc;
 
 	memset(l, 0, sizeof(*l));
+	segv_install();
 	l->plat = *plat;
 	capacity = (capacity + P2M_PER_WINDOW - 1) & ~(P2M_PER_WINDOW - 1);
 	l->size = capacity;
@@ -351,15 +413,9 @@ bool bench_linux_set_fast(struct bench_linux *l, uint64_t pfn, uint64_t v)
 
 	if (pfn >= l->size)
 		return v == P2M_INVALID || v == p2m_identity_entry(pfn);
-	if (__atomic_load_n(&l->list[pfn], __ATOMIC_RELAXED) != P2M_INVALID) {
-		__atomic_store_n(&l->list[pfn], v, __ATOMIC_RELAXED);
+	if (safe_write(&l->list[pfn], v))
 		return true;
-	}
 	pte = bench_linux_walk(l, pfn);
-	if (pte & BENCH_PTE_RW) {
-		__atomic_store_n(&l->list[pfn], v, __ATOMIC_RELAXED);
-		return true;
-	}
 	frame = (pte & BENCH_PTE_FRAME) >> 12;
 	if (frame == l->missing_leaf)
 		return v == P2M_INVALID;
