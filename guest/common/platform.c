@@ -41,6 +41,12 @@ struct resv {
 static struct resv resv[MAX_RESV];
 static bool locked;
 
+/* The table behind the last window map_frames() looked up: every change
+ * of a window goes through set_window() or release(), which keep it
+ * exact, so map_frames() reads the L2 entry only on a miss. */
+static uint64_t cached_window = ~0ull;
+static xen_pfn_t cached_table;
+
 static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 {
 	size_t i;
@@ -182,6 +188,7 @@ static void release(void *ctx, void *base, size_t bytes)
 	 * libp2m has dropped (unpinned) its own tables already. */
 	if (pt_set_entry(pt_root_mfn(), r->slot, 0))
 		panic("release: cannot clear L4 slot %u", r->slot);
+	cached_window = ~0ull;
 	pt_flush_tlb();
 	free_resv_frames(r);
 	r->used = false;
@@ -235,6 +242,8 @@ static int set_window(void *ctx, void *va, xen_pfn_t table)
 	if (!window_entry((uint64_t)(uintptr_t)va, &l2, &idx))
 		return -P2M_EINVAL;
 	rc = pt_set_entry(l2, idx, table ? (((uint64_t)table << PAGE_SHIFT) | PTE_TABLE) : 0);
+	if ((uint64_t)(uintptr_t)va >> 21 == cached_window)
+		cached_window = ~0ull;
 	pt_flush_tlb();
 	return rc ? -P2M_EMAP : 0;
 }
@@ -250,20 +259,31 @@ static int map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 	size_t i;
 
 	(void)ctx;
+	/* One page (a slot split by p2m_set): one hypercall writes the PTE
+	 * and invalidates the VA, if a table is there. */
+	if (!resv_of(v))
+		return -P2M_EINVAL;
+	if (n == 1 && hyp_update_va_mapping(v, ((uint64_t)mfns[0] << PAGE_SHIFT) | prot,
+					    UVMF_INVLPG | UVMF_LOCAL) == 0)
+		return 0;
 	mmu_batch_init(&b);
 	for (i = 0; i < n; i++, v += PAGE_SIZE) {
 		if ((v >> 21) != cur_win) {
-			xen_pfn_t l2;
-			unsigned idx;
-			uint64_t e;
-
-			if (!window_entry(v & ~((2ull << 20) - 1), &l2, &idx))
-				return -P2M_EINVAL;
-			e = pt_read_entry(l2, idx);
-			if (!(e & PTE_P))
-				return -P2M_EINVAL; /* no table behind this window */
-			l1 = pte_mfn(e);
 			cur_win = v >> 21;
+			if (cur_win != cached_window) {
+				xen_pfn_t l2;
+				unsigned idx;
+				uint64_t e;
+
+				if (!window_entry(v & ~((2ull << 20) - 1), &l2, &idx))
+					return -P2M_EINVAL;
+				e = pt_read_entry(l2, idx);
+				if (!(e & PTE_P))
+					return -P2M_EINVAL; /* no table behind this window */
+				cached_window = cur_win;
+				cached_table = pte_mfn(e);
+			}
+			l1 = cached_table;
 		}
 		mmu_queue_pte(&b, l1, pt_index(v, 1),
 			      ((uint64_t)mfns[i] << PAGE_SHIFT) | prot);
