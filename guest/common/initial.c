@@ -44,6 +44,15 @@ static uint64_t find_boot_end(void)
 	return pfn;
 }
 
+static const uint64_t *map_table(xen_pfn_t mfn)
+{
+	const uint64_t *t = pt_map(mfn, false);
+
+	if (!t)
+		panic("cannot map page table %#lx read-only", (unsigned long)mfn);
+	return t;
+}
+
 /* Walk Xen's INIT_P2M tables: count tables and superpages, and check
  * that every page mapped in the list's range is a frame of the
  * announced pfn range (through the M2P). */
@@ -58,14 +67,14 @@ static void walk_init_p2m(start_info_t *si)
 
 	if (!(e4 & PTE_P))
 		panic("INIT_P2M: L4 slot %lu of the list is empty", (unsigned long)slot);
-	l3 = pt_map(pte_mfn(e4), false);
+	l3 = map_table(pte_mfn(e4));
 	tables++;
 	for (i = 0; i < PT_ENTRIES; i++) {
 		if (!(l3[i] & PTE_P))
 			continue;
 		if (l3[i] & PTE_PSE)
 			panic("INIT_P2M: 1 GiB page at L3[%u] (not handled)", i);
-		l2 = pt_map(pte_mfn(l3[i]), false);
+		l2 = map_table(pte_mfn(l3[i]));
 		tables++;
 		for (j = 0; j < PT_ENTRIES; j++) {
 			uint64_t e = l2[j], n = 1, base;
@@ -85,7 +94,7 @@ static void walk_init_p2m(start_info_t *si)
 				pages += n;
 				continue;
 			}
-			l1 = pt_map(pte_mfn(e), false);
+			l1 = map_table(pte_mfn(e));
 			tables++;
 			for (k = 0; k < PT_ENTRIES; k++) {
 				uint64_t pfn;
