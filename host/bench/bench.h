@@ -311,8 +311,10 @@ struct bench_layout {
 	struct bench_range ram, identity, missing;
 };
 
-/* Lookup map of `gib` GiB: RAM [0, 1/2), identity [1/2, 3/4), missing
- * [3/4, 1) of the space. */
+/* Lookup map of `gib` GiB: RAM [0, 1/4), identity [1/4, 5/8), missing
+ * [5/8, 1) of the space (RAM a quarter: the 1 TiB map must fit beside the
+ * others on a shared machine; a quarter of 1 TiB still spans 512 MiB of
+ * list, far beyond any cache or TLB reach). */
 int bench_layout_lookup(struct bench_layout *L, uint64_t gib);
 /* A dom0: RAM with the E820 holes of a server below 4 GiB, and `extra`
  * GiB of missing (balloon) space above it. */

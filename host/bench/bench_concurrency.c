@@ -80,11 +80,16 @@ static int phase(const struct bench_opts *o, struct shared *sh, bool writer,
 	struct reader rd[16];
 	unsigned nr = o->readers > 16 ? 16 : (o->readers ? o->readers : 1);
 	uint64_t leaves = 0, t0, w = 0;
-	uint64_t w_first = sh->L.missing.first / P2M_PER_WINDOW;
-	uint64_t w_count = sh->L.missing.n / P2M_PER_WINDOW;
+	/* whole windows inside the missing region */
+	uint64_t w_first = (sh->L.missing.first + P2M_PER_WINDOW - 1) / P2M_PER_WINDOW;
+	uint64_t w_count = (sh->L.missing.first + sh->L.missing.n) / P2M_PER_WINDOW - w_first;
 	double total = 0;
 	int rc = 0;
 
+	if (writer && !w_count) {
+		fprintf(stderr, "p2m bench: concurrency: no whole missing window to write\n");
+		return -P2M_ERANGE;
+	}
 	sh->stop = 0;
 	sh->go = 0;
 	for (unsigned i = 0; i < nr; i++) {

@@ -30,9 +30,9 @@ int bench_layout_lookup(struct bench_layout *L, uint64_t gib)
 
 	if (alloc_flat(L, n))
 		return -P2M_ENOMEM;
-	L->ram = (struct bench_range){ 0, n / 2 };
-	L->identity = (struct bench_range){ n / 2, n / 4 };
-	L->missing = (struct bench_range){ n / 2 + n / 4, n - n / 2 - n / 4 };
+	L->ram = (struct bench_range){ 0, n / 4 };
+	L->identity = (struct bench_range){ n / 4, 3 * n / 8 };
+	L->missing = (struct bench_range){ 5 * n / 8, n - 5 * n / 8 };
 	fill(L, L->ram.first, L->ram.n, 0);
 	fill(L, L->identity.first, L->identity.n, 2);
 	fill(L, L->missing.first, L->missing.n, 1);
