@@ -316,8 +316,9 @@ struct bench_layout {
  * others on a shared machine; a quarter of 1 TiB still spans 512 MiB of
  * list, far beyond any cache or TLB reach). */
 int bench_layout_lookup(struct bench_layout *L, uint64_t gib);
-/* A dom0: RAM with the E820 holes of a server below 4 GiB, and `extra`
- * GiB of missing (balloon) space above it. */
+/* A dom0: RAM with the E820 holes of a server below 4 GiB (the flat
+ * list, n entries), and `extra` GiB of missing (balloon) space above it
+ * (L->missing, beyond the list). */
 int bench_layout_dom0(struct bench_layout *L, uint64_t ram_gib,
 		      uint64_t extra_gib);
 /* `gib` GiB of RAM cut by `holes` identity holes of 4 KiB to 64 MiB at

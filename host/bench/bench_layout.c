@@ -54,18 +54,17 @@ int bench_layout_dom0(struct bench_layout *L, uint64_t ram_gib,
 {
 	uint64_t ram = ram_gib * BENCH_GIB_PFNS;
 	/* RAM moved above the PCI hole keeps its size: the list is 1 GiB
-	 * longer than the RAM. */
+	 * longer than the RAM. The extra space above it is missing and is
+	 * not part of the initial list (Xen's list ends with the RAM). */
 	uint64_t top = ram + BENCH_GIB_PFNS;
-	uint64_t n = top + extra_gib * BENCH_GIB_PFNS;
 
-	if (alloc_flat(L, n))
+	if (alloc_flat(L, top))
 		return -P2M_ENOMEM;
 	fill(L, 0, top, 0);
 	low_holes(L);
-	fill(L, top, n - top, 1);
 	L->ram = (struct bench_range){ 0, top };
 	L->identity = (struct bench_range){ 0xc0000, 0x40000 };
-	L->missing = (struct bench_range){ top, n - top };
+	L->missing = (struct bench_range){ top, extra_gib * BENCH_GIB_PFNS };
 	return 0;
 }
 

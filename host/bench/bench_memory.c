@@ -91,23 +91,24 @@ static int dom0(const struct bench_opts *o, struct bench_report *r)
 	struct bench_layout L;
 	struct ours_cost with, without;
 	struct bench_linux_cost lw, lwo;
-	uint64_t top, extra_n = o->dom0_extra_gib * BENCH_GIB_PFNS;
+	uint64_t top, cap, extra_n = o->dom0_extra_gib * BENCH_GIB_PFNS;
 	double ours_kib, linux_kib;
 	char wl[48];
 	int rc;
 
 	if ((rc = bench_layout_dom0(&L, o->dom0_ram_gib, o->dom0_extra_gib)))
 		return rc;
-	top = L.missing.first;
+	top = L.n;
+	cap = top + extra_n;
 	snprintf(wl, sizeof(wl), "dom0 %" PRIu64 "G RAM + %" PRIu64 "G extra", o->dom0_ram_gib,
 		 o->dom0_extra_gib);
 	bench_log(o, "%s", wl);
-	if ((rc = ours_cost(&L, top, L.n, &with)) || (rc = ours_cost(&L, top, top, &without)))
+	if ((rc = ours_cost(&L, top, cap, &with)) || (rc = ours_cost(&L, top, top, &without)))
 		goto out;
 	bench_note_rss(r);
-	bench_linux_model_cost(L.flat, top, L.n, top, extra_n, &lw);
+	bench_linux_model_cost(L.flat, top, cap, top, extra_n, &lw);
 	bench_linux_model_cost(L.flat, top, top, top, 0, &lwo);
-	rows(r, wl, L.n, &with, lw.bytes, bench_tree_model_bytes(L.flat, L.n, L.n));
+	rows(r, wl, cap, &with, lw.bytes, bench_tree_model_bytes(L.flat, top, cap));
 	ratio_vs_ours(r, wl);
 	ours_kib = ((double)with.p2m_bytes - (double)without.p2m_bytes) / 1024 /
 		   (double)o->dom0_extra_gib;

@@ -130,15 +130,17 @@ static void linux_model_charges_extra_memory(void **state)
 
 	(void)state;
 	assert_int_equal(bench_layout_dom0(&L, 4, 8), 0);
-	bench_linux_model_cost(L.flat, L.missing.first, L.n, L.missing.first, extra, &with);
-	bench_linux_model_cost(L.flat, L.missing.first, L.missing.first, 0, 0, &without);
+	assert_int_equal(L.missing.first, L.n);
+	assert_int_equal(L.missing.n, extra);
+	bench_linux_model_cost(L.flat, L.n, L.n + extra, L.n, extra, &with);
+	bench_linux_model_cost(L.flat, L.n, L.n, 0, 0, &without);
 	/* 8 bytes per pfn of extra memory: 2 MiB of leaves per GiB, plus a
 	 * table per GiB window. */
 	assert_int_equal(with.leaves - without.leaves, extra / P2M_PER_PAGE);
 	assert_int_equal(with.tables - without.tables, 8);
 	/* The tree shares the missing space: no leaf for it. */
-	assert_true(bench_tree_model_bytes(L.flat, L.n, L.n) <
-		    bench_tree_model_bytes(L.flat, L.missing.first, L.missing.first) + 4 * 4096 + 8192);
+	assert_true(bench_tree_model_bytes(L.flat, L.n, L.n + extra) <
+		    bench_tree_model_bytes(L.flat, L.n, L.n) + 4 * 4096 + 8192);
 	bench_layout_free(&L);
 }
 
