@@ -64,7 +64,7 @@ int bench_write_svg(const struct bench_report *r, const char *path)
 		return -1;
 	}
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"font-family=\"sans-serif\" font-size=\"11\">\n", LEFT + PLOT_W + 150, height);
+		"font-family=\"sans-serif\" font-size=\"11\">\n", LEFT + PLOT_W + 260, height);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">p2m bench: "
 		"ns per lookup (median, log scale; shorter is faster)</text>\n", LEFT);
