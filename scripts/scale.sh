@@ -4,8 +4,10 @@
 #
 #   scripts/scale.sh [--build DIR] [--only N[,N...]] [--logs DIR]
 #
-# Runs, strictly one after another (each needs up to ~13 GB of host RAM and
-# ~80 s under TCG; two at once would not fit a 24 GiB machine):
+# Runs, strictly one after another (each needs up to ~17 GB of host RAM and
+# minutes under TCG; two at once would not fit a 24 GiB machine; `p2m boot`
+# also takes a host-wide lock for boots over 64 GiB, so another engineer's
+# large boot makes a run wait instead of both being OOM-killed):
 #   1  -m 600G, dom0 500G, no INIT_P2M     expected to pass
 #   2  -m 600G, dom0 590G, no INIT_P2M     expected: Xen refuses ("Not enough
 #                                          RAM for domain 0 allocation": the
@@ -44,13 +46,13 @@ mkdir -p "$logs"
 
 # name|label|INIT_P2M|expected|p2m boot args
 runs=(
-	"1|500G|no|pass|--mem 600G --dom0-mem 500G"
-	"2|590G|no|refused|--mem 600G --dom0-mem 590G"
-	"3|590G|yes|pass|--mem 600G --dom0-mem 590G --init-p2m"
-	"4|1000G|yes|pass|--mem 1T --dom0-mem 1000G --init-p2m"
+	"1|500G|no|pass|--mem 600G --dom0-mem 500G --timeout 900"
+	"2|590G|no|refused|--mem 600G --dom0-mem 590G --timeout 900"
+	"3|590G|yes|pass|--mem 600G --dom0-mem 590G --init-p2m --timeout 900"
+	"4|1000G|yes|pass|--mem 1T --dom0-mem 1000G --init-p2m --timeout 1800"
 )
 
-need_kib=$((14 * 1024 * 1024))
+need_kib=$((17 * 1024 * 1024))
 rows=()
 bad=0
 for r in "${runs[@]}"; do
@@ -58,7 +60,7 @@ for r in "${runs[@]}"; do
 	if [ -n "$only" ] && [[ ",$only," != *",$n,"* ]]; then continue; fi
 	avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 	if [ "$avail" -lt "$need_kib" ]; then
-		echo "scale.sh: warning: only $((avail / 1024)) MiB available; run $n may need ~13 GB" >&2
+		echo "scale.sh: warning: only $((avail / 1024)) MiB available; run $n may need ~17 GB" >&2
 	fi
 	log="$logs/run$n-$size-initp2m-$initp2m.log"
 	echo "scale.sh: run $n: p2m boot $args (log $log)"

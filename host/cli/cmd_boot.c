@@ -20,7 +20,9 @@
  * The console is streamed with host timestamps (common/vmrun) and read by
  * common/bootlog. The run passes only when the guest printed its closing
  * "N passed, 0 failed" line with N > 0 AND left QEMU through isa-debug-exit
- * with its success code. A Xen panic, a dom0 crash, a timeout or a missing
+ * with its success code. Large boots (over 64 GiB) take a host-wide lock
+ * first, so two of them (each up to ~17 GB of host RAM) never run at once,
+ * whoever starts them. A Xen panic, a dom0 crash, a timeout or a missing
  * verdict fail with a message saying which. Exit codes: 0 pass, 1 fail,
  * 2 usage, 77 when Xen or QEMU is not provisioned (CTest skips on it).
  */
@@ -33,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -379,6 +383,53 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 	return 0;
 }
 
+#define BIGMEM_THRESHOLD (64 * GIB)
+#define BIGMEM_LOCK "/tmp/p2m-boot-bigmem.lock"
+
+/* MemAvailable from /proc/meminfo in KiB, or -1. */
+static long long mem_available_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * Serialise large boots on this host: an exclusive flock on a well-known
+ * file (P2M_BIGMEM_LOCK overrides), held until this process exits. Waiting
+ * is announced; the run's timeout starts after the lock is taken. Returns
+ * the fd (kept open), or -1 when locking is impossible (then we go on).
+ */
+static int take_bigmem_lock(uint64_t mem)
+{
+	const char *path = getenv("P2M_BIGMEM_LOCK") ? getenv("P2M_BIGMEM_LOCK") : BIGMEM_LOCK;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		fail("warning: cannot open the large-boot lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		printf("p2m boot: another large boot holds %s; waiting for it to finish\n", path);
+		fflush(stdout);
+		while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+			;
+	}
+	/* Xen's frame table, M2P and the guest's P2M cost ~13-17 MB per GiB. */
+	long long avail = mem_available_kib();
+	unsigned long long need_mb = (unsigned long long)(mem / GIB) * 17;
+	if (avail >= 0 && (unsigned long long)avail / 1024 < need_mb)
+		printf("p2m boot: warning: this boot may need ~%llu MB of host RAM; %lld MB available\n",
+		       need_mb, avail / 1024);
+	return fd;
+}
+
 /* Print a size the way Xen and QEMU read it, in the largest exact unit. */
 static void fmt_size(char *buf, size_t n, uint64_t v)
 {
@@ -528,6 +579,7 @@ int cmd_boot(int argc, char **argv)
 	print_cmd(stdout, qa);
 	fflush(stdout);
 
+	int lock_fd = o.mem > BIGMEM_THRESHOLD ? take_bigmem_lock(o.mem) : -1;
 	struct watch w = { .quiet = o.quiet, .o = &o };
 	if (o.log) {
 		w.logf = fopen(o.log, "w");
@@ -545,6 +597,8 @@ int cmd_boot(int argc, char **argv)
 	}
 	if (w.logf)
 		fclose(w.logf);
+	if (lock_fd >= 0)
+		close(lock_fd); /* the next large boot may start */
 	if (!r.started) {
 		fail("cannot run %s: %s", qemu, strerror(r.errno_exec));
 		return r.errno_exec == ENOENT ? BOOT_EXIT_SKIP : 1;
