@@ -4,8 +4,9 @@
  *   1. adopt the initial list (either placement) and set up page tables
  *      and the M2P;
  *   2. get the memory map, plan it, seed the frame pool;
- *   3. create the P2M and build it from the initial list;
- *   4. apply the plan (remap or release the frames under holes, identity,
+ *   3. create the P2M; move the frames under holes whose targets lie
+ *      beyond the build's windows; build it from the initial list;
+ *   4. apply the rest of the plan (the other moves, releases, identity,
  *      extra memory);
  *   5. free the initial list and the page tables that mapped it;
  *   6. publish to shared_info;
@@ -29,9 +30,11 @@ static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
 
 void kmain(start_info_t *si);
 
+/* Before the build: the pool's frames are RAM below nr_pages (the
+ * initial list) or remap targets above it (already in the P2M). */
 static uint64_t mfn_from_initial(uint64_t pfn)
 {
-	return boot.initial[pfn];
+	return pfn < boot.nr_pages ? boot.initial[pfn] : p2m_mfn(&boot.p2m, pfn);
 }
 
 static uint64_t mfn_from_p2m(uint64_t pfn)
@@ -106,6 +109,7 @@ void kmain(start_info_t *si)
 	if (rc)
 		panic("p2m_create(%#lx): %s", (unsigned long)boot.plan.end,
 		      p2m_last_error(&boot.p2m));
+	memmap_remap_early();
 	rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);
 	if (rc)
 		panic("p2m_build: %s", p2m_last_error(&boot.p2m));

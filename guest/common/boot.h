@@ -55,6 +55,7 @@ void initial_free(void);
 void memmap_get(void);
 void memmap_plan(void);
 void memmap_pool(void);
+void memmap_remap_early(void);
 void memmap_apply(void);
 /* checks.c: returns the number of failed checks */
 unsigned checks_run(void);

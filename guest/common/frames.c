@@ -136,24 +136,6 @@ void frames_remove(uint64_t pfn, uint64_t n)
 	}
 }
 
-bool frames_rename(uint64_t src, uint64_t dst, uint64_t n)
-{
-	uint64_t end = src + n;
-
-	for (;;) {
-		unsigned i = find(src);
-		uint64_t a, b;
-
-		if (i >= nr_ext || ext[i].start >= end)
-			return true;
-		a = ext[i].start > src ? ext[i].start : src;
-		b = ext[i].end < end ? ext[i].end : end;
-		frames_remove(a, b - a);
-		if (!frames_add(dst + (a - src), b - a))
-			return false;
-	}
-}
-
 uint64_t frames_free_count(void)
 {
 	return nr_free;

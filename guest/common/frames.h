@@ -25,10 +25,6 @@ bool frames_add(uint64_t pfn, uint64_t n);
 bool frames_take(uint64_t n, uint64_t *out);
 /* Remove [pfn, pfn + n) from the pool, whatever of it is there. */
 void frames_remove(uint64_t pfn, uint64_t n);
-/* The free frames of [src, src + n) now live at the same offsets from
- * dst (their frames were renamed by a remap); dst's range must not
- * overlap src's. */
-bool frames_rename(uint64_t src, uint64_t dst, uint64_t n);
 bool frames_is_free(uint64_t pfn);
 uint64_t frames_free_count(void);
 unsigned frames_extents(void);

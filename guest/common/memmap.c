@@ -136,11 +136,9 @@ void memmap_plan(void)
 		       p2m_e820_category_name(pl->layout[i].kind));
 }
 
-/* The pool: the frames Xen gave past the initial mapping, under RAM
- * that stays RAM and under holes whose frames will be remapped (a dom0
- * whose RAM mostly lies above a large hole needs those to build its P2M
- * at all; their free ones are renamed to the remap targets later), minus
- * the INIT_P2M frames (they join when the initial list is freed). */
+/* The pool: the frames Xen gave past the initial mapping under RAM that
+ * stays RAM, minus the INIT_P2M frames (they join when the initial list
+ * is freed). Frames under holes join at their new pfns once remapped. */
 void memmap_pool(void)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
@@ -149,8 +147,7 @@ void memmap_pool(void)
 	for (i = 0; i < pl->nr_layout; i++) {
 		uint64_t s = pl->layout[i].start, e = pl->layout[i].end;
 
-		if (pl->layout[i].kind != P2M_E820_C_RAM &&
-		    pl->layout[i].kind != P2M_E820_C_REMAP_SRC)
+		if (pl->layout[i].kind != P2M_E820_C_RAM)
 			continue;
 		if (s < boot.boot_end_pfn)
 			s = boot.boot_end_pfn;
@@ -173,32 +170,106 @@ static void unmap_if_initial(uint64_t pfn)
 		panic("cannot unmap pfn %#lx of the initial mapping", (unsigned long)pfn);
 }
 
-static void do_remap(void)
+/*
+ * Move count frames from pfns src.. to dst..: unmap the source's VA if
+ * the initial mapping has one, MMU_MACHPHYS_UPDATE, set the target in
+ * the P2M. early: before p2m_build, the source entries of the initial
+ * list are turned into identity entries as they go, so that the build
+ * gives them shared identity pages instead of private leaves that would
+ * be freed again (a 1 TB dom0 moves 2^28 frames: 2 GiB of list).
+ */
+static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_t count,
+			bool early)
+{
+	uint64_t *initial = (uint64_t *)boot.initial;
+	uint64_t i;
+
+	for (i = 0; i < count; i++) {
+		uint64_t mfn = initial[src + i];
+		int rc;
+
+		unmap_if_initial(src + i);
+		mmu_queue_m2p(b, mfn, dst + i);
+		rc = p2m_set(&boot.p2m, dst + i, mfn);
+		if (rc)
+			panic("remap: p2m_set(%#lx): %s", (unsigned long)(dst + i),
+			      p2m_last_error(&boot.p2m));
+		if (early)
+			initial[src + i] = p2m_identity_entry(src + i);
+	}
+	boot.remapped += count;
+}
+
+/* The first pfn past the windows p2m_build fills. */
+static uint64_t build_end(void)
+{
+	return (boot.nr_pages + P2M_PER_WINDOW - 1) & ~(P2M_PER_WINDOW - 1);
+}
+
+/* Each remap's part whose targets lie beyond the build's windows, done
+ * before the build (which needs fresh windows); its targets then join
+ * the pool, so that a dom0 whose RAM mostly lies above a hole (1 TB:
+ * QEMU puts it at 1 TiB) has frames to build with. */
+void memmap_remap_early(void)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
+	uint64_t lim = build_end();
 	struct mmu_batch b;
 	size_t r;
 
 	mmu_batch_init(&b);
 	for (r = 0; r < pl->nr_remap; r++) {
 		const struct p2m_e820_remap *m = &pl->remap[r];
-		uint64_t i;
+		uint64_t skip = m->dst >= lim ? 0 : lim - m->dst;
 
-		for (i = 0; i < m->count; i++) {
-			uint64_t mfn = boot.initial[m->src + i];
-			int rc;
-
-			unmap_if_initial(m->src + i);
-			mmu_queue_m2p(&b, mfn, m->dst + i);
-			rc = p2m_set(&boot.p2m, m->dst + i, mfn);
-			if (rc)
-				panic("remap: p2m_set(%#lx): %s", (unsigned long)(m->dst + i),
-				      p2m_last_error(&boot.p2m));
-		}
-		boot.remapped += m->count;
+		if (skip < m->count)
+			remap_range(&b, m->src + skip, m->dst + skip, m->count - skip, true);
 	}
 	if (mmu_flush(&b))
 		panic("remap: MMU_MACHPHYS_UPDATE failed: %ld", b.err);
+	for (r = 0; r < pl->nr_remap; r++) {
+		const struct p2m_e820_remap *m = &pl->remap[r];
+		uint64_t skip = m->dst >= lim ? 0 : lim - m->dst;
+
+		if (skip < m->count && !frames_add(m->dst + skip, m->count - skip))
+			panic("remap target [%#lx, +%#lx) already in the pool",
+			      (unsigned long)(m->dst + skip), (unsigned long)(m->count - skip));
+	}
+	if (boot.remapped)
+		printk("remapped %lu page(s) before the build; pool %lu frames\n",
+		       (unsigned long)boot.remapped, (unsigned long)frames_free_count());
+}
+
+/* The rest of each remap (targets inside the build's windows). */
+static void do_remap(void)
+{
+	const struct p2m_e820_plan *pl = &boot.plan;
+	uint64_t lim = build_end();
+	struct mmu_batch b;
+	size_t r;
+
+	mmu_batch_init(&b);
+	for (r = 0; r < pl->nr_remap; r++) {
+		const struct p2m_e820_remap *m = &pl->remap[r];
+		uint64_t n = m->dst >= lim ? 0 : lim - m->dst;
+
+		if (n > m->count)
+			n = m->count;
+		if (n)
+			remap_range(&b, m->src, m->dst, n, false);
+	}
+	if (mmu_flush(&b))
+		panic("remap: MMU_MACHPHYS_UPDATE failed: %ld", b.err);
+	for (r = 0; r < pl->nr_remap; r++) {
+		const struct p2m_e820_remap *m = &pl->remap[r];
+		uint64_t n = m->dst >= lim ? 0 : lim - m->dst;
+
+		if (n > m->count)
+			n = m->count;
+		if (n && !frames_add(m->dst, n))
+			panic("remap target [%#lx, +%#lx) already in the pool",
+			      (unsigned long)m->dst, (unsigned long)n);
+	}
 }
 
 static void do_release(void)
@@ -239,14 +310,6 @@ void memmap_apply(void)
 	int rc;
 
 	do_remap();
-	/* Free frames of the pool moved with their pfns, before anything
-	 * allocates again: once the sources read identity, a source pfn
-	 * would translate to itself. The frames in use (list pages, tables)
-	 * are found through the M2P when freed. */
-	for (i = 0; i < pl->nr_remap; i++)
-		if (!frames_rename(pl->remap[i].src, pl->remap[i].dst, pl->remap[i].count))
-			panic("remap target [%#lx, +%#lx) already in the pool",
-			      (unsigned long)pl->remap[i].dst, (unsigned long)pl->remap[i].count);
 	do_release();
 	rc = p2m_e820_apply(&boot.p2m, pl);
 	if (rc)
