@@ -18,7 +18,10 @@
  *
  * Method. Each workload runs on every implementation in alternation (the
  * first implementation rotates from round to round), for several rounds;
- * the report gives the median round. Lookup loops are generated per
+ * the report gives the median round. Lookup loops (and the concurrency
+ * readers) are timed in thread CPU time, so that time spent descheduled
+ * on a busy machine does not count; builds and updates, whose cost is
+ * largely page faults and system calls, in wall-clock time. Lookup loops are generated per
  * implementation (no indirect call per lookup), add every result into a
  * sink that is printed, and read indices precomputed outside the timed
  * loop. An empty asm keeps the sink in a register on each iteration so
@@ -69,6 +72,9 @@ struct bench_opts {
 /* ---------------------------------------------------------- utilities -- */
 
 uint64_t bench_now_ns(void);
+/* CPU time of the calling thread: what lookup loops are timed with, so
+ * that time spent descheduled on a shared machine does not count. */
+uint64_t bench_cpu_ns(void);
 double bench_median(double *v, size_t n);     /* sorts v */
 uint64_t bench_rss_bytes(void);               /* VmRSS of this process */
 uint64_t bench_hwm_bytes(void);               /* VmHWM: its peak so far */
@@ -94,6 +100,7 @@ struct bench_row {
 	char impl[16];
 	char unit[16];        /* unit of value */
 	double value;         /* median */
+	double min;           /* fastest round (<0: not recorded) */
 	char rate_unit[16];   /* unit of rate ("" when none) */
 	double rate;
 	double ratio;         /* value / reference row's value; <0: none */

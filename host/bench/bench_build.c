@@ -147,6 +147,7 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 		double med = bench_median(ns[k], rounds);
 		struct bench_row *row = bench_row_add(r, "build", wl, bname[k], "ms", med / 1e6);
 
+		row->min = ns[k][0] / 1e6;
 		strcpy(row->rate_unit, "GB/s");
 		row->rate = med > 0 ? (double)(L.n * 8) / med : 0;
 	}

@@ -58,6 +58,7 @@ struct bench_row *bench_row_add(struct bench_report *r, const char *section,
 	copy(row->impl, sizeof(row->impl), impl);
 	copy(row->unit, sizeof(row->unit), unit);
 	row->value = value;
+	row->min = -1;
 	row->ratio = -1;
 	return row;
 }
@@ -148,7 +149,7 @@ static void fmt_value(char *b, size_t n, double v)
 void bench_print_table(const struct bench_report *r, FILE *f)
 {
 	const char *section = "";
-	char v[32], rate[32], ratio[32];
+	char v[32], mn[32], rate[32], ratio[32];
 	unsigned pass = 0;
 
 	for (size_t i = 0; i < r->nrows; i++) {
@@ -156,11 +157,15 @@ void bench_print_table(const struct bench_report *r, FILE *f)
 
 		if (strcmp(section, row->section)) {
 			section = row->section;
-			fprintf(f, "\n== %s ==\n%-34s %-7s %12s %-12s %12s %-12s %s\n", section,
-				"workload", "impl", "value", "unit", "rate", "rate unit",
-				"ratio");
+			fprintf(f, "\n== %s ==\n%-34s %-7s %10s %8s %-12s %9s %-11s %s\n", section,
+				"workload", "impl", "median", "min", "unit", "rate", "rate unit",
+				"ratio (medians)");
 		}
 		fmt_value(v, sizeof(v), row->value);
+		if (row->min >= 0)
+			fmt_value(mn, sizeof(mn), row->min);
+		else
+			snprintf(mn, sizeof(mn), "-");
 		if (row->rate_unit[0])
 			fmt_value(rate, sizeof(rate), row->rate);
 		else
@@ -169,8 +174,8 @@ void bench_print_table(const struct bench_report *r, FILE *f)
 			snprintf(ratio, sizeof(ratio), "%.3fx %s", row->ratio, row->ref);
 		else
 			snprintf(ratio, sizeof(ratio), "-");
-		fprintf(f, "%-34s %-7s %12s %-12s %12s %-12s %s\n", row->workload, row->impl,
-			v, row->unit, rate, row->rate_unit[0] ? row->rate_unit : "-", ratio);
+		fprintf(f, "%-34s %-7s %10s %8s %-12s %9s %-11s %s\n", row->workload, row->impl,
+			v, mn, row->unit, rate, row->rate_unit[0] ? row->rate_unit : "-", ratio);
 	}
 	fprintf(f, "\n== targets ==\n%-30s %-34s %13s %-16s %s\n", "target", "workload",
 		"measured", "limit", "verdict");
@@ -198,21 +203,25 @@ int bench_write_csv(const struct bench_report *r, const char *path)
 		perror(path);
 		return -1;
 	}
-	fprintf(f, "kind,section,workload,impl,value,unit,rate,rate_unit,ratio,ref,limit,verdict\n");
+	fprintf(f, "kind,section,workload,impl,value,unit,rate,rate_unit,ratio,ref,limit,verdict,min\n");
 	for (size_t i = 0; i < r->nrows; i++) {
 		const struct bench_row *row = &r->rows[i];
 
 		fprintf(f, "row,%s,%s,%s,%.6g,%s,%.6g,%s,", row->section, row->workload,
 			row->impl, row->value, row->unit, row->rate, row->rate_unit);
 		if (row->ratio >= 0)
-			fprintf(f, "%.6g,%s,,\n", row->ratio, row->ref);
+			fprintf(f, "%.6g,%s,,,", row->ratio, row->ref);
 		else
-			fprintf(f, ",,,\n");
+			fprintf(f, ",,,,");
+		if (row->min >= 0)
+			fprintf(f, "%.6g\n", row->min);
+		else
+			fprintf(f, "\n");
 	}
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct bench_target *t = &r->targets[i];
 
-		fprintf(f, "target,target,%s,%s,%.6g,%s,,,%.6g,,%s%.6g,%s\n", t->detail, t->name,
+		fprintf(f, "target,target,%s,%s,%.6g,%s,,,%.6g,,%s%.6g,%s,\n", t->detail, t->name,
 			t->ratio, t->unit, t->ratio, t->at_most ? "<=" : ">=", t->limit,
 			t->pass ? "PASS" : "SHORT");
 	}
@@ -249,6 +258,11 @@ int bench_write_json(const struct bench_report *r, const struct bench_opts *o,
 		fprintf(f, "    {\"section\": \"%s\", \"workload\": \"%s\", \"impl\": \"%s\", "
 			"\"value\": ", row->section, row->workload, row->impl);
 		json_num(f, row->value);
+		fprintf(f, ", \"min\": ");
+		if (row->min >= 0)
+			json_num(f, row->min);
+		else
+			fprintf(f, "null");
 		fprintf(f, ", \"unit\": \"%s\", \"rate\": ", row->unit);
 		json_num(f, row->rate);
 		fprintf(f, ", \"rate_unit\": \"%s\", \"ratio\": ", row->rate_unit);

@@ -102,6 +102,7 @@ static void add_rows(struct bench_report *r, const char *wl, double ns[U_COUNT][
 		double med = bench_median(ns[k], rounds);
 		struct bench_row *row = bench_row_add(r, "update", wl, uname_[k], unit, med);
 
+		row->min = ns[k][0];
 		snprintf(row->rate_unit, sizeof(row->rate_unit), "%s", rate_unit);
 		row->rate = med > 0 ? 1e3 / med : 0;
 	}
