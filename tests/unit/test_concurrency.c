@@ -15,9 +15,14 @@
  * four (never torn, never another pfn's, never a wrong kind), and the
  * published generation never goes back. Each writer re-reads what it
  * wrote and, at the end, every pfn must hold its owner's last value.
+ * A toolstack thread reads the published P2M as the saver does (list and
+ * tree walks by mfn, toolstack.c), again and again: whenever
+ * p2m_generation was even and did not move during a read, the read must
+ * have succeeded and every entry must be one of the four values (or ~0).
  *
  * Environment: P2M_CONC_OPS=<n> operations per writer (default 6000).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,9 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "common/toolstack.h"
 #include "helper_p2m.h"
 
 #define WRITERS 3
@@ -124,6 +131,87 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+struct tools_check {
+	uint64_t bad, pfn, value;
+};
+
+static int tools_leaf(void *arg, uint64_t first, const uint64_t *e, unsigned n, xen_pfn_t leaf)
+{
+	struct tools_check *t = arg;
+
+	(void)leaf;
+	for (unsigned i = 0; i < n; i++)
+		if (!allowed(first + i, e[i]) && !t->bad++) {
+			t->pfn = first + i;
+			t->value = e[i];
+		}
+	return 0;
+}
+
+static uint64_t tools_reads, tools_quiet;
+
+/* Half of the time (250 ms in 500) writers only store into private
+ * leaves: no mapping changes, so the tools get quiet generations while
+ * entries keep changing under them. */
+static bool quiet_phase(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_nsec / 250000000 % 2 == 1;
+}
+
+static void *tools(void *arg)
+{
+	struct ts_frames fr;
+	struct ts_result res;
+	unsigned i = 0;
+
+	(void)arg;
+	ts_frames_hosted(&fr, f.h, 0);
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		struct ts_options opt = { .tree_only = (i++ & 1) != 0 };
+		struct tools_check t = { 0, 0, 0 };
+		int rc = ts_read_p2m(&arch, &fr, &opt, tools_leaf, &t, &res);
+
+		__atomic_fetch_add(&tools_reads, 1, __ATOMIC_RELAXED);
+		if (res.gen_changed || (res.gen_before & 1) || res.count == 0)
+			continue; /* the saver would retry or abort: not a verdict */
+		__atomic_fetch_add(&tools_quiet, 1, __ATOMIC_RELAXED);
+		if (rc) {
+			report("tools (%s): %s at a quiet generation %llu", opt.tree_only ? "tree" : "list",
+			       res.error, (unsigned long long)res.gen_before);
+			break;
+		}
+		if (t.bad) {
+			report("tools (%s): pfn %#llx read %#llx at a quiet generation",
+			       opt.tree_only ? "tree" : "list", (unsigned long long)t.pfn,
+			       (unsigned long long)t.value);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double t_start;
+
+/* The op budget, then on until the tools had a few quiet reads (at most
+ * 15 s in all). */
+static bool more(uint64_t i)
+{
+	if (i < ops_per_writer)
+		return true;
+	return __atomic_load_n(&tools_quiet, __ATOMIC_RELAXED) < 8 && now() - t_start < 15;
+}
+
 /* A random pfn this writer owns, in the slot-owned windows or window 3. */
 static uint64_t own_pfn(struct rng *r, unsigned id, bool slot_windows)
 {
@@ -166,12 +254,32 @@ static void *writer(void *arg)
 {
 	unsigned id = (unsigned)(uintptr_t)arg;
 	struct rng r = { 0x1234567ull * (id + 1) };
+	uint64_t last_private = P2M_INVALID;   /* an own pfn in a private slot */
 
-	for (uint64_t i = 0; i < ops_per_writer && !__atomic_load_n(&stop, __ATOMIC_ACQUIRE); i++) {
+	for (uint64_t i = 0; more(i) && !__atomic_load_n(&stop, __ATOMIC_ACQUIRE); i++) {
 		unsigned op = (unsigned)(rnd(&r) % 100);
 		uint64_t pfn = own_pfn(&r, id, op >= 20);
 		uint64_t slot0 = pfn / S * S;
 		int rc = 0;
+
+		if (quiet_phase()) {
+			/* A quiet phase: only stores into private leaves, so the
+			 * generation holds still while the tools read. */
+			uint64_t v;
+
+			if (__atomic_load_n(&f.p.kinds[pfn / S], __ATOMIC_ACQUIRE) != P2M_SLOT_PRIVATE)
+				pfn = last_private;
+			if (pfn == P2M_INVALID ||
+			    __atomic_load_n(&f.p.kinds[pfn / S], __ATOMIC_ACQUIRE) != P2M_SLOT_PRIVATE)
+				continue;
+			v = rnd(&r) & 1 ? ram_of(pfn) : P2M_INVALID;
+			rc = p2m_set(&f.p, pfn, v);
+			model[pfn] = v;
+			if (rc || !verify(pfn, "quiet set"))
+				goto bad;
+			i--; /* quiet stores do not count against the budget */
+			continue;
+		}
 
 		if (op < 50) {
 			/* One entry: a first write into a shared slot splits it. */
@@ -181,6 +289,8 @@ static void *writer(void *arg)
 			model[pfn] = v;
 			if (rc || !verify(pfn, "set"))
 				goto bad;
+			if (v == ram_of(pfn))
+				last_private = pfn;
 		} else if (op < 75) {
 			/* The whole own slot back to a shared page (may leave the
 			 * window uniform, which joins it). */
@@ -236,7 +346,7 @@ bad:
 
 static void hammer(void **state)
 {
-	pthread_t rt[READERS], wt[WRITERS];
+	pthread_t rt[READERS], wt[WRITERS], tt;
 	const char *env = getenv("P2M_CONC_OPS");
 
 	(void)state;
@@ -247,9 +357,12 @@ static void hammer(void **state)
 	for (uint64_t pfn = 0; pfn < CAP; pfn++)
 		model[pfn] = P2M_INVALID;
 	p2m_publish(&f.p, &arch, false);
+	p2m_cover(&f.p, CAP); /* the tools read every window from the start */
 
 	for (uintptr_t i = 0; i < READERS; i++)
 		assert_int_equal(pthread_create(&rt[i], NULL, reader, (void *)(i + 1)), 0);
+	t_start = now();
+	assert_int_equal(pthread_create(&tt, NULL, tools, NULL), 0);
 	for (uintptr_t i = 0; i < WRITERS; i++)
 		assert_int_equal(pthread_create(&wt[i], NULL, writer, (void *)i), 0);
 	for (int i = 0; i < WRITERS; i++)
@@ -257,8 +370,13 @@ static void hammer(void **state)
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < READERS; i++)
 		pthread_join(rt[i], NULL);
+	pthread_join(tt, NULL);
+	printf("concurrency: %llu toolstack reads, %llu at a quiet generation\n",
+	       (unsigned long long)tools_reads, (unsigned long long)tools_quiet);
 	if (failed)
 		fail_msg("%s", failure);
+	if (tools_quiet == 0)
+		fail_msg("the toolstack thread never read at a quiet generation");
 
 	/* Quiet now: every pfn holds its owner's last value. */
 	for (uint64_t pfn = 0; pfn < CAP; pfn++)
