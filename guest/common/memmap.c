@@ -182,20 +182,34 @@ static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_
 			bool early)
 {
 	uint64_t *initial = (uint64_t *)boot.initial;
-	uint64_t i;
+	uint64_t done = 0;
 
-	for (i = 0; i < count; i++) {
-		uint64_t mfn = initial[src + i];
-		int rc;
+	/* In chunks: once a chunk's M2P entries are written, its frames
+	 * join the pool at their new pfns, so the leaves of the next
+	 * chunks can come from them (at 1 TB the pool below the hole is
+	 * smaller than the list of the targets). */
+	while (done < count) {
+		uint64_t n = count - done < 4096 ? count - done : 4096, i;
 
-		unmap_if_initial(src + i);
-		mmu_queue_m2p(b, mfn, dst + i);
-		rc = p2m_set(&boot.p2m, dst + i, mfn);
-		if (rc)
-			panic("remap: p2m_set(%#lx): %s", (unsigned long)(dst + i),
-			      p2m_last_error(&boot.p2m));
-		if (early)
-			initial[src + i] = p2m_identity_entry(src + i);
+		for (i = done; i < done + n; i++) {
+			uint64_t mfn = initial[src + i];
+			int rc;
+
+			unmap_if_initial(src + i);
+			mmu_queue_m2p(b, mfn, dst + i);
+			rc = p2m_set(&boot.p2m, dst + i, mfn);
+			if (rc)
+				panic("remap: p2m_set(%#lx): %s", (unsigned long)(dst + i),
+				      p2m_last_error(&boot.p2m));
+			if (early)
+				initial[src + i] = p2m_identity_entry(src + i);
+		}
+		if (mmu_flush(b))
+			panic("remap: MMU_MACHPHYS_UPDATE failed: %ld", b->err);
+		if (!frames_add(dst + done, n))
+			panic("remap target [%#lx, +%#lx) already in the pool",
+			      (unsigned long)(dst + done), (unsigned long)n);
+		done += n;
 	}
 	boot.remapped += count;
 }
@@ -225,16 +239,6 @@ void memmap_remap_early(void)
 		if (skip < m->count)
 			remap_range(&b, m->src + skip, m->dst + skip, m->count - skip, true);
 	}
-	if (mmu_flush(&b))
-		panic("remap: MMU_MACHPHYS_UPDATE failed: %ld", b.err);
-	for (r = 0; r < pl->nr_remap; r++) {
-		const struct p2m_e820_remap *m = &pl->remap[r];
-		uint64_t skip = m->dst >= lim ? 0 : lim - m->dst;
-
-		if (skip < m->count && !frames_add(m->dst + skip, m->count - skip))
-			panic("remap target [%#lx, +%#lx) already in the pool",
-			      (unsigned long)(m->dst + skip), (unsigned long)(m->count - skip));
-	}
 	if (boot.remapped)
 		printk("remapped %lu page(s) before the build; pool %lu frames\n",
 		       (unsigned long)boot.remapped, (unsigned long)frames_free_count());
@@ -257,18 +261,6 @@ static void do_remap(void)
 			n = m->count;
 		if (n)
 			remap_range(&b, m->src, m->dst, n, false);
-	}
-	if (mmu_flush(&b))
-		panic("remap: MMU_MACHPHYS_UPDATE failed: %ld", b.err);
-	for (r = 0; r < pl->nr_remap; r++) {
-		const struct p2m_e820_remap *m = &pl->remap[r];
-		uint64_t n = m->dst >= lim ? 0 : lim - m->dst;
-
-		if (n > m->count)
-			n = m->count;
-		if (n && !frames_add(m->dst, n))
-			panic("remap target [%#lx, +%#lx) already in the pool",
-			      (unsigned long)m->dst, (unsigned long)n);
 	}
 }
 
