@@ -11,22 +11,33 @@
 
 #include "helper_p2m.h"
 
-void fx_platform(struct fx *f)
+static void platform_cfg(struct fx *f, const struct p2m_hosted_config *cfg)
 {
 	char err[256];
 
 	memset(f, 0, sizeof(*f));
-	f->h = p2m_hosted_create(NULL, err, sizeof(err));
+	f->h = p2m_hosted_create(cfg, err, sizeof(err));
 	if (!f->h)
 		fail_msg("hosted platform: %s", err);
 	p2m_hosted_platform(f->h, &f->plat);
 }
 
+void fx_platform(struct fx *f)
+{
+	platform_cfg(f, NULL);
+}
+
 void fx_init(struct fx *f, uint64_t capacity, bool tree)
+{
+	fx_init_cfg(f, NULL, capacity, tree);
+}
+
+void fx_init_cfg(struct fx *f, const struct p2m_hosted_config *cfg, uint64_t capacity,
+		 bool tree)
 {
 	int rc;
 
-	fx_platform(f);
+	platform_cfg(f, cfg);
 	rc = p2m_create(&f->p, &f->plat, capacity, tree);
 	if (rc)
 		fail_msg("p2m_create(%#llx): %d %s", (unsigned long long)capacity, rc,

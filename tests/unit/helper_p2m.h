@@ -39,6 +39,9 @@ struct fx {
 void fx_platform(struct fx *f);
 /* Platform and a P2M of `capacity` pfns; asserts success. */
 void fx_init(struct fx *f, uint64_t capacity, bool tree);
+/* The same on a platform made with cfg (e.g. alias mode). */
+void fx_init_cfg(struct fx *f, const struct p2m_hosted_config *cfg, uint64_t capacity,
+		 bool tree);
 /* Destroy the P2M (asserting the platform is then empty of libp2m's
  * frames) and the platform. */
 void fx_fini(struct fx *f);
