@@ -194,7 +194,23 @@ void bench_print_table(const struct bench_report *r, FILE *f)
 		pass, r->ntargets, r->ntargets - pass, (double)r->peak_rss / (1 << 30), r->sink);
 }
 
-/* CSV fields never hold a comma or a quote (names are ours). */
+/* One CSV field, quoted (RFC 4180) when it holds a comma or a quote. */
+static void csv_field(FILE *f, const char *s, const char *after)
+{
+	if (strpbrk(s, ",\"\n")) {
+		fputc('"', f);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', f);
+			fputc(*s, f);
+		}
+		fputc('"', f);
+	} else {
+		fputs(s, f);
+	}
+	fputs(after, f);
+}
+
 int bench_write_csv(const struct bench_report *r, const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -207,8 +223,11 @@ int bench_write_csv(const struct bench_report *r, const char *path)
 	for (size_t i = 0; i < r->nrows; i++) {
 		const struct bench_row *row = &r->rows[i];
 
-		fprintf(f, "row,%s,%s,%s,%.6g,%s,%.6g,%s,", row->section, row->workload,
-			row->impl, row->value, row->unit, row->rate, row->rate_unit);
+		fprintf(f, "row,%s,", row->section);
+		csv_field(f, row->workload, ",");
+		fprintf(f, "%s,%.6g,", row->impl, row->value);
+		csv_field(f, row->unit, ",");
+		fprintf(f, "%.6g,%s,", row->rate, row->rate_unit);
 		if (row->ratio >= 0)
 			fprintf(f, "%.6g,%s,,,", row->ratio, row->ref);
 		else
@@ -221,8 +240,12 @@ int bench_write_csv(const struct bench_report *r, const char *path)
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct bench_target *t = &r->targets[i];
 
-		fprintf(f, "target,target,%s,%s,%.6g,%s,,,%.6g,,%s%.6g,%s,\n", t->detail, t->name,
-			t->ratio, t->unit, t->ratio, t->at_most ? "<=" : ">=", t->limit,
+		fprintf(f, "target,target,");
+		csv_field(f, t->detail, ",");
+		csv_field(f, t->name, ",");
+		fprintf(f, "%.6g,", t->ratio);
+		csv_field(f, t->unit, "");
+		fprintf(f, ",,,%.6g,,%s%.6g,%s,\n", t->ratio, t->at_most ? "<=" : ">=", t->limit,
 			t->pass ? "PASS" : "SHORT");
 	}
 	if (fclose(f)) {
