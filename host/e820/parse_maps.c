@@ -104,7 +104,7 @@ int e820_parse_sysfs_dir(const char *dir, struct e820_maps *out,
 			cap = cap ? 2 * cap : 32;
 		}
 		v[n].n = k;
-		snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+		snprintf(v[n].name, sizeof(v[n].name), "%.*s", (int)sizeof(v[n].name) - 1, de->d_name);
 		n++;
 	}
 	if (!n) {
