@@ -1,7 +1,7 @@
 /*
  * The page-frame allocator (see frames.h): sorted extents of free pfns.
- * Taking is from the top of the highest extent; giving back merges with
- * both neighbours. The extent table is static: 16384 extents is far
+ * Taking is from the bottom of the lowest extent; giving back merges
+ * with both neighbours. The extent table is static: 16384 extents is far
  * more fragmentation than the boot sequence produces.
  */
 #include "common/frames.h"
@@ -94,12 +94,15 @@ bool frames_take(uint64_t n, uint64_t *out)
 
 	if (n > nr_free)
 		return false;
+	/* Lowest extent first, from its bottom: frames given back or added
+	 * later at higher pfns (remap targets, chunk by chunk) then merge
+	 * into one extent instead of leaving one per chunk. */
 	while (got < n) {
-		struct extent *x = &ext[nr_ext - 1];
+		struct extent *x = &ext[0];
 
-		out[got++] = --x->end;
+		out[got++] = x->start++;
 		if (x->end == x->start)
-			nr_ext--;
+			remove_at(0);
 	}
 	nr_free -= n;
 	return true;

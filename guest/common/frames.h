@@ -21,7 +21,7 @@
 /* Add [pfn, pfn + n) to the pool; false if any frame is already free
  * (a double free) or the extent table is full. */
 bool frames_add(uint64_t pfn, uint64_t n);
-/* Take n frames (all or none), highest first; pfns into out. */
+/* Take n frames (all or none), lowest first; pfns into out. */
 bool frames_take(uint64_t n, uint64_t *out);
 /* Remove [pfn, pfn + n) from the pool, whatever of it is there. */
 void frames_remove(uint64_t pfn, uint64_t n);
