@@ -120,24 +120,53 @@ const char *p2m_last_error(const struct p2m *p);
 /*
  * Lookups. Lock-free, any context.
  */
-static inline uint64_t p2m_raw(const struct p2m *p, uint64_t pfn)
+/*
+ * What a lookup reads, copied out of the P2M. The three fields never
+ * change after p2m_create(), so a view stays valid for the P2M's life. A
+ * loop that takes a view once and calls p2m_view_raw() keeps them in
+ * registers; p2m_raw() reloads them on every call, because the atomic
+ * loads of the lookup keep the compiler from caching fields of *p.
+ */
+struct p2m_view {
+	const uint64_t *list;
+	const uint8_t *kinds;
+	uint64_t capacity;
+};
+
+static inline struct p2m_view p2m_view(const struct p2m *p)
+{
+	struct p2m_view v = { p->list, p->kinds, p->capacity };
+
+	return v;
+}
+
+static inline uint64_t p2m_view_raw(const struct p2m_view *v, uint64_t pfn)
 {
 	uint64_t e;
 	uint8_t k;
 
-	if (pfn >= p->capacity)
+	if (__builtin_expect(pfn >= v->capacity, 0))
 		return p2m_identity_entry(pfn);
-	e = __atomic_load_n(&p->list[pfn], __ATOMIC_RELAXED);
+	e = __atomic_load_n(&v->list[pfn], __ATOMIC_RELAXED);
 	if (__builtin_expect(e != P2M_INVALID, 1))
 		return e;
-	k = __atomic_load_n(&p->kinds[pfn >> P2M_SLOT_SHIFT], __ATOMIC_ACQUIRE);
+	k = __atomic_load_n(&v->kinds[pfn >> P2M_SLOT_SHIFT], __ATOMIC_RELAXED);
 	if (k == P2M_SLOT_IDENTITY)
 		return p2m_identity_entry(pfn);
 	if (k == P2M_SLOT_MISSING)
 		return P2M_INVALID;
-	/* Private: the slot may have been split after our first load, in
-	 * which case the kind store (release) follows the new mapping. */
-	return __atomic_load_n(&p->list[pfn], __ATOMIC_RELAXED);
+	/* Private: the slot may have been split after our first load. The
+	 * writer maps the new leaf before it stores the kind (release), so
+	 * after this acquire fence the reload sees the new leaf. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&v->list[pfn], __ATOMIC_RELAXED);
+}
+
+static inline uint64_t p2m_raw(const struct p2m *p, uint64_t pfn)
+{
+	struct p2m_view v = p2m_view(p);
+
+	return p2m_view_raw(&v, pfn);
 }
 
 /* The mfn with tags stripped (identity: the pfn), or P2M_INVALID. */
