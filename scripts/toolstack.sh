@@ -179,6 +179,15 @@ badverdicts() { # NAME: closing lines that are not "N>0 passed, 0 failed"
 	grep -E '[0-9]+ passed, [0-9]+ failed' /var/log/xen/console/guest-$1.log 2>/dev/null |
 		grep -vE '(^|[^0-9])[1-9][0-9]* passed, 0 failed' | head -n 1
 }
+settle_log() { # NAME: xenconsoled writes the log a little after the ring
+	f=/var/log/xen/console/guest-$1.log
+	i=0; last=-1
+	while [ $i -lt 20 ]; do
+		now=$(wc -c <$f 2>/dev/null || echo 0)
+		[ "$now" = "$last" ] && [ "$now" != 0 ] && return
+		last=$now; sleep 0.3; i=$((i + 1))
+	done
+}
 wait_verdicts() { # NAME COUNT SECONDS: until COUNT closing lines are logged
 	i=0
 	while [ $i -lt $(($3 * 10)) ]; do
@@ -219,8 +228,10 @@ for n in $(cat /guest/list); do
 	fi
 	limit=120; [ "$big" = 1 ] && limit=1200
 	s=$(wait_end $d $limit)
+	settle_log $d
 	echo "toolstack: --- console of $d ---"
 	sed 's/^/  | /' /var/log/xen/console/guest-$d.log 2>/dev/null | tail -n 60
+	grep -m1 'PANIC' /var/log/xen/console/guest-$d.log 2>/dev/null | sed 's/^/toolstack: domU /' 
 	v=$(verdict $d)
 	b=$(badverdicts $d)
 	[ -z "$b" ] || v="$b"
