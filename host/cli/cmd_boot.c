@@ -45,6 +45,8 @@
 #include "common/vmrun.h"
 
 #define BOOT_EXIT_SKIP 77
+#define BIGMEM_THRESHOLD (64 * GIB)
+#define BIGMEM_LOCK "/tmp/p2m-boot-bigmem.lock"
 #define MIB ((uint64_t)1 << 20)
 #define GIB ((uint64_t)1 << 30)
 
@@ -95,8 +97,11 @@ static void usage(FILE *f)
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
+		"Boots over 64 GiB take a host-wide lock (%s, or $P2M_BIGMEM_LOCK) so that\n"
+		"two never run at once; each needs ~13-17 MB of host RAM per GiB.\n"
 		"Exit status: 0 guest passed, 1 failed (verdict, Xen panic, dom0 crash, timeout),\n"
-		"2 bad usage, 77 QEMU or Xen not provisioned (run scripts/get-xen.sh).\n");
+		"2 bad usage, 77 QEMU or Xen not provisioned (run scripts/get-xen.sh).\n",
+		BIGMEM_LOCK);
 }
 
 static void fail(const char *fmt, ...)
@@ -382,9 +387,6 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 	}
 	return 0;
 }
-
-#define BIGMEM_THRESHOLD (64 * GIB)
-#define BIGMEM_LOCK "/tmp/p2m-boot-bigmem.lock"
 
 /* MemAvailable from /proc/meminfo in KiB, or -1. */
 static long long mem_available_kib(void)
