@@ -313,10 +313,12 @@ void p2m_note_pfn(struct p2m *p, uint64_t pfn)
 
 	while (cur < want) {
 		if (__atomic_compare_exchange_n(&p->max_pfn, &cur, want, false,
-						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 			break;
 	}
-	arch = __atomic_load_n(&p->arch, __ATOMIC_ACQUIRE);
+	/* Sequentially consistent against p2m_publish(), which stores
+	 * p->arch and then reads max_pfn: one of the two raises it. */
+	arch = __atomic_load_n(&p->arch, __ATOMIC_SEQ_CST);
 	if (arch) {
 		/* Published value: also only ever raised. */
 		unsigned long pub = __atomic_load_n(&arch->max_pfn, __ATOMIC_RELAXED);
