@@ -277,6 +277,47 @@ static void tools_errors(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * A writer raises max_pfn while p2m_publish() runs (it read max_pfn
+ * before taking the lock; the writer still saw no published structure).
+ * Made deterministic by a platform whose lock() runs the writer just
+ * before publish takes the lock. The published max_pfn must cover it.
+ */
+static struct fx pub_race;
+static void (*pub_real_lock)(void *);
+static int pub_countdown;
+
+static void pub_lock(void *ctx)
+{
+	if (pub_countdown && --pub_countdown == 0)
+		assert_int_equal(p2m_set(&pub_race.p, 5000, 0x42), 0);
+	pub_real_lock(ctx);
+}
+
+static void publish_races_a_writer(void **state)
+{
+	struct p2m_platform pl;
+	struct arch_shared_info arch;
+
+	(void)state;
+	fx_platform(&pub_race);
+	pl = pub_race.plat;
+	pub_real_lock = pl.lock;
+	pl.lock = pub_lock;
+	assert_int_equal(p2m_create(&pub_race.p, &pl, W, true), 0);
+	pub_race.created = true;
+	assert_int_equal(p2m_set(&pub_race.p, 10, 0x44), 0);
+	assert_int_equal(p2m_max_pfn(&pub_race.p), 512);
+	pub_countdown = 1;
+	p2m_publish(&pub_race.p, &arch, false);
+	assert_int_equal(pub_countdown, 0);
+	assert_int_equal(p2m_max_pfn(&pub_race.p), 5120);
+	if (arch.max_pfn != p2m_max_pfn(&pub_race.p))
+		fail_msg("published max_pfn %#lx, the P2M's %#llx", arch.max_pfn,
+			 (unsigned long long)p2m_max_pfn(&pub_race.p));
+	fx_fini(&pub_race);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +327,7 @@ int main(void)
 		cmocka_unit_test(tools_see_every_window),
 		cmocka_unit_test(old_reader_fails_cleanly_above_512g),
 		cmocka_unit_test(tools_errors),
+		cmocka_unit_test(publish_races_a_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
