@@ -1,0 +1,176 @@
+/*
+ * `p2m e820` end to end: the built command (the p2m binary at the top of
+ * the build directory, found from this test's own path) run on the sample
+ * logs. Its text names Linux's remap counts for the three QEMU boots; its
+ * JSON reads back through the parser; --svg writes a picture; garbage and
+ * bad usage give the documented exit codes and messages.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e820/e820_parse.h"
+
+static char p2m_bin[4200];
+static char data_dir[4096];
+
+static int setup(void **state)
+{
+	char self[4000];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *f = __FILE__, *slash = strrchr(f, '/');
+
+	(void)state;
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
+	*strrchr(self, '/') = 0;
+	/* build/tests/unit/test_e820_cli -> build/p2m */
+	snprintf(p2m_bin, sizeof(p2m_bin), "%s/../../p2m", self);
+	snprintf(data_dir, sizeof(data_dir), "%.*s/../data/e820", (int)(slash - f), f);
+	if (access(p2m_bin, X_OK)) {
+		fprintf(stderr, "test_e820_cli: %s not built\n", p2m_bin);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run `p2m e820 ARGS` (stderr joined), return the exit code and output. */
+static int run(char **out, const char *fmt, ...)
+{
+	char args[2048], cmd[16384];
+	size_t len = 0, cap = 1 << 16;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "cd %s && %s e820 %s 2>&1", data_dir, p2m_bin, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	*out = malloc(cap + 1);
+	assert_non_null(*out);
+	for (;;) {
+		size_t r;
+
+		if (len == cap) {
+			cap *= 2;
+			*out = realloc(*out, cap + 1);
+			assert_non_null(*out);
+		}
+		r = fread(*out + len, 1, cap - len, p);
+		if (!r)
+			break;
+		len += r;
+	}
+	(*out)[len] = 0;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void qemu_counts(void **state)
+{
+	static const struct {
+		const char *file, *nr, *line;
+	} cases[] = {
+		{ "qemu-2g-dom0-1g.log", "1G", "\"Remapped 97 page(s)\"" },
+		{ "qemu-6g-dom0-5g.log", "5G", "\"Remapped 262273 page(s)\"" },
+		{ "qemu-64g-dom0-62g.log", "62G", "\"Remapped 262273 page(s)\"" },
+	};
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(run(&out, "%s --nr-pages %s", cases[i].file, cases[i].nr), 0);
+		assert_non_null(strstr(out, cases[i].line));
+		assert_non_null(strstr(out, "\"Released 0 page(s)\""));
+		assert_non_null(strstr(out, "Xen-e820 RAM map"));
+		assert_non_null(strstr(out, "P2M layout (a P2M built on the hosted platform"));
+		assert_non_null(strstr(out, " [0x9f->0x100] identity\n"));
+		free(out);
+		/* The dom0 kernel's own map gives the same count. */
+		assert_int_equal(run(&out, "--dmesg %s --nr-pages %s --no-dump", cases[i].file,
+				     cases[i].nr), 0);
+		assert_non_null(strstr(out, cases[i].line));
+		assert_non_null(strstr(out, "linux map \"Xen\""));
+		free(out);
+	}
+}
+
+static void json_and_svg(void **state)
+{
+	struct e820_maps m = { 0 };
+	struct e820_parse_error err;
+	char *out, svg[] = "/tmp/test_e820_cli_XXXXXX";
+	int fd = mkstemp(svg);
+	FILE *f;
+	char buf[64] = "";
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(run(&out, "qemu-6g-dom0-5g.log --nr-pages 5G --max 6G --json --svg %s",
+			     svg), 0);
+	assert_non_null(strstr(out, "\"remapped\": 262273"));
+	assert_non_null(strstr(out, "\"status\": \"ok\""));
+	assert_int_equal(e820_parse(out, strlen(out), E820_FMT_AUTO, &m, &err), 0);
+	assert_int_equal(m.v[0].n, 8);
+	e820_maps_free(&m);
+	free(out);
+	f = fopen(svg, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_non_null(strstr(buf, "<svg"));
+	unlink(svg);
+}
+
+static void errors_and_usage(void **state)
+{
+	char *out;
+
+	(void)state;
+	assert_int_equal(run(&out, "garbage-dmesg.txt"), 1);
+	assert_non_null(strstr(out, "garbage-dmesg.txt:2:"));
+	assert_non_null(strstr(out, "zzzz"));
+	free(out);
+	assert_int_equal(run(&out, "syslog.txt --kernel 0xbff00000-0xc0100000 --no-dump"), 1);
+	assert_non_null(strstr(out, "kernel [mem 0xbff00000-0xc00fffff] lies under E820 reserved"));
+	free(out);
+	assert_int_equal(run(&out, "qemu-6g-dom0-5g.log --map 7"), 2);
+	assert_non_null(strstr(out, "maps 1 to 4"));
+	free(out);
+	assert_int_equal(run(&out, "--nr-pages 1G"), 2);
+	assert_non_null(strstr(out, "no input"));
+	free(out);
+	assert_int_equal(run(&out, "syslog.txt --nr-pages lots"), 2);
+	free(out);
+	assert_int_equal(run(&out, "--help"), 0);
+	assert_non_null(strstr(out, "usage: p2m e820"));
+	free(out);
+	assert_int_equal(run(&out, "--sysfs sysfs --domU --no-dump"), 0);
+	assert_non_null(strstr(out, "plan: domU"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(qemu_counts),
+		cmocka_unit_test(json_and_svg),
+		cmocka_unit_test(errors_and_usage),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
