@@ -20,11 +20,10 @@ uint64_t p2m_tree_root(const struct p2m *p)
 
 void p2m_publish(struct p2m *p, struct arch_shared_info *arch, bool tools_read_list)
 {
-	unsigned long pub;
-	uint64_t max;
-
 	p->tools_read_list = tools_read_list;
 	p->plat.lock(p->plat.ctx);
+	/* Under the lock: p2m_note_pfn() raises max_pfn only while holding
+	 * it, so the copy cannot be overtaken. */
 	__atomic_store_n(&arch->max_pfn, p2m_max_pfn(p), __ATOMIC_RELAXED);
 	arch->pfn_to_mfn_frame_list_list = (xen_pfn_t)p2m_tree_root(p);
 	arch->p2m_vaddr = (unsigned long)(uintptr_t)p->list;
@@ -33,17 +32,7 @@ void p2m_publish(struct p2m *p, struct arch_shared_info *arch, bool tools_read_l
 	/* p2m_cr3 last: tools consider the list only once it is non-zero. */
 	__atomic_store_n(&arch->p2m_cr3, xen_pfn_to_cr3(p->plat.root_table(p->plat.ctx)),
 			 __ATOMIC_RELEASE);
-	__atomic_store_n(&p->arch, arch, __ATOMIC_SEQ_CST);
-	/* A writer may have raised max_pfn (p2m_note_pfn) after it was
-	 * copied above but before it could see p->arch: raise the published
-	 * value again. Both sides store, then load the other's variable,
-	 * sequentially consistent, so at least one of them sees the other. */
-	max = __atomic_load_n(&p->max_pfn, __ATOMIC_SEQ_CST);
-	pub = __atomic_load_n(&arch->max_pfn, __ATOMIC_RELAXED);
-	while (pub < max &&
-	       !__atomic_compare_exchange_n(&arch->max_pfn, &pub, max, false,
-					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		;
+	__atomic_store_n(&p->arch, arch, __ATOMIC_RELEASE);
 	p->plat.unlock(p->plat.ctx);
 }
 

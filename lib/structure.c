@@ -308,24 +308,20 @@ int p2m_join_window_if_uniform(struct p2m *p, uint64_t w, uint8_t k)
 void p2m_note_pfn(struct p2m *p, uint64_t pfn)
 {
 	uint64_t want = (pfn + P2M_PER_PAGE) & ~(P2M_PER_PAGE - 1);
-	uint64_t cur = __atomic_load_n(&p->max_pfn, __ATOMIC_RELAXED);
 	struct arch_shared_info *arch;
 
-	while (cur < want) {
-		if (__atomic_compare_exchange_n(&p->max_pfn, &cur, want, false,
-						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-			break;
-	}
-	/* Sequentially consistent against p2m_publish(), which stores
-	 * p->arch and then reads max_pfn: one of the two raises it. */
-	arch = __atomic_load_n(&p->arch, __ATOMIC_SEQ_CST);
-	if (arch) {
-		/* Published value: also only ever raised. */
-		unsigned long pub = __atomic_load_n(&arch->max_pfn, __ATOMIC_RELAXED);
-
-		while (pub < want &&
-		       !__atomic_compare_exchange_n(&arch->max_pfn, &pub, want, false,
-						    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-			;
-	}
+	/* Covered already: max_pfn only grows. */
+	if (__atomic_load_n(&p->max_pfn, __ATOMIC_ACQUIRE) >= want)
+		return;
+	/* Raising is rare (at most once per 512 pfns of growth) and done
+	 * under the lock, so that p2m_publish() copies a value no raise can
+	 * overtake, and after p2m_unpublish() nothing writes into the
+	 * published structure any more (it may be unmapped). */
+	p->plat.lock(p->plat.ctx);
+	if (p->max_pfn < want)
+		__atomic_store_n(&p->max_pfn, want, __ATOMIC_RELEASE);
+	arch = __atomic_load_n(&p->arch, __ATOMIC_RELAXED);
+	if (arch && __atomic_load_n(&arch->max_pfn, __ATOMIC_RELAXED) < want)
+		__atomic_store_n(&arch->max_pfn, want, __ATOMIC_RELEASE);
+	p->plat.unlock(p->plat.ctx);
 }
