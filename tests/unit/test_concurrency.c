@@ -393,10 +393,60 @@ static void hammer(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * After p2m_unpublish() returns, nothing may write into the published
+ * structure (the caller unmaps it). A writer raising max_pfn slot by
+ * slot (pre-allocated slots: plain stores and raises) runs while the
+ * structure is unpublished, overwritten and freed: under TSan any write
+ * of libp2m into it not ordered before the unpublish is a reported race,
+ * under ASan a late one is a use after free.
+ */
+static struct arch_shared_info *volatile up_arch;
+static uint64_t up_done;
+
+static void *raiser(void *arg)
+{
+	(void)arg;
+	for (uint64_t slot = 0; slot < W / S; slot++) {
+		if (p2m_set(&f.p, slot * S + 1, ram_of(slot)))
+			report("raiser: %s", p2m_last_error(&f.p));
+		__atomic_store_n(&up_done, slot + 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void unpublish_stops_writes(void **state)
+{
+	struct arch_shared_info *a = malloc(sizeof(*a));
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(a);
+	fx_init(&f, W, true);
+	for (uint64_t slot = 0; slot < W / S; slot++)
+		assert_int_equal(p2m_prepare(&f.p, slot * S), 0);
+	p2m_publish(&f.p, a, false);
+	up_arch = a;
+	assert_int_equal(pthread_create(&t, NULL, raiser, NULL), 0);
+	/* Relaxed: this wait must not order the writer's accesses before
+	 * the unpublish; only libp2m's own synchronisation may. */
+	while (__atomic_load_n(&up_done, __ATOMIC_RELAXED) < 16)
+		;
+	p2m_unpublish(&f.p);
+	memset(a, 0x5a, sizeof(*a));
+	free(a);
+	pthread_join(t, NULL);
+	if (failed)
+		fail_msg("%s", failure);
+	assert_int_equal(p2m_max_pfn(&f.p), W);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hammer),
+		cmocka_unit_test(unpublish_stops_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
