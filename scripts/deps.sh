@@ -15,6 +15,7 @@ PACKAGES=(
 	libxen-dev                   # Xen's public headers (the ABI, never retyped)
 	libcmocka-dev                # unit tests
 	procps                       # sysctl
+	qemu-system-x86 cpio         # Xen under QEMU (scripts/get-xen.sh), the toolstack initramfs
 	"$@"
 )
 

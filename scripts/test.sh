@@ -1,13 +1,15 @@
 #!/bin/bash
-# Build and run every test of p2mkit, in four configurations:
+# Fetch Xen 4.17 and the toolstack tier (scripts/get-xen.sh --tools), then
+# build and run every test of p2mkit, in four configurations:
 #   gcc            all tests (the Xen boot scenarios skip unless Xen and
 #                  QEMU were fetched with scripts/get-xen.sh)
 #   clang          all tests but the Xen boots
 #   gcc-asan       ASan+UBSan (-DP2M_SANITIZE=address), all but the Xen boots
 #   clang-tsan     TSan (-DP2M_SANITIZE=thread), the tests labelled `concurrency`
-# then print a summary. Exits non-zero if anything failed.
+# then run every libFuzzer target briefly (fuzz: scripts/fuzz.sh -t 15)
+# and print a summary. Exits non-zero if anything failed.
 #
-#   scripts/test.sh [CONFIG...]     (default: all four)
+#   scripts/test.sh [CONFIG...]     (default: all four, then fuzz)
 # Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
 set -uo pipefail
 
@@ -16,9 +18,11 @@ jobs=${P2M_JOBS:-$(nproc)}
 out=${P2M_BUILD_ROOT:-$root/build-test}
 
 "$root/scripts/deps.sh" || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+# Without Xen the boot scenarios would only be skipped: fail instead.
+"$root/scripts/get-xen.sh" --tools || { echo "test.sh: fetching Xen and the toolstack failed" >&2; exit 1; }
 
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(gcc clang gcc-asan clang-tsan)
+[ ${#configs[@]} -gt 0 ] || configs=(gcc clang gcc-asan clang-tsan fuzz)
 
 declare -a summary
 failed=0
@@ -52,7 +56,13 @@ for c in "${configs[@]}"; do
 	clang)      run_config clang clang "" ON -LE '^xen$' ;;
 	gcc-asan)   run_config gcc-asan gcc address OFF -LE '^xen$' ;;
 	clang-tsan) run_config clang-tsan clang thread OFF -L '^concurrency$' ;;
-	*) echo "test.sh: unknown configuration '$c' (gcc, clang, gcc-asan, clang-tsan)" >&2; exit 2 ;;
+	fuzz)
+		start=$SECONDS
+		echo
+		echo "=== fuzz: every libFuzzer target for 15 s ==="
+		if "$root/scripts/fuzz.sh" -t 15 -b "$out/fuzz"; then st=ok; else st="FAILED"; failed=1; fi
+		summary+=("$(printf '%-11s %-16s %4ds' fuzz "$st" $((SECONDS - start)))") ;;
+	*) echo "test.sh: unknown configuration '$c' (gcc, clang, gcc-asan, clang-tsan, fuzz)" >&2; exit 2 ;;
 	esac
 done
 
