@@ -158,8 +158,8 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 			return 0;
 		} else {
 			return p2m_fail(p, P2M_ERANGE,
-					"range [%#llx, %#llx) reaches beyond the capacity %#llx",
-					(unsigned long long)pfn, (unsigned long long)(pfn + n),
+					"range of %#llx pfns from %#llx reaches beyond the capacity %#llx",
+					(unsigned long long)n, (unsigned long long)pfn,
 					(unsigned long long)p->capacity);
 		}
 	}

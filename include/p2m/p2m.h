@@ -18,7 +18,9 @@
  * second byte, the slot's kind, to tell identity from missing: no
  * page-table walk. A pfn beyond the capacity is identity (MMIO above RAM).
  *
- * Update. p2m_set() is one atomic 8-byte store into a private page. A
+ * Update. p2m_set() is one atomic 8-byte store into a private page (plus
+ * the lock, once per 512 pfns of growth, when a RAM or foreign value
+ * raises max_pfn). A
  * write into a shared slot that really changes it allocates a private page
  * (and a page table if the window was shared) outside the lock, checks
  * again under the lock, installs it or frees its own if another writer
@@ -187,8 +189,14 @@ static inline enum p2m_kind p2m_kind_of(const struct p2m *p, uint64_t pfn)
 int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value);
 
 /* Set [pfn, pfn + n) missing or identity; whole slots and windows go back
- * to the shared pages and their private frames are freed. On failure
- * (allocation for a partial slot) nothing has changed. */
+ * to the shared pages and their private frames are freed. Identity
+ * ranges are clamped to the capacity (beyond it all is identity). Every
+ * allocation comes first: when one fails nothing has changed. A mapping
+ * failure of the platform later on stops the call part-way: each pfn then
+ * holds its old or its new value, and no frame is lost. A slot that only
+ * part of a range covers keeps its private page even if all its entries
+ * end up of one kind: a lock-free store by another writer could land in
+ * it, so only a range covering the slot whole returns it. */
 int p2m_set_range_missing(struct p2m *p, uint64_t pfn, uint64_t n);
 int p2m_set_range_identity(struct p2m *p, uint64_t pfn, uint64_t n);
 
@@ -230,8 +238,9 @@ void p2m_get_stats(const struct p2m *p, struct p2m_stats *st);
  * the extra regions). Never lowers it; count beyond capacity is clamped. */
 void p2m_cover(struct p2m *p, uint64_t count);
 
-/* The published count of covered pfns (max_pfn of shared_info): highest
- * pfn ever set to a non-missing value, plus one, rounded up to 512. */
+/* The published count of covered pfns (max_pfn of shared_info): one past
+ * the highest pfn ever given a RAM or foreign value (or p2m_cover()ed),
+ * rounded up to 512. Identity never raises it. Never shrinks. */
 uint64_t p2m_max_pfn(const struct p2m *p);
 /* p2m_generation; even when no mapping change is in progress. */
 uint64_t p2m_generation(const struct p2m *p);

@@ -52,8 +52,10 @@ struct p2m_platform {
 	void *(*frame_map)(void *ctx, xen_pfn_t mfn);
 	void (*frame_unmap)(void *ctx, void *va);
 
-	/* Reserve bytes of virtual space, aligned to 2 MiB, nothing mapped
-	 * yet; release() gives it back (and drops every mapping in it). */
+	/* Reserve bytes of virtual space, aligned to 1 GiB (so the list
+	 * starts at L2 index 0: Xen 4.17's saver trims the list by comparing
+	 * L2 indices as if it did), nothing mapped yet; release() gives it
+	 * back (and drops every mapping in it and every table under it). */
 	int (*reserve)(void *ctx, size_t bytes, void **base);
 	void (*release)(void *ctx, void *base, size_t bytes);
 
