@@ -5,9 +5,10 @@
  *      and the M2P;
  *   2. get the memory map, plan it, seed the frame pool;
  *   3. create the P2M; move the frames under holes whose targets lie
- *      beyond the build's windows; build it from the initial list;
- *   4. apply the rest of the plan (the other moves, releases, identity,
- *      extra memory);
+ *      beyond the build's windows; give back the frames the plan
+ *      releases or trims; build it from the initial list;
+ *   4. apply the rest of the plan (the other moves, identity, extra
+ *      memory);
  *   5. free the initial list and the page tables that mapped it;
  *   6. publish to shared_info;
  *   7. prove the result (checks.c), print the layout, exit with a verdict.
@@ -110,6 +111,7 @@ void kmain(start_info_t *si)
 		panic("p2m_create(%#lx): %s", (unsigned long)boot.plan.end,
 		      p2m_last_error(&boot.p2m));
 	memmap_remap_early();
+	memmap_release();
 	rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);
 	if (rc)
 		panic("p2m_build: %s", p2m_last_error(&boot.p2m));

@@ -39,7 +39,8 @@ struct boot {
 	struct p2m_e820_remap remap[MAX_RANGES];
 	struct p2m_e820_conflict conflicts[16];
 	struct p2m_e820_plan plan;
-	uint64_t remapped, released;
+	uint64_t remapped, released, trimmed; /* trimmed: part of released */
+	uint64_t release_m2p_stale; /* released frames whose M2P kept the pfn */
 
 	struct p2m p2m;
 	struct shared_info *shared_info;
@@ -56,6 +57,7 @@ void memmap_get(void);
 void memmap_plan(void);
 void memmap_pool(void);
 void memmap_remap_early(void);
+void memmap_release(void);
 void memmap_apply(void);
 /* checks.c: returns the number of failed checks */
 unsigned checks_run(void);

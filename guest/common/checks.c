@@ -15,6 +15,10 @@
  *                  pfn_to_mfn_frame_list_list name the same leaf frames,
  *                  and each leaf read by mfn holds what the P2M says
  *  leaf-m2p        every list leaf's M2P entry maps back through the P2M
+ *  released        every RELEASED/TRIMMED pfn went back to Xen (counted),
+ *                  no released frame kept its M2P entry, none is in the
+ *                  pool, and max_pfn stays at/below the limit when a
+ *                  tail was trimmed
  *  platform        no bad frees, balanced lock, tables made/dropped
  */
 #include "arch/x86_64/hypercall.h"
@@ -295,6 +299,30 @@ static void check_tools_walk(void)
 	       (unsigned long)m2p_bad);
 }
 
+static void check_released(void)
+{
+	const struct p2m_e820_plan *pl = &boot.plan;
+	uint64_t want = pl->pfns[P2M_E820_C_RELEASED] + pl->pfns[P2M_E820_C_TRIMMED];
+	uint64_t in_pool = 0, top = P2M_INVALID;
+	size_t i;
+
+	for (i = 0; i < pl->nr_release; i++)
+		in_pool += frames_count_in(pl->release[i].start,
+					   pl->release[i].end - pl->release[i].start);
+	/* The trimmed tail lies above every frame we keep: max_pfn, rounded
+	 * to a leaf, must not reach into it. */
+	if (pl->pfns[P2M_E820_C_TRIMMED] && pl->limit)
+		top = (pl->limit + P2M_PER_PAGE - 1) & ~(uint64_t)(P2M_PER_PAGE - 1);
+	result(boot.released == want && !boot.release_m2p_stale && !in_pool &&
+		       p2m_max_pfn(&boot.p2m) <= top,
+	       "released",
+	       "%lu of %lu planned pfns given back (%lu trimmed), %lu kept their M2P entry, "
+	       "%lu in the pool, max_pfn %#lx (limit %#lx)",
+	       (unsigned long)boot.released, (unsigned long)want, (unsigned long)boot.trimmed,
+	       (unsigned long)boot.release_m2p_stale, (unsigned long)in_pool,
+	       (unsigned long)p2m_max_pfn(&boot.p2m), (unsigned long)pl->limit);
+}
+
 unsigned checks_run(void)
 {
 	struct p2m_stats st;
@@ -304,6 +332,7 @@ unsigned checks_run(void)
 	check_entries();
 	check_list_gone();
 	check_tools_walk();
+	check_released();
 	p2m_get_stats(&boot.p2m, &st);
 	result(!platform_stats.bad_frees && !platform_stats.lock_errors, "platform",
 	       "%lu frames allocated, %lu freed, %lu bad frees, %lu tables made, %lu dropped, lock errors %lu",

@@ -1,7 +1,8 @@
 /*
  * The guest's command line (start_info.cmd_line, from the multiboot
  * module string after the image name): space-separated words, each "key"
- * or "key=value".
+ * or "key=value". Sizes ("limit=768M") are parsed here too, so that a
+ * bad value is rejected with its text in one place.
  */
 #include "common/guest.h"
 
@@ -50,4 +51,59 @@ const char *cmdline_value(const char *key, size_t *len)
 bool cmdline_has(const char *key)
 {
 	return cmdline_value(key, NULL) != NULL;
+}
+
+/* "N" with a unit: K, M, G, T (bytes, a whole number of pages) or p
+ * (pfns); a bare 0 or "off" is 0 (the caller's "none"). Returns 1 and
+ * *pfns when key is present and valid, 0 when absent; a present but
+ * malformed value is a panic naming it (a typo must not silently run the
+ * default). */
+int cmdline_pfns(const char *key, uint64_t *pfns)
+{
+	size_t len, i;
+	const char *v = cmdline_value(key, &len);
+	uint64_t n = 0, shift;
+	char t[40]; /* the value, NUL-terminated for the messages */
+
+	if (!v)
+		return 0;
+	for (i = 0; i < len && i + 1 < sizeof(t); i++)
+		t[i] = v[i];
+	t[i] = '\0';
+	if (len == 3 && v[0] == 'o' && v[1] == 'f' && v[2] == 'f') {
+		*pfns = 0;
+		return 1;
+	}
+	for (i = 0; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			panic("cmdline: %s=%s: number too large", key, t);
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (i == 0)
+		panic("cmdline: %s=%s: expected a number", key, t);
+	if (i == len) {
+		if (n)
+			panic("cmdline: %s=%s: needs a unit (K, M, G, T or p for pfns)",
+			      key, t);
+		*pfns = 0;
+		return 1;
+	}
+	if (i + 1 != len)
+		panic("cmdline: %s=%s: trailing characters after the unit", key, t);
+	switch (v[i]) {
+	case 'p': *pfns = n; return 1;
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
+	case 'T': case 't': shift = 40; break;
+	default:
+		panic("cmdline: %s=%s: unknown unit '%c' (K, M, G, T or p)", key, t, v[i]);
+	}
+	if (n > (UINT64_MAX >> shift))
+		panic("cmdline: %s=%s: too large", key, t);
+	n <<= shift;
+	if (n & 4095)
+		panic("cmdline: %s=%s: not a whole number of 4 KiB pages", key, t);
+	*pfns = n >> 12;
+	return 1;
 }

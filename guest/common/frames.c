@@ -139,6 +139,17 @@ void frames_remove(uint64_t pfn, uint64_t n)
 	}
 }
 
+uint64_t frames_count_in(uint64_t pfn, uint64_t n)
+{
+	uint64_t end = pfn + n, got = 0;
+	unsigned i;
+
+	for (i = find(pfn); i < nr_ext && ext[i].start < end; i++)
+		got += (ext[i].end < end ? ext[i].end : end) -
+		       (ext[i].start > pfn ? ext[i].start : pfn);
+	return got;
+}
+
 uint64_t frames_free_count(void)
 {
 	return nr_free;

@@ -29,4 +29,7 @@ bool frames_is_free(uint64_t pfn);
 uint64_t frames_free_count(void);
 unsigned frames_extents(void);
 
+/* How many of pfns [pfn, pfn + n) are free (in the pool). */
+uint64_t frames_count_in(uint64_t pfn, uint64_t n);
+
 #endif

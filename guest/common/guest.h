@@ -43,5 +43,8 @@ void guest_exit(unsigned v) __attribute__((noreturn));
 /* cmdline.c: "key" or "key=value" words of start_info.cmd_line. */
 bool cmdline_has(const char *key);
 const char *cmdline_value(const char *key, size_t *len);
+/* A size in pfns ("768M", "2G", "196608p"; "0"/"off": 0): 1 if present,
+ * 0 if absent; a malformed value panics naming it. */
+int cmdline_pfns(const char *key, uint64_t *pfns);
 
 #endif

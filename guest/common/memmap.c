@@ -2,8 +2,9 @@
  * The memory map and its plan (libp2m's E820 planner, include/p2m/e820.h):
  * fetch the map, plan, seed the frame pool with the RAM that stays RAM,
  * and apply the plan to the P2M: move the frames under holes (one
- * MMU_MACHPHYS_UPDATE each) or give them back to Xen, then let the
- * planner mark identity and missing ranges.
+ * MMU_MACHPHYS_UPDATE each) or give them back to Xen
+ * (XENMEM_decrease_reservation, before the build), then let the planner
+ * mark identity and missing ranges.
  */
 #include "arch/x86_64/hypercall.h"
 #include "arch/x86_64/pt.h"
@@ -74,6 +75,40 @@ static uint64_t plan_end(void)
 	return (top + P2M_PER_WINDOW - 1) & ~(P2M_PER_WINDOW - 1);
 }
 
+/*
+ * The planner's limit (pfns; 0: none). The 512 GiB domU default exists
+ * because Linux's 3-level frame-list tree reaches no further; a builder
+ * that set SIF_VIRT_P2M_4TOOLS (libxc always does) has the tools read
+ * the linear list instead, so the limit would only throw memory away.
+ * `limit=` on the command line overrides both (it also reproduces the
+ * release path cheaply: a limit below nr_pages trims the frames above
+ * it, and leaves no remap targets, so the frames under holes are
+ * released too).
+ */
+static uint64_t plan_limit(uint64_t def)
+{
+	uint64_t lim = def;
+	const char *why;
+
+	if (cmdline_pfns("limit", &lim))
+		why = "from the command line (limit=)";
+	else if (boot.dom0)
+		why = "dom0: the default, dom0 is never limited";
+	else if (start_info->flags & SIF_VIRT_P2M_4TOOLS) {
+		lim = 0;
+		why = "domU with SIF_VIRT_P2M_4TOOLS: the tools read the linear list, "
+		      "not the 3-level tree";
+	} else
+		why = "domU without SIF_VIRT_P2M_4TOOLS: the tools read the 3-level tree "
+		      "(512 GiB reach)";
+	if (lim)
+		printk("limit: %#lx pfns (%lu MiB), %s\n", (unsigned long)lim,
+		       (unsigned long)(lim >> 8), why);
+	else
+		printk("limit: none, %s\n", why);
+	return lim;
+}
+
 void memmap_plan(void)
 {
 	struct p2m_e820_input in;
@@ -83,6 +118,7 @@ void memmap_plan(void)
 	int rc;
 
 	p2m_e820_input_init(&in, boot.dom0);
+	in.limit = plan_limit(in.limit);
 	in.map = boot.map_in;
 	in.nr_map = boot.nr_map_in;
 	in.nr_pages = boot.nr_pages;
@@ -264,54 +300,120 @@ static void do_remap(void)
 	}
 }
 
-static void do_release(void)
+/*
+ * Give back the frames the plan releases (RELEASED: under non-RAM with
+ * no remap target left; TRIMMED: RAM at/above the limit), before the
+ * build: each source entry of the initial list becomes what the plan
+ * says the pfn is (identity, or missing), so p2m_build neither makes
+ * private leaves for them nor counts them in max_pfn (a trimmed domU's
+ * max_pfn is its limit, as the 3-level tree's reach requires). The pool
+ * never held these pfns (memmap_pool seeds RAM only); frames_remove
+ * only asserts that. A frame still referenced anywhere (a mapping) would
+ * survive the hypercall with its M2P entry intact: the M2P is read back
+ * (Xen invalidates it when the frame is freed) and any survivor counted
+ * for the `released` check.
+ */
+void memmap_release(void)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
+	uint64_t *initial = (uint64_t *)boot.initial;
 	static xen_pfn_t mfns[512];
+	static uint64_t pfns[512];
 	size_t r;
 
 	for (r = 0; r < pl->nr_release; r++) {
-		uint64_t pfn = pl->release[r].start;
+		uint64_t s = pl->release[r].start, e = pl->release[r].end, pfn = s;
+		enum p2m_e820_category c = p2m_e820_category_of(pl, s);
+		uint64_t before = frames_free_count();
 
-		frames_remove(pl->release[r].start, pl->release[r].end - pl->release[r].start);
-		while (pfn < pl->release[r].end) {
+		if (c != P2M_E820_C_RELEASED && c != P2M_E820_C_TRIMMED)
+			panic("release [%#lx, %#lx): the layout says %s, not released/trimmed",
+			      (unsigned long)s, (unsigned long)e, p2m_e820_category_name(c));
+		if (e > boot.nr_pages)
+			panic("release [%#lx, %#lx) reaches past nr_pages %#lx", (unsigned long)s,
+			      (unsigned long)e, (unsigned long)boot.nr_pages);
+		frames_remove(s, e - s);
+		if (frames_free_count() != before)
+			panic("release [%#lx, %#lx): %lu of its pfns were in the frame pool",
+			      (unsigned long)s, (unsigned long)e,
+			      (unsigned long)(before - frames_free_count()));
+		while (pfn < e) {
 			struct xen_memory_reservation res = { .extent_order = 0,
 							      .domid = DOMID_SELF };
-			unsigned n = 0;
+			unsigned n = 0, i;
 			long rc;
 
-			while (n < 512 && pfn < pl->release[r].end) {
+			while (n < 512 && pfn < e) {
+				uint64_t mfn = initial[pfn];
+
+				if (mfn >= P2M_MFN_LIMIT)
+					panic("release: pfn %#lx has no frame (initial entry %#lx)",
+					      (unsigned long)pfn, (unsigned long)mfn);
 				unmap_if_initial(pfn);
-				mfns[n++] = boot.initial[pfn++];
+				pfns[n] = pfn;
+				mfns[n++] = mfn;
+				pfn++;
 			}
 			set_xen_guest_handle(res.extent_start, mfns);
 			res.nr_extents = n;
 			rc = hyp_memory_op(XENMEM_decrease_reservation, &res);
-			if (rc != (long)n)
-				panic("decrease_reservation: %ld of %u", rc, n);
+			if (rc != (long)n) {
+				/* rc frames went back; the next one failed. */
+				if (rc >= 0 && rc < (long)n)
+					panic("XENMEM_decrease_reservation: pfn %#lx mfn %#lx refused "
+					      "(rc %ld: %ld of %u extents done)",
+					      (unsigned long)pfns[rc], (unsigned long)mfns[rc], rc, rc, n);
+				panic("XENMEM_decrease_reservation: pfns [%#lx, %#lx] (mfn %#lx..): rc %ld",
+				      (unsigned long)pfns[0], (unsigned long)pfns[n - 1],
+				      (unsigned long)mfns[0], rc);
+			}
+			for (i = 0; i < n; i++) {
+				uint64_t m2p;
+
+				if (m2p_lookup(mfns[i], &m2p) && m2p == pfns[i]) {
+					if (!boot.release_m2p_stale)
+						printk("  released pfn %#lx: mfn %#lx still names it in "
+						       "the M2P (still referenced?)\n",
+						       (unsigned long)pfns[i], (unsigned long)mfns[i]);
+					boot.release_m2p_stale++;
+				}
+				initial[pfns[i]] = c == P2M_E820_C_RELEASED
+							   ? p2m_identity_entry(pfns[i])
+							   : P2M_INVALID;
+			}
 			boot.released += n;
+			if (c == P2M_E820_C_TRIMMED)
+				boot.trimmed += n;
 		}
 	}
+	if (boot.released)
+		printk("released %lu page(s) (%lu trimmed above the limit) with "
+		       "XENMEM_decrease_reservation; %lu still in the M2P\n",
+		       (unsigned long)boot.released, (unsigned long)boot.trimmed,
+		       (unsigned long)boot.release_m2p_stale);
 }
 
 void memmap_apply(void)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
-	uint64_t cover = boot.nr_pages;
+	uint64_t cover = 0;
 	size_t i;
 	int rc;
 
 	do_remap();
-	do_release();
 	rc = p2m_e820_apply(&boot.p2m, pl);
 	if (rc)
 		panic("p2m_e820_apply: %s", p2m_last_error(&boot.p2m));
-	for (i = 0; i < pl->nr_remap; i++)
-		if (pl->remap[i].dst + pl->remap[i].count > cover)
-			cover = pl->remap[i].dst + pl->remap[i].count;
-	for (i = 0; i < pl->nr_extra; i++)
-		if (pl->extra[i].end > cover)
-			cover = pl->extra[i].end;
+	/* max_pfn covers what may hold a frame of ours: RAM, remap targets,
+	 * the balloon's room; not the pfns given back (a trimmed tail is
+	 * past the limit on purpose). */
+	for (i = 0; i < pl->nr_layout; i++) {
+		uint32_t k = pl->layout[i].kind;
+
+		if ((k == P2M_E820_C_RAM || k == P2M_E820_C_REMAP_DST || k == P2M_E820_C_EXTRA) &&
+		    pl->layout[i].end > cover)
+			cover = pl->layout[i].end;
+	}
 	p2m_cover(&boot.p2m, cover);
 	printk("applied the plan: remapped %lu page(s), released %lu page(s), max_pfn %#lx\n",
 	       (unsigned long)boot.remapped, (unsigned long)boot.released,
