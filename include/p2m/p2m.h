@@ -150,12 +150,12 @@ static inline uint64_t p2m_view_raw(const struct p2m_view *v, uint64_t pfn)
 	if (__builtin_expect(pfn >= v->capacity, 0))
 		return p2m_identity_entry(pfn);
 	e = __atomic_load_n(&v->list[pfn], __ATOMIC_RELAXED);
-	if (__builtin_expect(e != P2M_INVALID, 1))
+	if (e != P2M_INVALID)
 		return e;
 	k = __atomic_load_n(&v->kinds[pfn >> P2M_SLOT_SHIFT], __ATOMIC_RELAXED);
 	if (k == P2M_SLOT_IDENTITY)
 		return p2m_identity_entry(pfn);
-	if (k == P2M_SLOT_MISSING)
+	if (__builtin_expect(k == P2M_SLOT_MISSING, 1))
 		return P2M_INVALID;
 	/* Private: the slot may have been split after our first load. The
 	 * writer maps the new leaf before it stores the kind (release), so
