@@ -5,7 +5,7 @@
 # guest as a domU through `xl create` (then, with --save, `xl save` and
 # `xl restore`), reading the domU's verdict from xenconsoled's log.
 #
-#   scripts/toolstack.sh [--build DIR] [--save] [--mem MIB] [--timeout S] [--no-fetch]
+#   scripts/toolstack.sh [--build DIR] [--save] [--mem MIB] [--args "..."] [--timeout S] [--no-fetch]
 #   scripts/toolstack.sh --big [--build DIR]
 #
 #   --build DIR   the build tree holding p2m and guest/*.elf (default: the
@@ -13,6 +13,8 @@
 #   --save        also xl save + xl restore each domU (the guest must support
 #                 suspend: cmdline word "loop", see guest/README.md)
 #   --mem MIB     domU memory (default 32)
+#   --args "..."  words added to every domU's command line (e.g. "limit=16M":
+#                 trim the memory above 16 MiB, see guest/README.md)
 #   --timeout S   for the whole QEMU run (default 600)
 #   --no-fetch    do not download: exit 77 (skip) when the packages of
 #                 `scripts/get-xen.sh --tools` are not in the cache yet
@@ -38,15 +40,17 @@ fetch=1
 mem=32
 timeout=600
 big=0
+args=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build="$2"; shift 2 ;;
 	--save) save=1; shift ;;
 	--no-fetch) fetch=0; shift ;;
 	--mem) mem="$2"; shift 2 ;;
+	--args) args="$2"; shift 2 ;;
 	--timeout) timeout="$2"; shift 2 ;;
 	--big) big=1; shift ;;
-	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -107,6 +111,7 @@ for d in "${domus[@]}"; do
 	IFS='|' read -r name image dmem extra <<<"$d"
 	[ -f "$build/guest/$image" ] || die "guest image $build/guest/$image missing"
 	[ "$save" = 1 ] && extra="${extra:+$extra }loop"
+	[ -n "$args" ] && extra="${extra:+$extra }$args"
 	cp "$build/guest/$image" "$stage"/guest/
 	cat >"$stage/guest/p2m-$name.cfg" <<EOF
 name = "p2m-$name"

@@ -63,6 +63,21 @@ static void ring_write(const char *s, size_t n)
 	hyp_event_channel_op(EVTCHNOP_send, &send);
 }
 
+/* A domU about to shut down: wait (yielding, bounded) until xenconsoled
+ * has read the ring, or the last lines (a PANIC) die with the domain. */
+void con_flush(void)
+{
+	struct evtchn_send send = { .port = ring_port };
+	unsigned spins = 0;
+
+	if (!use_ring || !ring)
+		return;
+	while (ring->out_cons != ring->out_prod && ++spins < 100000) {
+		hyp_event_channel_op(EVTCHNOP_send, &send);
+		hyp_sched_op(SCHEDOP_yield, NULL);
+	}
+}
+
 void con_write(const char *s, size_t n)
 {
 	if (use_ring) {

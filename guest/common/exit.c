@@ -6,7 +6,8 @@
  * is absent (a run without the device) we fall back to ACPI S5 (port
  * 0x604, what Linux dom0's poweroff does) and then to SHUTDOWN_poweroff.
  * A domU owns no I/O ports (an OUT would fault and crash it): it just
- * shuts down, and its verdict is the last line of its console.
+ * shuts down, and its verdict is the last line of its console (so it
+ * first waits for xenconsoled to drain the ring).
  */
 #include "arch/x86_64/hypercall.h"
 #include "common/guest.h"
@@ -31,6 +32,8 @@ void guest_exit(unsigned v)
 		outb(0xf4, (uint8_t)v);
 		outw(0x604, 0x2000);
 	}
+	/* A domU's last lines are in its ring until xenconsoled reads them. */
+	con_flush();
 	hyp_sched_op(SCHEDOP_shutdown, &sd);
 	for (;;)
 		__asm__ volatile("pause");

@@ -31,6 +31,8 @@ extern start_info_t *start_info;
 /* console.c: con_init() after start_info is set (a domU's ring) */
 void con_init(void);
 void con_write(const char *s, size_t n);
+/* A domU: wait until xenconsoled drained the ring (bounded). */
+void con_flush(void);
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print and leave through the exit port with the failure status. */
 void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
