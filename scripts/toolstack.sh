@@ -162,14 +162,20 @@ t=$(up); xen-init-dom0 >/tmp/init-dom0.log 2>&1 && check ok "xen-init-dom0 ($t s
 xenconsoled --log=guest --log-dir=/var/log/xen/console || check fail xenconsoled
 xl info | grep -E 'xen_version|total_memory|free_memory'
 
-# state NAME: xl's state letters (r b p s c d) or "gone".
-state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }' | tr -d -; }
+# state NAME: xl's state letters (r b p s c d), "queued" for a listed
+# domain with none of them (runnable but not on the CPU: with Xen's one
+# pCPU a busy domU is exactly that whenever dom0 runs xl), or "gone".
+state() {
+	xl list "$1" 2>/dev/null | awk -v n="$1" '
+		$1 == n { s = $5; gsub("-", "", s); print (s == "" ? "queued" : s); found = 1 }
+		END { if (!found) print "gone" }'
+}
 # wait_end NAME SECONDS: until the domain has shut down or crashed.
 wait_end() {
 	i=0
 	while [ $i -lt $(($2 * 10)) ]; do
 		s=$(state "$1")
-		case "$s" in *s*|*c*|"") echo "$s"; return;; esac
+		case "$s" in *s*|*c*|gone) echo "$s"; return;; esac
 		sleep 0.1; i=$((i + 1))
 	done
 	echo timeout
@@ -197,7 +203,7 @@ wait_verdicts() { # NAME COUNT SECONDS: until COUNT closing lines are logged
 	i=0
 	while [ $i -lt $(($3 * 10)) ]; do
 		[ "$(nverdicts $1)" -ge "$2" ] && return 0
-		case "$(state $1)" in *c*|"") return 1;; esac
+		case "$(state $1)" in *c*|gone) return 1;; esac
 		sleep 0.1; i=$((i + 1))
 	done
 	return 1
@@ -247,11 +253,11 @@ for n in $(cat /guest/list); do
 		if echo "$v" | grep -qE ' 0 failed' && ! echo "$v" | grep -qE '(^|[^0-9])0 passed'; then
 			check ok "$d: $v"
 		else
-			check fail "$d: shut down without a passing verdict (${v:-none})"
+			check fail "$d: ended (state ${s:-?}) without a passing verdict (${v:-none})"
 		fi
 		# The toolstack reads the P2M the guest published (libxc's
 		# map_p2m: p2m_cr3/p2m_vaddr or the frame-list tree) to dump it.
-		if [ "$s" != "" ] && [ "$big" = 0 ]; then
+		if [ "$s" != gone ] && [ "$big" = 0 ]; then
 			t0=$(up)
 			if xl dump-core $d /tmp/$d.core >/tmp/$d.dump.log 2>&1; then
 				t1=$(up)
