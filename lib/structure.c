@@ -143,6 +143,11 @@ int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf)
 
 		if (!need_leaf && !wshared)
 			return 0;
+		/* Read without the lock: a writer may have split the window
+		 * between the two loads. Its first slot then reads private,
+		 * which no shared window has: look again. */
+		if (wshared && wk == P2M_SLOT_PRIVATE)
+			continue;
 		if (wshared)
 			nf += 2;
 		if (need_leaf)

@@ -119,13 +119,27 @@ static int prepare_range(struct p2m *p, uint64_t pfn, uint64_t end, uint8_t k)
 	return 0;
 }
 
-/* Return whole slot `slot` (in a private window) to kind k. */
+/* Return whole slot `slot` to kind k. The caller made its window private,
+ * but a writer of another slot may have joined the window since (it was
+ * uniform then): re-checked under the lock, and split again if needed. */
 static int join_slot(struct p2m *p, uint64_t slot, uint8_t k)
 {
-	xen_pfn_t freed;
+	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	xen_pfn_t freed = 0;
 	int rc;
 
-	p->plat.lock(p->plat.ctx);
+	for (;;) {
+		p->plat.lock(p->plat.ctx);
+		if (!window_shared(p, w))
+			break;
+		rc = slot_kind(p, slot) == k;
+		p->plat.unlock(p->plat.ctx);
+		if (rc)
+			return 0; /* the shared window is of kind k already */
+		rc = p2m_make_private(p, slot, false);
+		if (rc)
+			return rc;
+	}
 	p2m_gen_begin(p);
 	rc = p2m_join_slot_locked(p, slot, k, &freed);
 	p2m_gen_end(p);
@@ -191,8 +205,7 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 			rc = p2m_join_window(p, w, k);
 			s += SLOTS_PER_WINDOW;
 		} else {
-			if (!window_shared(p, w))
-				rc = join_slot(p, s, k);
+			rc = join_slot(p, s, k);
 			s++;
 		}
 		if (rc)

@@ -337,8 +337,9 @@ static void *writer(void *arg)
 		continue;
 bad:
 		if (rc)
-			report("writer %u: op %u on pfn %#llx failed: %d %s", id, op,
-			       (unsigned long long)pfn, rc, p2m_last_error(&f.p));
+			report("writer %u: op %u on pfn %#llx failed: %d %s (platform: %s)", id, op,
+			       (unsigned long long)pfn, rc, p2m_last_error(&f.p),
+			       p2m_hosted_last_error(f.h));
 		break;
 	}
 	return NULL;
