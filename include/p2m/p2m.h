@@ -116,7 +116,8 @@ int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 /* Free every frame and the reservation. */
 void p2m_destroy(struct p2m *p);
 
-/* The message of the last failing call on p (empty if none). */
+/* The message of the last failing call on p (empty if none). One buffer
+ * per P2M: when several threads fail at once it holds one of theirs. */
 const char *p2m_last_error(const struct p2m *p);
 
 /*
