@@ -69,8 +69,8 @@ done
 echo
 echo "=== summary ==="
 printf '%s\n' "${summary[@]}"
-if [ $failed -ne 0 ]; then
-	echo "test.sh: FAILED"
-	exit 1
-fi
-echo "test.sh: all configurations passed"
+nfail=$(printf '%s\n' "${summary[@]}" | grep -c -v ' ok ' || true)
+[ $failed -eq 0 ] || echo "test.sh: FAILED"
+# Last line: the plain verdict CI reads.
+echo "configurations: $((${#summary[@]} - nfail)) passed, $nfail failed"
+[ $failed -eq 0 ]
