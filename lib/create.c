@@ -25,12 +25,6 @@
 #include "internal.h"
 #include "p2m/publish.h"
 
-#define CHAIN_NEXT 0
-#define CHAIN_COUNT 1
-#define CHAIN_FIRST 2
-#define CHAIN_CAP (P2M_PER_PAGE - CHAIN_FIRST)
-#define CHAIN_TABLE ((uint64_t)1 << 63)
-
 enum { SH_LEAF_MISSING, SH_LEAF_IDENTITY, SH_TABLE_MISSING, SH_TABLE_IDENTITY,
        SH_MID, SH_COUNT };
 

@@ -29,8 +29,8 @@ struct runs {
 	bool open;
 };
 
-/* Extend the current run by [a, b) of kind k, closing it if k differs. */
-static int add(struct runs *r, uint64_t a, uint64_t b, enum p2m_run_kind k)
+/* Continue the current run at pfn a with kind k, closing it if k differs. */
+static int add(struct runs *r, uint64_t a, enum p2m_run_kind k)
 {
 	int rc = 0;
 
@@ -41,7 +41,6 @@ static int add(struct runs *r, uint64_t a, uint64_t b, enum p2m_run_kind k)
 	r->open = true;
 	r->start = a;
 	r->kind = k;
-	(void)b;
 	return rc;
 }
 
@@ -62,13 +61,13 @@ int p2m_for_each_run(const struct p2m *p, uint64_t start, uint64_t end,
 		if (window_shared(p, w)) {
 			uint64_t b = wend < end ? wend : end;
 
-			if ((rc = add(&r, pfn, b, slot_run(k))))
+			if ((rc = add(&r, pfn, slot_run(k))))
 				return rc;
 			pfn = b;
 		} else if (k != P2M_SLOT_PRIVATE) {
 			uint64_t b = send < end ? send : end;
 
-			if ((rc = add(&r, pfn, b, slot_run(k))))
+			if ((rc = add(&r, pfn, slot_run(k))))
 				return rc;
 			pfn = b;
 		} else {
@@ -77,7 +76,7 @@ int p2m_for_each_run(const struct p2m *p, uint64_t start, uint64_t end,
 			for (; pfn < b; pfn++) {
 				uint64_t e = __atomic_load_n(&p->list[pfn], __ATOMIC_RELAXED);
 
-				if ((rc = add(&r, pfn, pfn + 1, entry_run(e))))
+				if ((rc = add(&r, pfn, entry_run(e))))
 					return rc;
 			}
 		}

@@ -15,6 +15,15 @@
 #define SLOTS_PER_WINDOW 512u
 #define WINDOW_BYTES ((uint64_t)2 << 20)
 
+/* A frame of the meta chain (create.c builds it, migrate.c renames its
+ * frames): the next chain frame (~0: none), a count, then that many meta
+ * frames, tables tagged with CHAIN_TABLE. */
+#define CHAIN_NEXT 0
+#define CHAIN_COUNT 1
+#define CHAIN_FIRST 2
+#define CHAIN_CAP (P2M_PER_PAGE - CHAIN_FIRST)
+#define CHAIN_TABLE ((uint64_t)1 << 63)
+
 /* Record a message and return -err. */
 int p2m_fail(struct p2m *p, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

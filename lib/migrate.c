@@ -17,11 +17,6 @@
 #include "p2m/migrate.h"
 #include "p2m/publish.h"
 
-#define CHAIN_NEXT 0
-#define CHAIN_COUNT 1
-#define CHAIN_FIRST 2
-#define CHAIN_TABLE ((uint64_t)1 << 63)
-
 /* While suspended, records hold pfn | SUSPENDED so that no record reads
  * 0 (0 marks a shared window). */
 #define SUSPENDED ((uint64_t)1 << 61)

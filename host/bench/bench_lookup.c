@@ -35,13 +35,16 @@ struct impls {
 typedef uint64_t (*rand_fn)(const struct impls *, const uint64_t *, uint64_t);
 typedef uint64_t (*seq_fn)(const struct impls *, uint64_t, uint64_t, uint64_t);
 
-#define BENCH_LOOPS(name, OBJ, RAW)                                            \
+/* One pair of loops per implementation: O (of type TYPE) is taken once
+ * from INIT before the loop, and RAW(O, pfn) looks up through it. */
+#define BENCH_LOOPS(name, TYPE, INIT, RAW)                                     \
 static uint64_t name##_rand(const struct impls *m, const uint64_t *idx,       \
 			    uint64_t n)                                        \
 {                                                                              \
+	TYPE o = INIT;                                                         \
 	uint64_t s = 0;                                                        \
 	for (uint64_t i = 0; i < n; i++) {                                     \
-		s += RAW(OBJ, idx[i]);                                         \
+		s += RAW(o, idx[i]);                                           \
 		BENCH_KEEP(s);                                                 \
 	}                                                                      \
 	return s;                                                              \
@@ -49,11 +52,12 @@ static uint64_t name##_rand(const struct impls *m, const uint64_t *idx,       \
 static uint64_t name##_seq(const struct impls *m, uint64_t first,             \
 			   uint64_t len, uint64_t n)                           \
 {                                                                              \
+	TYPE o = INIT;                                                         \
 	uint64_t s = 0;                                                        \
 	while (n) {                                                            \
 		uint64_t k = n < len ? n : len;                                \
 		for (uint64_t p = first; p < first + k; p++) {                 \
-			s += RAW(OBJ, p);                                      \
+			s += RAW(o, p);                                        \
 			BENCH_KEEP(s);                                         \
 		}                                                              \
 		n -= k;                                                        \
@@ -64,45 +68,18 @@ static uint64_t name##_seq(const struct impls *m, uint64_t first,             \
 /* ours: the loop takes a view of the P2M once (p2m_view) and looks up
  * through it, as a guest's loop over many pfns does; p2m_raw() alone
  * would reload the P2M's fields on every call. */
-#define OURS_VIEW_RAW(v, pfn) p2m_view_raw(v, pfn)
-#define BENCH_VIEW_LOOPS(name, P, RAW)                                        \
-static uint64_t name##_rand(const struct impls *m, const uint64_t *idx,       \
-			    uint64_t n)                                        \
-{                                                                              \
-	const struct p2m_view v = p2m_view(P);                                 \
-	uint64_t s = 0;                                                        \
-	for (uint64_t i = 0; i < n; i++) {                                     \
-		s += RAW(&v, idx[i]);                                          \
-		BENCH_KEEP(s);                                                 \
-	}                                                                      \
-	return s;                                                              \
-}                                                                              \
-static uint64_t name##_seq(const struct impls *m, uint64_t first,             \
-			   uint64_t len, uint64_t n)                           \
-{                                                                              \
-	const struct p2m_view v = p2m_view(P);                                 \
-	uint64_t s = 0;                                                        \
-	while (n) {                                                            \
-		uint64_t k = n < len ? n : len;                                \
-		for (uint64_t p = first; p < first + k; p++) {                 \
-			s += RAW(&v, p);                                       \
-			BENCH_KEEP(s);                                         \
-		}                                                              \
-		n -= k;                                                        \
-	}                                                                      \
-	return s;                                                              \
-}
-BENCH_VIEW_LOOPS(ours, &m->ours.p, OURS_VIEW_RAW)
-BENCH_LOOPS(flat, &m->flat, bench_flat_raw)
-BENCH_LOOPS(tree, &m->tree, bench_tree_raw)
-BENCH_LOOPS(linux, &m->lx, bench_linux_raw)
+#define OURS_RAW(v, pfn) p2m_view_raw(&(v), pfn)
+BENCH_LOOPS(ours, struct p2m_view, p2m_view(&m->ours.p), OURS_RAW)
+BENCH_LOOPS(flat, const struct bench_flat *, &m->flat, bench_flat_raw)
+BENCH_LOOPS(tree, const struct bench_tree *, &m->tree, bench_tree_raw)
+BENCH_LOOPS(linux, const struct bench_linux *, &m->lx, bench_linux_raw)
 
 static inline uint64_t list_load(const struct p2m *p, uint64_t pfn)
 {
 	return __atomic_load_n(&p->list[pfn], __ATOMIC_RELAXED);
 }
 
-BENCH_LOOPS(load, &m->ours.p, list_load)
+BENCH_LOOPS(load, const struct p2m *, &m->ours.p, list_load)
 
 static const rand_fn rand_loop[I_COUNT] = { ours_rand, flat_rand, tree_rand, linux_rand, load_rand };
 static const seq_fn seq_loop[I_COUNT] = { ours_seq, flat_seq, tree_seq, linux_seq, load_seq };
