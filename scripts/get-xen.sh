@@ -28,8 +28,8 @@ debs="$cache/debs"
 pkgs="$cache/pkgs"
 xendir="$cache/xen"
 
-# The toolstack tier (xen-lab.md §0): Linux dom0, busybox, the Xen tools and
-# the shared libraries they load.
+# The toolstack tier (docs/design.md, "The toolstack tier"): Linux dom0,
+# busybox, the Xen tools and the shared libraries they load.
 tools_pkgs=('re:^linux-image-6\.1\.0-[0-9]+-amd64$' busybox-static xen-utils-4.17 xenstore-utils
 	xen-utils-common libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1
 	libxenforeignmemory1 libxengnttab1 libxenhypfs1 libxenstore4 libxentoollog1

@@ -15,7 +15,7 @@
  * Large guests use a lazily backed RAM object (reserve=off) so that QEMU
  * does not commit host memory Xen never touches, and more than ~1 TiB needs
  * 42 physical address bits because QEMU moves high RAM above the AMD
- * HyperTransport hole (xen-lab.md §4).
+ * HyperTransport hole (docs/design.md, "The lab").
  *
  * The console is streamed with host timestamps (common/vmrun) and read by
  * common/bootlog. The run passes only when the guest printed its closing

@@ -1,7 +1,8 @@
 /*
  * A toolstack reader: what the Xen 4.17 saver (libxenguest) does to read
- * a 64-bit PV guest's P2M, written from our digest of its behaviour
- * (shared/research/xen-abi-toolstack.md, sections 3.2-3.7). It is the
+ * a 64-bit PV guest's P2M, written from the behaviour of Xen's
+ * tools/libs/guest/xg_sr_save_x86_pv.c (map_p2m, map_p2m_tree,
+ * map_p2m_list) as docs/design.md's ABI rules sum it up. It is the
  * test oracle for "the tools see the P2M we think we publish" and the
  * first piece of the host's migration simulator.
  *

@@ -1,7 +1,7 @@
 /*
  * Reading memory maps as people paste them (host side).
  *
- * Formats (DESIGN.md, "Memory maps as they appear in real logs"):
+ * Formats (docs/design.md, "Memory maps as they appear in real logs"):
  *   Linux      "BIOS-e820: [mem 0x100000-0xbffdffff] usable"     inclusive
  *              "Xen: [mem ...]", "user: [mem ...]", "modified: ..."
  *   Linux < 3  " BIOS-e820: 0000000000100000 - 00000000bffe0000 (usable)"

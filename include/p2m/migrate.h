@@ -1,5 +1,5 @@
 /*
- * Save, restore and migration of a PV guest (DESIGN, ABI rule 5).
+ * Save, restore and migration of a PV guest (docs/design.md, ABI rule 7).
  *
  * Call p2m_suspend() right before SHUTDOWN_suspend and p2m_resume() when
  * the hypercall returns: new_domain when it returned 0 (restored, maybe on

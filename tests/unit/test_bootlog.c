@@ -1,8 +1,8 @@
 /*
  * bootlog: the console reader behind `p2m boot`'s verdict. Fed with lines
- * shaped like Xen 4.17's real output (see xen-lab.md): the guest's closing
- * line, a panic with its reason, dom0 halting, and lines that only look
- * like a verdict.
+ * shaped like Xen 4.17's real output (docs/design.md, "The lab"): the
+ * guest's closing line, a panic with its reason, dom0 halting, and lines
+ * that only look like a verdict.
  */
 #include <setjmp.h>
 #include <stdarg.h>

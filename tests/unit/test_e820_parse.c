@@ -1,8 +1,8 @@
 /*
  * The memory-map parsers (host/e820): every format and prefix of
- * DESIGN.md's table, maps chosen among several, garbage reported with its
- * line, and the sample logs of tests/data/e820 (three of them real QEMU
- * boots, whose maps must plan to Linux's remap counts).
+ * docs/design.md's table, maps chosen among several, garbage reported
+ * with its line, and the sample logs of tests/data/e820 (three of them
+ * real QEMU boots, whose maps must plan to Linux's remap counts).
  */
 #include <setjmp.h>
 #include <stdarg.h>

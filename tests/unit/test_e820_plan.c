@@ -78,9 +78,11 @@ static void expect_range(const struct p2m_e820_range *x, uint64_t s, uint64_t e)
 	assert_int_equal(x->end, e);
 }
 
-/* Seed 003: RAM to 1 GiB, RAM to 1029 MB, ACPI, a reserved hole, RAM from
- * 2001 MB: the identity range is 1029 MB-2001 MB. */
-static void seed_003(void **state)
+/* The example of Linux's patch "Consider E820 non-RAM and E820 gaps as
+ * 1-1 mappings" (xen-devel, January 2011): RAM to 1 GiB, RAM to 1029 MB,
+ * ACPI, a reserved hole, RAM from 2001 MB: the identity range is
+ * 1029 MB-2001 MB. */
+static void gaps_1to1_example(void **state)
 {
 	struct p2m_e820_entry m[] = {
 		X(0, 1 * GiB, P2M_E820_RAM),
@@ -108,7 +110,8 @@ static void seed_003(void **state)
 	done(&r);
 }
 
-/* linux-p2m.md 5.6, derived by hand from Linux's code. */
+/* A worked example derived by hand from Linux's arch/x86/xen/setup.c
+ * (xen_memory_setup, xen_remap_memory), not captured from a boot. */
 static void linux_worked_example(void **state)
 {
 	struct p2m_e820_entry m[] = {
@@ -146,7 +149,8 @@ static void linux_worked_example(void **state)
 }
 
 /* The map Xen 4.17 hands a dom0 under QEMU (XENMEM_machine_memory_map:
- * Xen's map plus the IOAPIC and LAPIC entries), linux-dom0-p2m.txt. */
+ * Xen's map plus the IOAPIC and LAPIC entries), as a Debian Linux 6.1
+ * dom0 printed it (docs/design.md, "The lab"). */
 static size_t qemu_map(struct p2m_e820_entry *m, uint64_t mem)
 {
 	size_t n = 0;
@@ -570,7 +574,7 @@ static void apply_to_p2m(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(seed_003),
+		cmocka_unit_test(gaps_1to1_example),
 		cmocka_unit_test(linux_worked_example),
 		cmocka_unit_test(qemu_linux_counts),
 		cmocka_unit_test(unaligned_dmi),
