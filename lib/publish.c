@@ -6,8 +6,8 @@
  * window's frame list (512 leaf mfns) is its mid page, and the top page
  * names the frame lists (or the shared one, for shared windows). Shared
  * slots show the shared leaves, whose content is ~0: the tools see
- * identity as missing, which is all they understand (docs/design.md,
- * ABI rule 1).
+ * identity as missing, which is all they understand
+ * (docs/design.md, ABI rule 1).
  */
 #include "internal.h"
 #include "p2m/publish.h"
