@@ -1,26 +1,15 @@
 /*
  * Creating and destroying a P2M: the reservation, the shared frames and
- * the meta area.
- *
- * The reservation holds, in order:
- *
- *   list     capacity * 8 bytes, the entries, window by window
- *   kinds    one byte per slot                     \
- *   windows  struct p2m_window per list window      | fixed meta pages,
- *   top      the tool tree's frame list list        /  mapped at creation
- *   mids     one page of VA per list window: that window's frame list,
- *            mapped while the window is private
+ * the meta area. The reservation's layout (list | kinds | windows | top |
+ * mids) and the shared frames are drawn in the overview at the top of
+ * include/p2m/p2m.h; kinds, windows and top are the fixed meta pages,
+ * mapped at creation.
  *
  * Every window of the meta area gets a private table at creation, so a
  * frame list can be mapped later without allocating a table. Frames of
  * the meta area are recorded in a chain of frames reached only through
  * frame_map(), so that destroy can find them after the reservation (and
  * the meta area with it) is gone.
- *
- * The five shared frames: the missing and identity leaves (all ~0), a
- * shared table for each (512 read-only mappings of the leaf) and the
- * shared frame list (512 times the missing leaf) that the tool tree shows
- * for windows with no private leaf.
  */
 #include "internal.h"
 #include "p2m/publish.h"

@@ -4,7 +4,9 @@
  * Structure changes (splitting a shared slot or window into private
  * frames, joining them back) happen under the platform lock, between
  * gen_begin() and gen_end(); frames are allocated before the lock is
- * taken and freed after it is dropped.
+ * taken and freed after it is dropped. The whole picture (layout,
+ * encodings, who writes what under which lock): the overview at the top
+ * of include/p2m/p2m.h.
  */
 #ifndef P2M_INTERNAL_H
 #define P2M_INTERNAL_H
@@ -53,7 +55,8 @@ static inline void set_slot_kind(struct p2m *p, uint64_t slot, uint8_t k)
 	__atomic_store_n(&p->kinds[slot], k, __ATOMIC_RELEASE);
 }
 
-/* Window records are written under the lock and read without it. */
+/* Window records are written under the lock and read without it;
+ * table 0 means the window is shared. */
 static inline bool window_shared(const struct p2m *p, uint64_t w)
 {
 	return __atomic_load_n(&p->windows[w].table, __ATOMIC_ACQUIRE) == 0;

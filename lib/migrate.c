@@ -18,7 +18,7 @@
 #include "p2m/publish.h"
 
 /* While suspended, records hold pfn | SUSPENDED so that no record reads
- * 0 (0 marks a shared window). */
+ * 0 (0 marks a shared window; see the overview in include/p2m/p2m.h). */
 #define SUSPENDED ((uint64_t)1 << 61)
 
 typedef int (*xlate_fn)(struct p2m *p, uint64_t in, uint64_t *out);

@@ -1,6 +1,7 @@
 /*
  * Publishing the P2M to the toolstack through shared_info.arch, and the
- * 3-level tree the older tools walk.
+ * 3-level tree the older tools walk (drawn in the overview at the top of
+ * include/p2m/p2m.h).
  *
  * The tree is kept all the time for windows below 512 GiB: each private
  * window's frame list (512 leaf mfns) is its mid page, and the top page

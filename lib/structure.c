@@ -1,6 +1,7 @@
 /*
  * Structure changes: splitting shared slots and windows into private
- * frames, and joining them back.
+ * frames, and joining them back (the rules: the overview at the top of
+ * include/p2m/p2m.h).
  *
  * A split never changes a value that a reader can see: the new leaf starts
  * with exactly what the shared page stood for (~0, or the identity value

@@ -1,17 +1,106 @@
 /*
  * libp2m: the P2M of a 64-bit Xen PV guest as one virtually mapped linear
- * list, indexed by pfn.
+ * list, indexed by pfn. This comment is the one overview of struct p2m:
+ * its memory, its encodings and who may write what; the files of lib/
+ * point here. (Why the tools need each published field: docs/design.md,
+ * "ABI rules".)
  *
- * Layout. The list lives in a window of virtual space reserved through the
- * platform, with room for `capacity` entries (a multiple of 2^18, one
- * window). Each 4 KiB slot of the list is either a private frame holding
- * 512 real entries, or the one shared read-only page of its kind: the
- * missing page (all ~0) or the identity page (also all ~0, since a shared
- * page cannot hold per-pfn identity values). A window whose 512 slots all
- * share one kind points at a shared page table: 1 GiB of guest for no
- * memory at all. Behind the list, in the same reservation, live the kind
- * map (one byte per slot), the window records and the frame lists of the
- * tool tree.
+ * Words. A slot is one 4 KiB page of the list (512 entries, 2 MiB of
+ * guest); a window is 512 slots (2 MiB of list VA, 1 GiB of guest),
+ * mapped by one page-table page, its table. Kinds (enum p2m_slot_kind):
+ * PRIVATE (a leaf of its own), MISSING, IDENTITY.
+ *
+ * The reservation. p2m_create() reserves one range of virtual space
+ * through the platform (1 GiB aligned) and lays it out as
+ *
+ *   base = list                                              base + reserved
+ *   +-------------------------+--------+----------+------+-----------------+
+ *   | list                    | kinds  | windows  | top  | mids            |
+ *   | 8 bytes per pfn, window | 1 byte | 1 struct | one  | one page of VA  |
+ *   | by window (nr_windows)  | a slot | a window | page | per list window |
+ *   +-------------------------+--------+----------+------+-----------------+
+ *   |<----- list windows ---->|<------ meta windows (own tables) -------->|
+ *
+ * (each part rounded up to whole pages, the total to whole windows).
+ * kinds, windows and top are mapped read-write at creation; window w's
+ * slot in mids shows its frame list while w is private and the shared
+ * missing leaf, read-only, while it is shared. The meta windows get
+ * their tables at creation; their frames are listed in a chain of frames
+ * (meta_head, reached through frame_map only) so that p2m_destroy() finds
+ * them after the reservation is gone (lib/create.c).
+ *
+ * From a pfn to its entry:
+ *
+ *   list + pfn (VA)
+ *     |
+ *     v  window w = pfn >> 18
+ *   windows[w].table == 0:  shared window of kind k (k = kinds[first slot])
+ *     |   shared_table[k] --(512 read-only PTEs)--> shared_leaf[k]: all ~0
+ *     |
+ *   windows[w].table != 0:  private window, its own table
+ *         |  slot s = pfn >> 9
+ *         +-- kinds[s] == PRIVATE:  its own leaf, read-write, 512 entries
+ *         +-- kinds[s] == k:        shared_leaf[k], read-only, all ~0
+ *
+ * Both shared leaves hold ~0 (a shared page cannot hold each pfn's own
+ * identity value), so the kind byte tells missing from identity. All slots
+ * of a shared window carry the window's kind. Five shared frames exist
+ * per P2M: shared_leaf[k] and shared_table[k] for k = MISSING, IDENTITY
+ * (both arrays are indexed by slot kind; index PRIVATE is unused), and
+ * shared_mid, a frame list naming shared_leaf[MISSING] 512 times.
+ *
+ * The tool tree (the 3-level frame-list tree older tools read) is kept
+ * alongside, for the first 512 windows:
+ *
+ *   top (frame top_mfn)  [w] --> windows[w].mid, mapped at mids + w*512
+ *                                  [i] --> mfn of slot i's leaf (own or shared)
+ *                        [w] --> shared_mid while w is shared
+ *
+ * so the tools see a shared identity slot as missing. It is published
+ * only while tree_enabled (capacity <= 512 GiB) and the tools do not read
+ * the list (lib/publish.c).
+ *
+ * Encodings to know:
+ *   - windows[w].table == 0 means window w is shared (window_shared());
+ *     .mid is then 0 as well. This is why a platform never hands out
+ *     frame 0 (include/p2m/platform.h).
+ *   - shared_leaf[], shared_table[] are indexed by enum p2m_slot_kind.
+ *   - suspended: between p2m_suspend() and p2m_resume() every frame number
+ *     recorded above (shared_*, top_mfn, top[], windows[], the frame lists,
+ *     the meta chain) holds pfn | 1<<61 instead of an mfn, so no record
+ *     of a private window reads 0; structure changes fail with -P2M_EBUSY
+ *     (lib/migrate.c).
+ *   - max_pfn is a count (highest RAM or foreign pfn + 1, rounded up to
+ *     512, or what p2m_cover() promised) and never shrinks.
+ *
+ * The generation rule. p2m_generation turns odd (p2m_gen_begin) before
+ * any change to the mapping of the list (a slot or window split or
+ * joined) and even again (p2m_gen_end) after it, with full barriers; once
+ * published, shared_info.arch.p2m_generation moves with it. Entry stores
+ * never move it. A resume into a new domain restarts it at 0.
+ *
+ * Who writes what.
+ *   - Fixed by p2m_create(), read by anyone without a lock: list, kinds,
+ *     capacity, plat, base, reserved, windows, mids, top, nr_windows,
+ *     tree_enabled, the shared frames and the meta chain (only
+ *     p2m_suspend/p2m_resume rewrite the frame numbers, with no writer
+ *     running).
+ *   - An entry of a private leaf: one atomic 8-byte store, no lock, by
+ *     p2m_set() and the range calls; writers of the same pfn are
+ *     serialised by the caller.
+ *   - Under the platform lock, between gen_begin and gen_end (once
+ *     p2m_create() has returned and until p2m_destroy()): every
+ *     mapping change of the list or of mids, kinds[] bytes, windows[]
+ *     records (table last, release), frame-list entries, top[] and the
+ *     nr_private_* / nr_mids counters. Frames are allocated before the
+ *     lock is taken and freed after it is dropped; the state seen without
+ *     the lock is checked again under it (lib/structure.c).
+ *   - Order: a split maps first and then stores the kind byte (release);
+ *     a join stores the kind byte first and then remaps. A reader that
+ *     loaded ~0 and then sees PRIVATE loads the entry again (p2m_view_raw).
+ *   - Under the lock too: raising max_pfn (also into the published arch),
+ *     and setting or clearing arch (p2m_publish, p2m_unpublish).
+ *   - error: the last failure's message, one buffer per P2M.
  *
  * Lookup. p2m_raw() is one load for every value held in a private page
  * (RAM, foreign, identity). Only when that load returns ~0 does it read a
@@ -20,14 +109,13 @@
  *
  * Update. p2m_set() is one atomic 8-byte store into a private page (plus
  * the lock, once per 512 pfns of growth, when a RAM or foreign value
- * raises max_pfn). A
- * write into a shared slot that really changes it allocates a private page
- * (and a page table if the window was shared) outside the lock, checks
- * again under the lock, installs it or frees its own if another writer
- * won, and bumps p2m_generation around the mapping change. A write that
- * changes nothing (~0 into missing, a pfn's own identity value into
- * identity) allocates nothing. Range calls give whole slots and windows
- * back to the shared pages and free the private ones.
+ * raises max_pfn). A write into a shared slot that really changes it
+ * allocates a private page (and a page table if the window was shared)
+ * outside the lock, checks again under the lock, installs it or frees its
+ * own if another writer won, and bumps p2m_generation around the mapping
+ * change. A write that changes nothing (~0 into missing, a pfn's own
+ * identity value into identity) allocates nothing. Range calls give whole
+ * slots and windows back to the shared pages and free the private ones.
  *
  * Readers never lock. Writers of different pfns may run concurrently;
  * writers of the same pfn must be serialised by the caller (as Linux does
@@ -55,7 +143,7 @@ enum p2m_slot_kind {
 };
 
 /* One window's frames: its page table (0 while the window is shared)
- * and the frame list of its leaves (0 while shared). */
+ * and the frame list of its leaves (0 while shared). See the overview. */
 struct p2m_window {
 	xen_pfn_t table;
 	xen_pfn_t mid;
@@ -72,7 +160,8 @@ struct p2m_stats {
 	uint64_t bytes;            /* every frame above, in bytes */
 };
 
-/* Everything is private to libp2m except the three fields lookups read. */
+/* Everything is private to libp2m except the three fields lookups read.
+ * Layout, encodings and locking: the overview at the top of this file. */
 struct p2m {
 	uint64_t *list;            /* entry of pfn i at list[i] */
 	uint8_t *kinds;            /* enum p2m_slot_kind of slot i at kinds[i] */
@@ -87,7 +176,7 @@ struct p2m {
 	uint64_t *top;             /* tool tree's frame list list (VA) */
 	xen_pfn_t top_mfn;
 	xen_pfn_t shared_leaf[3];  /* by slot kind: [MISSING], [IDENTITY] */
-	xen_pfn_t shared_table[3];
+	xen_pfn_t shared_table[3]; /* by slot kind: maps shared_leaf[k] 512 times */
 	xen_pfn_t shared_mid;      /* frame list of a shared window */
 	uint64_t generation;       /* p2m_generation, odd while mapping */
 	uint64_t max_pfn;          /* published count, never shrinks */
@@ -101,7 +190,8 @@ struct p2m {
 	uint64_t nr_private_tables;
 	uint64_t nr_mids;
 	bool tree_enabled;         /* the 3-level tree is maintained */
-	bool suspended;            /* between p2m_suspend and p2m_resume */
+	bool suspended;            /* between p2m_suspend and p2m_resume:
+	                            * frame records hold pfn | 1<<61 */
 	char error[160];
 };
 

@@ -23,6 +23,8 @@
  *     platform: mmap(MAP_FIXED)).
  *   - A shared leaf is one frame, seen read-only at many addresses.
  *   - A failing call changes nothing and returns a negative P2M_E* code.
+ *   - alloc_frames() never returns frame 0: libp2m's window records use 0
+ *     for "no frame" (see the overview in p2m/p2m.h).
  *   - lock()/unlock() form one mutex; libp2m never calls into the platform
  *     while holding it except map_frames, set_window and make_table, and
  *     never allocates or frees under it.
