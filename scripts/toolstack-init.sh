@@ -119,33 +119,57 @@ memset() {
 		check fail "$1: mem-set $2 MiB: xl list Mem ${m:-?} MiB; ${b:-no balloon line}; ${v:-no verdict}"
 	fi
 }
-# compact NAME: ask the guest for the explicit compaction of its P2M
-# (control/p2m-compact), judged by its next verdict and its report.
-compact() {
+# request NAME NODE WHAT PATTERN: write a new value into the guest's
+# control/NODE (docs/runtime.md: it acts when the value changes), wait for
+# its next verdict and judge the step by it and by its line matching
+# PATTERN.
+request() {
 	local n id t0 t1 c v
 	n=$(nverdicts $1)
 	id=$(xl domid $1)
 	t0=$(up)
-	xenstore-write /local/domain/$id/control/p2m-compact 1 ||
-		{ check fail "$1: xenstore-write control/p2m-compact"; return; }
+	xenstore-write /local/domain/$id/control/$2 "$t0" ||
+		{ check fail "$1: xenstore-write control/$2"; return; }
 	if ! wait_verdicts $1 $((n + 1)) 180; then
-		check fail "$1: compaction: no verdict within 180 s"; return
+		check fail "$1: $3: no verdict within 180 s"; return
 	fi
 	t1=$(up)
 	settle_log $1
-	c=$(last_line $1 '^balloon: compacted')
+	c=$(last_line $1 "$4")
 	v=$(verdict $1)
 	echo "toolstack: xl list: $(listline $1)"
 	if echo "$v" | grep -qE '(^|[^0-9])[1-9][0-9]* passed, 0 failed' && [ -n "$c" ]; then
-		check ok "$1: compaction ($(awk "BEGIN{print $t1-$t0}") s): $c; $v"
+		check ok "$1: $3 ($(awk "BEGIN{print $t1-$t0}") s): $c; $v"
 	else
-		check fail "$1: compaction: ${c:-no report}; ${v:-no verdict}"
+		check fail "$1: $3: ${c:-no report}; ${v:-no verdict}"
 	fi
+}
+# grants NAME COUNT: dom0's gntpeer grants COUNT pages to the guest and
+# keeps them alive while the guest maps them (its grant step, with bad refs
+# of its own), then revokes them.
+grants() {
+	local id pid i
+	id=$(xl domid $1)
+	gntpeer $id $2 >/tmp/grefs 2>/tmp/gntpeer.err &
+	pid=$!
+	i=0
+	while [ ! -s /tmp/grefs ] && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+	done
+	if [ ! -s /tmp/grefs ]; then
+		check fail "$1: gntpeer gave no grant refs ($(cat /tmp/gntpeer.err))"
+		kill $pid 2>/dev/null; return
+	fi
+	echo "toolstack: gntpeer granted refs $(cat /tmp/grefs) to domain $id"
+	xenstore-write /local/domain/$id/data/p2m-grants "0 $(cat /tmp/grefs)"
+	request $1 p2m-grant "grant mapping" '^PASS grant'
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
 }
 # runtime_steps NAME: the guest is up with its first verdict (the smp
 # check included); balloon it down to 25% and back three times, then up
-# to maxmem and back, then the explicit compaction, each step judged by
-# the guest's checks.
+# to maxmem and back, then the explicit compaction, XENMEM_exchange and
+# a grant batch, each step judged by the guest's checks.
 runtime_steps() {
 	echo "toolstack: xl list: $(listline $1)"
 	check ok "$1: up, $(last_line $1 '^(PASS|FAIL) smp')"
@@ -155,7 +179,9 @@ runtime_steps() {
 	done
 	memset $1 128
 	memset $1 64
-	compact $1
+	request $1 p2m-compact compaction '^balloon: compacted'
+	request $1 p2m-exchange XENMEM_exchange '^PASS exchange'
+	grants $1 6
 }
 save=$(cat /guest/save)
 runtime=$(cat /guest/runtime)

@@ -29,8 +29,10 @@
 #                 its checks include the `smp` check (lock-free readers on
 #                 every vCPU while the others write); then `xl mem-set` to
 #                 16 MiB and back to 64 MiB three times and once to maxmem
-#                 (the balloon driver), save + restore, and the guest's
-#                 checks after each step; `xl list` after each step.
+#                 (the balloon driver), the explicit P2M compaction, a
+#                 XENMEM_exchange of 2 MiB and back, a grant batch from
+#                 dom0 (tests/xen/gntpeer.c) with bad refs, save + restore, and the
+#                 guest's checks after each step; `xl list` after each step.
 #
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the
 # initramfs is rebuilt in DIR/toolstack/ each run (~2 s). The dom0's /init
@@ -144,6 +146,11 @@ echo "$big" >"$stage"/guest/big
 echo "$runtime" >"$stage"/guest/runtime
 
 install -m 755 "$here/toolstack-init.sh" "$stage"/init
+# The dom0 side of --runtime's grant step (tests/xen/gntpeer.c).
+if [ "$runtime" = 1 ]; then
+	[ -x "$build/tests/xen/gntpeer" ] || die "$build/tests/xen/gntpeer missing (build it)"
+	cp "$build/tests/xen/gntpeer" "$stage"/bin/
+fi
 
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.cpio.gz"
 echo "toolstack.sh: initramfs $work/initrd.cpio.gz ($(du -h "$work/initrd.cpio.gz" | cut -f1)), kernel $kernel"

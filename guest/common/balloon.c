@@ -83,9 +83,8 @@ bool balloon_init(void)
 
 void balloon_watch(void)
 {
-	if (xs_watch("memory/target", "p2m-balloon") < 0 ||
-	    xs_watch("control/p2m-compact", "p2m-compact") < 0)
-		printk("balloon: cannot watch memory/target or control/p2m-compact\n");
+	if (xs_watch("memory/target", "p2m-balloon") < 0)
+		printk("balloon: cannot watch memory/target\n");
 }
 
 /* Give back up to n frames from the top; returns how many went. */
@@ -248,32 +247,33 @@ bool balloon_poll(void)
 			changed = true;
 		}
 	}
-	if (xs_read("control/p2m-compact", v, sizeof(v)) > 0 && v[0] == '1') {
-		xs_write("control/p2m-compact", "");
-		balloon_compact();
-		changed = true;
-	}
 	return changed;
 }
 
-int balloon_compact(void)
+bool balloon_compact(char *line, size_t cap)
 {
 	struct p2m *p = &boot.p2m;
 	uint64_t from = (b.top + P2M_PER_PAGE - 1) & ~(P2M_PER_PAGE - 1);
 	uint64_t gen0 = p2m_generation(p), frames0 = p2m_frames(), leaves0 = private_leaves();
-	int rc;
+	int rc = 0;
 
-	if (from >= b.ceiling)
-		return 0;
-	rc = p2m_set_range_missing(p, from, b.ceiling - from);
+	if (from < b.ceiling)
+		rc = p2m_set_range_missing(p, from, b.ceiling - from);
 	b.compactions++;
-	printk("balloon: compacted [%#lx, %#lx)%s%s: P2M frames %lu -> %lu, private leaves %lu -> %lu, "
-	       "generation %lu -> %lu\n",
-	       (unsigned long)from, (unsigned long)b.ceiling, rc ? ": " : "",
-	       rc ? p2m_last_error(p) : "", (unsigned long)frames0, (unsigned long)p2m_frames(),
-	       (unsigned long)leaves0, (unsigned long)private_leaves(), (unsigned long)gen0,
-	       (unsigned long)p2m_generation(p));
-	return rc;
+	p2m_snprintf(line, cap,
+		     "[%#lx, %#lx) back to the shared page%s%s: P2M frames %lu -> %lu, private leaves "
+		     "%lu -> %lu, generation %lu -> %lu",
+		     (unsigned long)from, (unsigned long)b.ceiling, rc ? ": " : "",
+		     rc ? p2m_last_error(p) : "", (unsigned long)frames0, (unsigned long)p2m_frames(),
+		     (unsigned long)leaves0, (unsigned long)private_leaves(), (unsigned long)gen0,
+		     (unsigned long)p2m_generation(p));
+	printk("balloon: compacted %s\n", line);
+	return !rc && (p2m_generation(p) & 1) == 0;
+}
+
+uint64_t balloon_top(void)
+{
+	return b.active ? b.top : 0;
 }
 
 void balloon_layout(const struct p2m_e820_range **out, size_t *n)

@@ -25,16 +25,20 @@
  * nr_pages. */
 bool balloon_init(void);
 bool balloon_active(void);
-/* (Re-)register the xenstore watches (memory/target, control/p2m-compact):
- * after xs_init, and again after a restore into a new domain. */
+/* (Re-)register the watch on memory/target: after xs_init, and again
+ * after a restore into a new domain. */
 void balloon_watch(void);
-/* After a watch fired: follow memory/target, compact on request. True if
- * the P2M or the reservation changed (the caller runs the checks). */
+/* After a watch fired: follow memory/target. True if the reservation
+ * changed (the caller runs the checks). */
 bool balloon_poll(void);
 
 /* The P2M compaction the rule allows: every whole slot above top goes
- * back to the shared missing page (generation moves, leaves freed). */
-int balloon_compact(void);
+ * back to the shared missing page (generation moves, leaves freed). Its
+ * report into line; true when it worked. */
+bool balloon_compact(char *line, size_t cap);
+/* The first pfn above the populated prefix (0 when inactive): missing
+ * pfns of ours, e.g. for grant mappings. */
+uint64_t balloon_top(void);
 
 /* For the checks: the plan's layout with the balloon's state applied
  * (RAM below top, missing from top), or the plan's own when inactive. */

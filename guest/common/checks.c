@@ -25,6 +25,9 @@
  *                  step kept the rule of docs/runtime.md; p2m-vs-m2p,
  *                  missing and max-pfn then judge the balloon's layout
  *                  (RAM below its top, missing above)
+ *  compaction, exchange, grant
+ *                  (once, after the request of that name, runtime.h) its
+ *                  result: see balloon.c, exchange.c, grant.c
  *  smp             (more than one vCPU; at boot and after a resume) lock-free readers on every vCPU
  *                  while the others split and join slots: no read outside
  *                  the writers' invariant (smp_check.c)
@@ -35,6 +38,7 @@
 #include "common/boot.h"
 #include "common/frames.h"
 #include "common/platform.h"
+#include "common/runtime.h"
 #include "common/smp.h"
 #include "p2m/entry.h"
 #include "p2m/publish.h"
@@ -361,6 +365,14 @@ unsigned checks_run(void)
 		bool ok = balloon_check(d, sizeof(d));
 
 		result(ok, "balloon", "%s", d);
+	}
+	{
+		const char *name;
+		char d[300];
+		int v = runtime_report(&name, d, sizeof(d));
+
+		if (v >= 0)
+			result(v, name, "%s", d);
 	}
 	smp_init();
 	if (smp_cpus() > 1 && smp_check_due) {

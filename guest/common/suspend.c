@@ -15,9 +15,9 @@
  */
 #include "arch/x86_64/hypercall.h"
 #include "arch/x86_64/pt.h"
-#include "common/balloon.h"
 #include "common/boot.h"
 #include "common/platform.h"
+#include "common/runtime.h"
 #include "common/smp.h"
 #include "common/xenstore.h"
 #include "p2m/migrate.h"
@@ -83,8 +83,8 @@ static long do_suspend(void)
 	xs_init(boot.shared_info);
 	if (new_domain && xs_watch("control/shutdown", "p2m") < 0)
 		panic("resume: cannot watch control/shutdown again");
-	if (new_domain && balloon_active())
-		balloon_watch();
+	if (new_domain)
+		runtime_watch();
 	smp_check_due = true; /* the other vCPUs come up again after it */
 	printk("resumed (%s): start_info flags %#x, nr_pages %#lx, shared_info %#lx, p2m_cr3 %#lx\n",
 	       new_domain ? "new domain" : "cancelled", start_info->flags,
@@ -102,12 +102,11 @@ unsigned suspend_loop(unsigned failed)
 		printk("loop: cannot watch control/shutdown\n");
 		return failed + 1;
 	}
-	if (balloon_init())
-		balloon_watch();
+	runtime_init();
 	printk("loop: waiting on control/shutdown\n");
 	for (;;) {
 		xs_wait_watch();
-		if (balloon_poll())
+		if (runtime_poll())
 			failed = checks_run();
 		if (xs_read("control/shutdown", v, sizeof(v)) <= 0 || !v[0])
 			continue;
