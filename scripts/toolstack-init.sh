@@ -169,7 +169,8 @@ grants() {
 # runtime_steps NAME: the guest is up with its first verdict (the smp
 # check included); balloon it down to 25% and back three times, then up
 # to maxmem and back, then the explicit compaction, XENMEM_exchange and
-# a grant batch, each step judged by the guest's checks.
+# a grant batch, and growth beyond maxmem (xl mem-max, then mem-set 256
+# and back), each step judged by the guest's checks.
 runtime_steps() {
 	echo "toolstack: xl list: $(listline $1)"
 	check ok "$1: up, $(last_line $1 '^(PASS|FAIL) smp')"
@@ -182,6 +183,14 @@ runtime_steps() {
 	request $1 p2m-compact compaction '^balloon: compacted'
 	request $1 p2m-exchange XENMEM_exchange '^PASS exchange'
 	grants $1 6
+	# Memory hotplug: above the maxmem planned at boot.
+	if xl mem-max $1 256m; then
+		check ok "$1: xl mem-max 256 MiB"
+		memset $1 256
+		memset $1 64
+	else
+		check fail "$1: xl mem-max 256 MiB"
+	fi
 }
 save=$(cat /guest/save)
 runtime=$(cat /guest/runtime)

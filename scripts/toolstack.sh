@@ -31,7 +31,8 @@
 #                 16 MiB and back to 64 MiB three times and once to maxmem
 #                 (the balloon driver), the explicit P2M compaction, a
 #                 XENMEM_exchange of 2 MiB and back, a grant batch from
-#                 dom0 (tests/xen/gntpeer.c) with bad refs, save + restore, and the
+#                 dom0 (tests/xen/gntpeer.c) with bad refs, xl mem-max 256 and
+#                 mem-set 256 (beyond the boot plan) and back, save + restore, and the
 #                 guest's checks after each step; `xl list` after each step.
 #
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the

@@ -33,10 +33,11 @@ static struct {
 	uint64_t ceiling;      /* the static maximum, in pfns */
 	uint64_t target;       /* pages, from memory/target (0: none yet) */
 	uint64_t given, taken; /* pages, over all steps */
-	uint64_t steps, broke_rule, compactions;
+	uint64_t steps, broke_rule, compactions, raised;
 } b;
 
-static struct p2m_e820_range layout[4 * MAX_RANGES + 2];
+/* The plan's ranges, two of them split in three (at top, at the ceiling). */
+static struct p2m_e820_range layout[4 * MAX_RANGES + 4];
 static xen_pfn_t buf[BATCH];
 
 bool balloon_active(void)
@@ -146,11 +147,38 @@ static uint64_t prepare_leaves(uint64_t want)
 	return want;
 }
 
+/* Memory hotplug: a target above the static maximum planned at boot
+ * (`xl mem-max` raised it) moves the ceiling up, as far as the P2M's
+ * capacity reaches, and max_pfn with it (published at once). */
+static void raise_ceiling(uint64_t want)
+{
+	uint64_t c = (want + P2M_PER_PAGE - 1) & ~(P2M_PER_PAGE - 1);
+
+	if (c > boot.p2m.capacity)
+		c = boot.p2m.capacity;
+	if (c <= b.ceiling)
+		return;
+	printk("balloon: ceiling %#lx -> %#lx (beyond the boot plan; capacity %#lx)\n",
+	       (unsigned long)b.ceiling, (unsigned long)c, (unsigned long)boot.p2m.capacity);
+	/* The plan made the pfns above the map's RAM identity: they become
+	 * balloon space, missing until populated. */
+	if (p2m_set_range_missing(&boot.p2m, b.ceiling, c - b.ceiling)) {
+		printk("balloon: cannot make [%#lx, %#lx) missing: %s\n", (unsigned long)b.ceiling,
+		       (unsigned long)c, p2m_last_error(&boot.p2m));
+		return;
+	}
+	b.ceiling = c;
+	b.raised++;
+	p2m_cover(&boot.p2m, c);
+}
+
 /* Populate up to n frames at top; returns how many came. */
 static uint64_t populate(uint64_t n)
 {
-	uint64_t want = b.top + n > b.ceiling ? b.ceiling : b.top + n, done = 0;
+	uint64_t want = b.top + n, done = 0;
 
+	if (want > b.ceiling)
+		want = b.ceiling;
 	want = prepare_leaves(want);
 	while (b.top < want) {
 		struct xen_memory_reservation res = { .extent_order = 0, .domid = DOMID_SELF };
@@ -196,9 +224,17 @@ static uint64_t private_leaves(void)
 /* One step towards the target, judged against the rule. */
 static void step(uint64_t cur)
 {
-	uint64_t gen0 = p2m_generation(&boot.p2m), leaves0 = private_leaves();
-	uint64_t frames0 = p2m_frames(), t0 = clock_ns(), moved, gen1, leaves1;
+	uint64_t gen0, leaves0, frames0, t0, moved, gen1, leaves1;
 	bool down = b.target < cur, ok;
+
+	/* Hotplug first: it changes the structure on its own account (the
+	 * rule below judges the balloon's part of the step). */
+	if (!down)
+		raise_ceiling(b.top + (b.target - cur));
+	gen0 = p2m_generation(&boot.p2m);
+	leaves0 = private_leaves();
+	frames0 = p2m_frames();
+	t0 = clock_ns();
 
 	moved = down ? give_back(cur - b.target) : populate(b.target - cur);
 	if (down)
@@ -276,30 +312,47 @@ uint64_t balloon_top(void)
 	return b.active ? b.top : 0;
 }
 
+/* Whether the balloon manages pfns of plan category k at/above pfn s: the
+ * RAM kinds, and what the plan called identity above nr_pages once the
+ * ceiling was raised over it. */
+static bool managed(uint32_t k, uint64_t s)
+{
+	return k == P2M_E820_C_RAM || k == P2M_E820_C_EXTRA || k == P2M_E820_C_UNUSED ||
+	       k == P2M_E820_C_REMAP_DST || (k == P2M_E820_C_IDENTITY && s >= boot.nr_pages);
+}
+
+static size_t add_range(size_t m, uint64_t s, uint64_t e, uint32_t k)
+{
+	if (s < e)
+		layout[m++] = (struct p2m_e820_range){ s, e, k };
+	return m;
+}
+
 void balloon_layout(const struct p2m_e820_range **out, size_t *n)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
+	const size_t cap = sizeof(layout) / sizeof(layout[0]);
+	uint64_t top = b.top, ceil = b.ceiling;
 	size_t i, m = 0;
 
 	*out = pl->layout;
 	*n = pl->nr_layout;
-	if (!b.active || pl->nr_layout + 1 > sizeof(layout) / sizeof(layout[0]))
+	if (!b.active)
 		return;
 	for (i = 0; i < pl->nr_layout; i++) {
-		struct p2m_e820_range r = pl->layout[i];
-		uint32_t k = r.kind;
+		const struct p2m_e820_range *r = &pl->layout[i];
+		uint64_t mid = r->end < ceil ? r->end : ceil;
 
-		if (k != P2M_E820_C_RAM && k != P2M_E820_C_EXTRA && k != P2M_E820_C_UNUSED &&
-		    k != P2M_E820_C_REMAP_DST) {
-			layout[m++] = r;
+		if (m + 3 > cap)
+			return; /* cannot happen with the plan's own bound */
+		if (!managed(r->kind, r->start)) {
+			m = add_range(m, r->start, r->end, r->kind);
 			continue;
 		}
-		if (r.start < b.top)
-			layout[m++] = (struct p2m_e820_range){ r.start, r.end < b.top ? r.end : b.top,
-							      P2M_E820_C_RAM };
-		if (r.end > b.top)
-			layout[m++] = (struct p2m_e820_range){ r.start > b.top ? r.start : b.top,
-							      r.end, P2M_E820_C_UNUSED };
+		/* Below the ceiling: RAM up to top, missing above it. */
+		m = add_range(m, r->start, mid < top ? mid : top, P2M_E820_C_RAM);
+		m = add_range(m, r->start > top ? r->start : top, mid, P2M_E820_C_UNUSED);
+		m = add_range(m, r->start > mid ? r->start : mid, r->end, r->kind);
 	}
 	*out = layout;
 	*n = m;
@@ -311,12 +364,12 @@ bool balloon_check(char *out, size_t cap)
 	uint64_t above = frames_count_in(b.top, b.ceiling - b.top);
 
 	p2m_snprintf(out, cap,
-		     "target %lu pages, reservation %lu, populated [0, %#lx) of %#lx; %lu steps "
-		     "(%lu pages given back, %lu populated), %lu broke the rule, %lu compactions; "
-		     "%lu pool frames above top; P2M frames %lu, generation %lu",
+		     "target %lu pages, reservation %lu, populated [0, %#lx) of %#lx (raised %lu "
+		     "times); %lu steps (%lu pages given back, %lu populated), %lu broke the rule, "
+		     "%lu compactions; %lu pool frames above top; P2M frames %lu, generation %lu",
 		     (unsigned long)b.target, (unsigned long)cur, (unsigned long)b.top,
-		     (unsigned long)b.ceiling, (unsigned long)b.steps, (unsigned long)b.given,
-		     (unsigned long)b.taken, (unsigned long)b.broke_rule,
+		     (unsigned long)b.ceiling, (unsigned long)b.raised, (unsigned long)b.steps,
+		     (unsigned long)b.given, (unsigned long)b.taken, (unsigned long)b.broke_rule,
 		     (unsigned long)b.compactions, (unsigned long)above,
 		     (unsigned long)p2m_frames(), (unsigned long)p2m_generation(&boot.p2m));
 	return !b.broke_rule && !above && (!b.target || cur == b.target);
