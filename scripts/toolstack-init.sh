@@ -166,16 +166,42 @@ grants() {
 	kill $pid 2>/dev/null
 	wait $pid 2>/dev/null
 }
+# saverestore NAME WHEN: xl save + xl restore, then wait for the resumed
+# guest's next verdict (it runs its checks again after it resumes).
+saverestore() {
+	local n t0 t1
+	n=$(nverdicts $1)
+	t0=$(up)
+	if ! xl save $1 /tmp/$1.save; then check fail "$1: xl save$2"; return; fi
+	t1=$(up)
+	check ok "$1: xl save$2 ($(awk "BEGIN{print $t1-$t0}") s, $(wc -c </tmp/$1.save) bytes)"
+	t0=$(up)
+	if ! xl restore /tmp/$1.save; then
+		check fail "$1: xl restore$2"; rm -f /tmp/$1.save; return
+	fi
+	t1=$(up)
+	rm -f /tmp/$1.save
+	check ok "$1: xl restore$2 ($(awk "BEGIN{print $t1-$t0}") s)"
+	if wait_verdicts $1 $((n + 1)) 120; then
+		settle_log $1
+		check ok "$1: checks after restore$2: $(verdict $1)"
+	else
+		check fail "$1: no verdict after restore$2"
+	fi
+}
 # runtime_steps NAME: the guest is up with its first verdict (the smp
-# check included); balloon it down to 25% and back three times, then up
+# check included); balloon it down to 25% and back three times (save +
+# restore at 25% the first time), then up
 # to maxmem and back, then the explicit compaction, XENMEM_exchange and
-# a grant batch, and growth beyond maxmem (xl mem-max, then mem-set 256
-# and back), each step judged by the guest's checks.
+# a grant batch, and growth beyond maxmem (xl mem-max, then mem-set 256,
+# save + restore there, and back), each step judged by the guest's checks.
 runtime_steps() {
 	echo "toolstack: xl list: $(listline $1)"
 	check ok "$1: up, $(last_line $1 '^(PASS|FAIL) smp')"
-	for i in 1 2 3; do
+	# (The helpers use i; the round has a name of its own.)
+	for round in 1 2 3; do
 		memset $1 16
+		[ $round = 1 ] && saverestore $1 " at 16 MiB"
 		memset $1 64
 	done
 	memset $1 128
@@ -187,6 +213,7 @@ runtime_steps() {
 	if xl mem-max $1 256m; then
 		check ok "$1: xl mem-max 256 MiB"
 		memset $1 256
+		saverestore $1 " at 256 MiB"
 		memset $1 64
 	else
 		check fail "$1: xl mem-max 256 MiB"
@@ -208,18 +235,7 @@ for n in $(cat /guest/list); do
 			check fail "$d: no verdict before save"
 		else
 			[ "$runtime" = 1 ] && runtime_steps $d
-			t0=$(up)
-			if xl save $d /tmp/$d.save; then
-				t1=$(up); check ok "$d: xl save ($(awk "BEGIN{print $t1-$t0}") s, $(wc -c </tmp/$d.save) bytes)"
-				t0=$(up)
-				if xl restore /tmp/$d.save; then
-					t1=$(up); check ok "$d: xl restore ($(awk "BEGIN{print $t1-$t0}") s)"
-					# The resumed guest runs its checks again.
-					wait_verdicts $d 2 120 && check ok "$d: checks after restore" ||
-						check fail "$d: no second verdict after restore"
-				else check fail "$d: xl restore"; fi
-				rm -f /tmp/$d.save
-			else check fail "$d: xl save"; fi
+			saverestore $d ""
 		fi
 		xl shutdown $d >/dev/null 2>&1
 	fi

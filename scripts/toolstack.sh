@@ -32,7 +32,8 @@
 #                 (the balloon driver), the explicit P2M compaction, a
 #                 XENMEM_exchange of 2 MiB and back, a grant batch from
 #                 dom0 (tests/xen/gntpeer.c) with bad refs, xl mem-max 256 and
-#                 mem-set 256 (beyond the boot plan) and back, save + restore, and the
+#                 mem-set 256 (beyond the boot plan) and back, save + restore
+#                 at 16 MiB, at 256 MiB and at the end, and the
 #                 guest's checks after each step; `xl list` after each step.
 #
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the
