@@ -1,8 +1,11 @@
 /*
  * State and services shared by the guest's files.
  *
- * The guest is one vCPU, no interrupts, no scheduler: a boot program that
- * runs from kmain() to the exit port. Globals are therefore plain.
+ * No interrupts, no scheduler: a boot program that runs from kmain() to
+ * the exit port on vCPU 0. The other vCPUs (smp.h) only run what
+ * smp_run() gives them, next to vCPU 0: what that touches (libp2m's lock,
+ * the frame pool, scratch views, platform counters) is locked or atomic;
+ * every other global is plain, used by vCPU 0 alone.
  *
  * Address spaces. The initial mapping (Xen's builder) maps pfn p at
  * VIRT_BASE + p*4096 for the first few MiB (kernel image, start_info,

@@ -14,14 +14,24 @@
  *   map_frames         batched mmu_update of L1 entries + TLB flush
  *   m2p                the bounded M2P read (pt.c)
  *   root_table         the L4 the guest runs on
- *   lock/unlock        one vCPU and no interrupts: a flag, but a nested
- *                      lock or a stray unlock is counted as an error
+ *   lock/unlock        a ticket spinlock (spinlock.h); a nested lock or
+ *                      an unlock by a vCPU that does not hold it is
+ *                      counted as an error
+ *
+ * On several vCPUs: the frame pool has a lock of its own (libp2m
+ * allocates and frees outside its lock); scratch views are claimed
+ * atomically (pt.c); every TLB flush reaches all vCPUs, since readers on
+ * the others must never see a list page through a stale mapping; the
+ * window cache below is used only under libp2m's lock (map_frames and
+ * set_window are called with it held, or at boot on one vCPU).
  */
 #include "arch/x86_64/hypercall.h"
 #include "arch/x86_64/pt.h"
 #include "common/frames.h"
 #include "common/guest.h"
 #include "common/platform.h"
+#include "common/smp.h"
+#include "common/spinlock.h"
 #include "p2m/error.h"
 
 uint64_t (*platform_pfn_to_mfn)(uint64_t pfn);
@@ -39,7 +49,8 @@ struct resv {
 };
 
 static struct resv resv[MAX_RESV];
-static bool locked;
+static struct spinlock p2m_lock = SPINLOCK_INIT;
+static struct spinlock pool_lock = SPINLOCK_INIT;
 
 /* The table behind the last window map_frames() looked up: every change
  * of a window goes through set_window() or release(), which keep it
@@ -52,11 +63,15 @@ static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 	size_t i;
 
 	(void)ctx;
-	if (!frames_take(n, (uint64_t *)mfns))
+	spin_lock(&pool_lock, smp_cpu());
+	if (!frames_take(n, (uint64_t *)mfns)) {
+		spin_unlock(&pool_lock, smp_cpu());
 		return -P2M_ENOMEM;
+	}
+	platform_stats.allocs += n;
+	spin_unlock(&pool_lock, smp_cpu());
 	for (i = 0; i < n; i++)
 		mfns[i] = platform_pfn_to_mfn(mfns[i]);
-	platform_stats.allocs += n;
 	return 0;
 }
 
@@ -67,15 +82,19 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 	(void)ctx;
 	for (i = 0; i < n; i++) {
 		uint64_t pfn;
+		bool ok;
 
-		if (!m2p_read(mfns[i], &pfn) || platform_pfn_to_mfn(pfn) != mfns[i] ||
-		    !frames_add(pfn, 1)) {
+		ok = m2p_read(mfns[i], &pfn) && platform_pfn_to_mfn(pfn) == mfns[i];
+		spin_lock(&pool_lock, smp_cpu());
+		ok = ok && frames_add(pfn, 1);
+		if (ok)
+			platform_stats.frees++;
+		else
+			platform_stats.bad_frees++;
+		spin_unlock(&pool_lock, smp_cpu());
+		if (!ok)
 			printk("free_frames: mfn %#lx is not a frame of ours in use\n",
 			       (unsigned long)mfns[i]);
-			platform_stats.bad_frees++;
-			continue;
-		}
-		platform_stats.frees++;
 	}
 }
 
@@ -207,7 +226,7 @@ static int make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 	pt_unmap(t);
 	if (pt_pin(table, 1))
 		return -P2M_EMAP;
-	platform_stats.tables_made++;
+	__atomic_fetch_add(&platform_stats.tables_made, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -217,7 +236,7 @@ static void drop_table(void *ctx, xen_pfn_t table)
 	/* A frame make_table() never pinned makes Xen fail the unpin: that
 	 * is the documented no-op. */
 	if (pt_unpin(table) == 0)
-		platform_stats.tables_dropped++;
+		__atomic_fetch_add(&platform_stats.tables_dropped, 1, __ATOMIC_RELAXED);
 }
 
 /* The L2 frame and index of a window's entry. */
@@ -264,7 +283,7 @@ static int map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 	if (!resv_of(v))
 		return -P2M_EINVAL;
 	if (n == 1 && hyp_update_va_mapping(v, ((uint64_t)mfns[0] << PAGE_SHIFT) | prot,
-					    UVMF_INVLPG | UVMF_LOCAL) == 0)
+					    UVMF_INVLPG | UVMF_ALL) == 0)
 		return 0;
 	mmu_batch_init(&b);
 	for (i = 0; i < n; i++, v += PAGE_SIZE) {
@@ -314,17 +333,15 @@ static xen_pfn_t root_table(void *ctx)
 static void lock(void *ctx)
 {
 	(void)ctx;
-	if (locked)
-		platform_stats.lock_errors++;
-	locked = true;
+	if (!spin_lock(&p2m_lock, smp_cpu()))
+		__atomic_fetch_add(&platform_stats.lock_errors, 1, __ATOMIC_RELAXED);
 }
 
 static void unlock(void *ctx)
 {
 	(void)ctx;
-	if (!locked)
-		platform_stats.lock_errors++;
-	locked = false;
+	if (!spin_unlock(&p2m_lock, smp_cpu()))
+		__atomic_fetch_add(&platform_stats.lock_errors, 1, __ATOMIC_RELAXED);
 }
 
 static xen_pfn_t to_pfn(xen_pfn_t mfn)

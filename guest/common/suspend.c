@@ -17,6 +17,8 @@
 #include "arch/x86_64/pt.h"
 #include "common/boot.h"
 #include "common/platform.h"
+#include "common/runtime.h"
+#include "common/smp.h"
 #include "common/xenstore.h"
 #include "p2m/migrate.h"
 #include "p2m/publish.h"
@@ -81,6 +83,9 @@ static long do_suspend(void)
 	xs_init(boot.shared_info);
 	if (new_domain && xs_watch("control/shutdown", "p2m") < 0)
 		panic("resume: cannot watch control/shutdown again");
+	if (new_domain)
+		runtime_watch();
+	smp_check_due = true; /* the other vCPUs come up again after it */
 	printk("resumed (%s): start_info flags %#x, nr_pages %#lx, shared_info %#lx, p2m_cr3 %#lx\n",
 	       new_domain ? "new domain" : "cancelled", start_info->flags,
 	       start_info->nr_pages, start_info->shared_info,
@@ -97,9 +102,12 @@ unsigned suspend_loop(unsigned failed)
 		printk("loop: cannot watch control/shutdown\n");
 		return failed + 1;
 	}
+	runtime_init();
 	printk("loop: waiting on control/shutdown\n");
 	for (;;) {
 		xs_wait_watch();
+		if (runtime_poll())
+			failed = checks_run();
 		if (xs_read("control/shutdown", v, sizeof(v)) <= 0 || !v[0])
 			continue;
 		printk("loop: control/shutdown = '%s'\n", v);

@@ -60,15 +60,19 @@ void *pt_map(xen_pfn_t mfn, bool rw)
 {
 	unsigned i;
 
+	/* Claimed atomically: several vCPUs map frames at once. The
+	 * invalidation is local: a slot is only read by the vCPU that
+	 * claimed it, after its own remap. */
 	for (i = 0; i < NR_SCRATCH; i++) {
-		if (scratch_busy[i])
+		if (__atomic_exchange_n(&scratch_busy[i], true, __ATOMIC_ACQUIRE))
 			continue;
 		if (hyp_update_va_mapping((uint64_t)(uintptr_t)scratch[i],
 					  (mfn << PAGE_SHIFT) |
 						  (rw ? PTE_LEAF_RW : PTE_LEAF_RO),
-					  UVMF_INVLPG | UVMF_LOCAL))
+					  UVMF_INVLPG | UVMF_LOCAL)) {
+			__atomic_store_n(&scratch_busy[i], false, __ATOMIC_RELEASE);
 			return NULL;
-		scratch_busy[i] = true;
+		}
 		return scratch[i];
 	}
 	return NULL;
@@ -87,7 +91,7 @@ void pt_unmap(void *va)
 					  scratch_orig[i],
 					  UVMF_INVLPG | UVMF_LOCAL))
 			panic("pt_unmap: cannot restore slot %u", i);
-		scratch_busy[i] = false;
+		__atomic_store_n(&scratch_busy[i], false, __ATOMIC_RELEASE);
 		return;
 	}
 	panic("pt_unmap: %p is not a scratch slot", va);
@@ -211,9 +215,10 @@ long pt_clear_frame(xen_pfn_t mfn)
 	return mmuext(MMUEXT_CLEAR_PAGE, mfn);
 }
 
+/* Every vCPU's TLB: list pages are read lock-free on all of them. */
 long pt_flush_tlb(void)
 {
-	return mmuext(MMUEXT_TLB_FLUSH_LOCAL, 0);
+	return mmuext(MMUEXT_TLB_FLUSH_ALL, 0);
 }
 
 /* --- the M2P --- */
