@@ -149,8 +149,9 @@ static int fz_leaf(void *arg, const struct p2mr_leaf *l)
 	CHECK(l->first == s->next && l->index * P2MR_ENTRIES_PER_PAGE == l->first);
 	CHECK(l->n >= 1 && l->n <= P2MR_ENTRIES_PER_PAGE);
 	CHECK(f && f->held > 0 && (const void *)l->entries == f->page);
-	for (unsigned i = 0; i < l->n; i++)
-		s->sum += l->entries[i];
+	/* Both ends of what is handed out (under ASan, touching memory that
+	 * is not a mapped frame aborts). */
+	s->sum += l->entries[0] + l->entries[l->n - 1];
 	s->next += l->n;
 	s->leaves++;
 	return 0;
