@@ -5,10 +5,11 @@
 #   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-b BUILD_DIR] [TARGET...]
 #
 # Defaults: 60 s per target, build dir build-fuzz (configured with clang
-# if needed), all targets (e820_plan e820_log e820_json e820_sysfs). The
-# seed corpus is tests/fuzz/corpus/NAME; new inputs go to BUILD_DIR/corpus
-# (not the repository). A finding leaves crash-* in BUILD_DIR and makes the
-# script exit 1. Prints each target's executed-run count.
+# if needed), all targets (e820_plan e820_log e820_json e820_sysfs
+# p2mread). The seed corpus is tests/fuzz/corpus/NAME; new inputs go to
+# BUILD_DIR/corpus (not the repository). A finding leaves crash-* in
+# BUILD_DIR and makes the script exit 1. Prints each target's executed-run
+# count.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ while getopts "t:n:b:" o; do
 	esac
 done
 shift $((OPTIND - 1))
-targets=${*:-e820_plan e820_log e820_json e820_sysfs}
+targets=${*:-e820_plan e820_log e820_json e820_sysfs p2mread}
 
 if ! command -v clang >/dev/null; then
 	echo "fuzz.sh: clang is needed for libFuzzer" >&2
@@ -40,6 +41,7 @@ status=0
 for t in $targets; do
 	case $t in
 	e820_plan) maxlen=604 ;;      # 28-byte header + 64 entries
+	p2mread) maxlen=4096 ;;       # 24-byte header + frames
 	*) maxlen=2048 ;;
 	esac
 	mkdir -p "$build/corpus/$t"

@@ -10,10 +10,10 @@
  *  list-unmapped   no mapping of the initial list is left in our tables
  *  list-freed      every frame of the initial list (and freed tables) is
  *                  back in the pool, counted
- *  tools-walk      the linear list walked from p2m_cr3/p2m_vaddr by mfn
- *                  (4 KiB pages only) and the 3-level tree from
- *                  pfn_to_mfn_frame_list_list name the same leaf frames,
- *                  and each leaf read by mfn holds what the P2M says
+ *  tools-walk      libp2mread (the tools' reader) reads the linear list
+ *                  from p2m_cr3/p2m_vaddr and the 3-level tree from
+ *                  pfn_to_mfn_frame_list_list by mfn without a refusal,
+ *                  and each leaf it reads holds what the P2M says
  *  leaf-m2p        every list leaf's M2P entry maps back through the P2M
  *  released        every RELEASED/TRIMMED pfn went back to Xen (counted),
  *                  no released frame kept its M2P entry, none is in the
@@ -42,6 +42,7 @@
 #include "common/smp.h"
 #include "p2m/entry.h"
 #include "p2m/publish.h"
+#include "p2mread/read.h"
 
 static unsigned passed, failed;
 
@@ -200,130 +201,89 @@ static void check_list_gone(void)
 	       (unsigned long)notfree, (unsigned long)since);
 }
 
-/* A cached read-only view per level for walks by mfn. */
-struct view {
-	xen_pfn_t mfn;
-	const uint64_t *va;
-};
-
-static const uint64_t *view_of(struct view *v, xen_pfn_t mfn)
+/* The toolstack's view through libp2mread, the reader the host's tools
+ * and tests use: frames are mapped by mfn read-only in our scratch slots. */
+static const void *rd_map(void *ctx, uint64_t mfn)
 {
-	if (v->va && v->mfn == mfn)
-		return v->va;
-	if (v->va)
-		pt_unmap((void *)v->va);
-	v->va = pt_map(mfn, false);
-	v->mfn = mfn;
-	if (!v->va)
-		panic("cannot map frame %#lx read-only", (unsigned long)mfn);
-	return v->va;
+	(void)ctx;
+	return pt_map(mfn, false);
 }
 
-static void view_drop(struct view *v)
+static void rd_unmap(void *ctx, uint64_t mfn, const void *page)
 {
-	if (v->va)
-		pt_unmap((void *)v->va);
-	v->va = NULL;
+	(void)ctx;
+	(void)mfn;
+	pt_unmap((void *)page);
+}
+
+struct tools_seen {
+	uint64_t data_bad, m2p_bad, tree_bad;
+};
+
+/* A list leaf: its M2P entry maps back; a private one holds the list. */
+static int list_leaf(void *arg, const struct p2mr_leaf *l)
+{
+	struct tools_seen *t = arg;
+	struct p2m *p = &boot.p2m;
+	unsigned i;
+
+	if (p2m_mfn_to_pfn(p, l->mfn) == P2M_INVALID && !t->m2p_bad++)
+		printk("  slot %#lx: leaf mfn %#lx has no pfn mapping back\n",
+		       (unsigned long)l->index, (unsigned long)l->mfn);
+	if (p->kinds[l->index] != P2M_SLOT_PRIVATE)
+		return 0;
+	for (i = 0; i < l->n && l->entries[i] == p->list[l->first + i]; i++)
+		;
+	if (i < l->n)
+		t->data_bad++;
+	return 0;
+}
+
+/* A tree leaf holds what the list shows (a shared missing page may stand
+ * for an identity window, as in Linux's tree: equal entries suffice). */
+static int tree_leaf(void *arg, const struct p2mr_leaf *l)
+{
+	struct tools_seen *t = arg;
+	unsigned i;
+
+	for (i = 0; i < l->n && l->entries[i] == boot.p2m.list[l->first + i]; i++)
+		;
+	if (i < l->n && !t->tree_bad++)
+		printk("  slot %#lx: tree leaf %#lx differs from the list at %u\n",
+		       (unsigned long)l->index, (unsigned long)l->mfn, i);
+	return 0;
 }
 
 static void check_tools_walk(void)
 {
 	struct arch_shared_info *a = &boot.shared_info->arch;
-	struct p2m *p = &boot.p2m;
-	struct view lv[5] = { { 0, NULL } }, top = { 0, NULL }, mid = { 0, NULL };
-	struct view leaf = { 0, NULL }, tleaf = { 0, NULL };
-	uint64_t slots = (a->max_pfn + P2M_PER_PAGE - 1) / P2M_PER_PAGE;
-	uint64_t s, walk_bad = 0, tree_bad = 0, shared_diff = 0, data_bad = 0, m2p_bad = 0, big = 0;
+	struct p2mr_frames fr = { .map = rd_map, .unmap = rd_unmap, .max_mfn = m2p_max_mfn() };
+	struct p2mr_options tree_only = { .tree_only = true };
+	struct p2mr_result res;
+	struct tools_seen t = { 0, 0, 0 };
 	bool tree = a->pfn_to_mfn_frame_list_list != 0 &&
 		    a->pfn_to_mfn_frame_list_list != ~0ul;
+	int rc = p2mr_read(a, &fr, NULL, list_leaf, &t, &res);
 
-	for (s = 0; s < slots; s++) {
-		uint64_t va = a->p2m_vaddr + s * PAGE_SIZE, e = 0;
-		xen_pfn_t t = a->p2m_cr3 >> 12, leaf_mfn;
-		int level;
-		bool ok = true;
-
-		for (level = 4; level >= 1; level--) {
-			e = view_of(&lv[level], t)[pt_index(va, level)];
-			if (!(e & PTE_P)) {
-				ok = false;
-				break;
-			}
-			if (level > 1 && (e & PTE_PSE)) {
-				big++;
-				ok = false;
-				break;
-			}
-			t = pte_mfn(e);
-		}
-		if (!ok) {
-			if (!walk_bad++)
-				printk("  slot %#lx: list VA %#lx not mapped by 4 KiB pages\n",
-				       (unsigned long)s, (unsigned long)va);
-			continue;
-		}
-		leaf_mfn = t;
-		if (tree) {
-			const uint64_t *tp = view_of(&top, a->pfn_to_mfn_frame_list_list);
-			const uint64_t *mp = view_of(&mid, tp[s / P2M_PER_PAGE]);
-
-			xen_pfn_t tl = mp[s % P2M_PER_PAGE];
-
-			/* The tree may name another frame with the same
-			 * entries (a shared missing page for an identity
-			 * window, as Linux's tree does): compare what the
-			 * tools would read. */
-			if (tl != leaf_mfn) {
-				const uint64_t *a1 = view_of(&leaf, leaf_mfn);
-				const uint64_t *a2 = view_of(&tleaf, tl);
-				unsigned i;
-
-				shared_diff++;
-				for (i = 0; i < P2M_PER_PAGE && a1[i] == a2[i]; i++)
-					;
-				if (i < P2M_PER_PAGE && !tree_bad++)
-					printk("  slot %#lx: tree leaf %#lx and list leaf %#lx differ at %u\n",
-					       (unsigned long)s, (unsigned long)tl,
-					       (unsigned long)leaf_mfn, i);
-			}
-		}
-		if (p2m_mfn_to_pfn(p, leaf_mfn) == P2M_INVALID && !m2p_bad++)
-			printk("  slot %#lx: leaf mfn %#lx has no pfn mapping back\n",
-			       (unsigned long)s, (unsigned long)leaf_mfn);
-		if (p->kinds[s] == P2M_SLOT_PRIVATE) {
-			const uint64_t *lp = view_of(&leaf, leaf_mfn);
-			unsigned i;
-
-			for (i = 0; i < P2M_PER_PAGE; i++)
-				if (lp[i] != p->list[s * P2M_PER_PAGE + i]) {
-					data_bad++;
-					break;
-				}
-		}
-	}
-	for (s = 1; s < 5; s++)
-		view_drop(&lv[s]);
-	view_drop(&top);
-	view_drop(&mid);
-	view_drop(&leaf);
-	view_drop(&tleaf);
-	result(!walk_bad && !big, "tools-walk-list",
-	       "%lu slots from p2m_cr3 %#lx / p2m_vaddr %#lx, %lu unmapped, %lu superpages",
-	       (unsigned long)slots, (unsigned long)a->p2m_cr3, (unsigned long)a->p2m_vaddr,
-	       (unsigned long)walk_bad, (unsigned long)big);
-	if (tree)
-		result(!tree_bad, "tools-walk-tree",
-		       "frame_list_list %#lx: %lu slots differ from the list (%lu name another frame with equal entries)",
-		       (unsigned long)a->pfn_to_mfn_frame_list_list, (unsigned long)tree_bad,
-		       (unsigned long)shared_diff);
-	else
-		result(p2m_tree_root(p) == P2M_INVALID, "tools-walk-tree",
+	result(rc == 0 && res.mode == P2MR_MODE_LIST, "tools-walk-list",
+	       "%lu of %lu pfns from p2m_cr3 %#lx / p2m_vaddr %#lx, %lu frames mapped: %s",
+	       (unsigned long)res.count, (unsigned long)res.published, (unsigned long)a->p2m_cr3,
+	       (unsigned long)a->p2m_vaddr, (unsigned long)res.maps, rc ? res.error : "ok");
+	result(!t.data_bad, "tools-walk-data", "%lu private leaves read by mfn differ from the list",
+	       (unsigned long)t.data_bad);
+	result(!t.m2p_bad, "leaf-m2p", "%lu list leaves whose M2P entry does not map back",
+	       (unsigned long)t.m2p_bad);
+	if (!tree) {
+		result(p2m_tree_root(&boot.p2m) == P2M_INVALID, "tools-walk-tree",
 		       "no tree published (frame_list_list %#lx)",
 		       (unsigned long)a->pfn_to_mfn_frame_list_list);
-	result(!data_bad, "tools-walk-data", "%lu private leaves read by mfn differ from the list",
-	       (unsigned long)data_bad);
-	result(!m2p_bad, "leaf-m2p", "%lu list leaves whose M2P entry does not map back",
-	       (unsigned long)m2p_bad);
+		return;
+	}
+	rc = p2mr_read(a, &fr, &tree_only, tree_leaf, &t, &res);
+	result(rc == 0 && !t.tree_bad, "tools-walk-tree",
+	       "frame_list_list %#lx: %lu pfns, %lu slots differ from the list: %s",
+	       (unsigned long)a->pfn_to_mfn_frame_list_list, (unsigned long)res.count,
+	       (unsigned long)t.tree_bad, rc ? res.error : "ok");
 }
 
 static void check_released(void)

@@ -25,9 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "cli.h"
 #include "common/procstat.h"
+#include "common/toolstack.h"
 #include "common/units.h"
 #include "p2m/dump.h"
 #include "p2m/p2m.h"
@@ -55,8 +57,9 @@ static void usage(FILE *f)
 "Build the P2M of a synthetic 64-bit PV guest on the hosted platform (page\n"
 "frames in a memfd, shared pages mapped at many addresses), check it, publish\n"
 "it into a struct arch_shared_info, and print its layout (Linux's debugfs\n"
-"format), libp2m's statistics, the shared_info fields, the platform's frames\n"
-"and the process's RSS.\n"
+"format), libp2m's statistics, the shared_info fields, the platform's frames,\n"
+"what the toolstack reads through libp2mread (time, frames read) and the\n"
+"process's RSS.\n"
 "\n"
 "  --ram SIZE        guest RAM (required), laid out from pfn 0, stepping over\n"
 "                    the holes; RAM pfns get mfns from %#llx up\n"
@@ -406,6 +409,32 @@ static void print_platform(struct p2m_hosted *h)
 	       (unsigned long long)st.map_limit);
 }
 
+/* What the toolstack's saver would read, through libp2mread: the list,
+ * and the tree when one is published. */
+static void print_tools_read(const struct arch_shared_info *a, struct p2m_hosted *h)
+{
+	bool tree = a->pfn_to_mfn_frame_list_list != (xen_pfn_t)P2M_INVALID;
+
+	printf("\ntoolstack read (libp2mread, as the 4.17 saver):\n");
+	for (int t = 0; t < (tree ? 2 : 1); t++) {
+		struct ts_options o = { .tree_only = t == 1, .max_pfn = a->max_pfn ? a->max_pfn : 1 };
+		struct ts_frames fr;
+		struct ts_result res;
+		struct timespec t0, t1;
+		int rc;
+
+		ts_frames_hosted(&fr, h, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = ts_read_p2m(a, &fr, &o, NULL, NULL, &res);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("  %-4s %#llx of %#llx pfns, %llu frames read, %.3f s%s%s\n", t ? "tree" : "list",
+		       (unsigned long long)res.saver_count, (unsigned long long)res.count,
+		       (unsigned long long)res.maps,
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		       rc ? ": " : "", rc ? res.error : "");
+	}
+}
+
 static void print_rss(const char *what, int64_t kib, int64_t base)
 {
 	printf("  %-34s %9.2f MiB", what, (double)kib / 1024);
@@ -477,6 +506,7 @@ static int run(struct demo *d)
 	print_stats(&p);
 	print_shared_info(&arch);
 	print_platform(h);
+	print_tools_read(&arch, h);
 	printf("\nprocess memory (VmRSS):\n");
 	print_rss("before", rss0, -1);
 	print_rss("with the initial list", rss1, rss0);

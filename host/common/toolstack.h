@@ -1,40 +1,19 @@
 /*
- * A toolstack reader: what the Xen 4.17 saver (libxenguest) does to read
- * a 64-bit PV guest's P2M, written from the behaviour of Xen's
- * tools/libs/guest/xg_sr_save_x86_pv.c (map_p2m, map_p2m_tree,
- * map_p2m_list) as docs/design.md's ABI rules sum it up. It is the
- * test oracle for "the tools see the P2M we think we publish" and the
- * first piece of the host's migration simulator.
+ * The toolstack reader of the host side: libp2mread (include/p2mread/
+ * read.h, the one reader of the tests, the tools and the guest) over
+ * frames that are read by copy, as the tests' and the hosted platform's
+ * frame stores give them.
  *
- * Inputs: the guest's struct arch_shared_info and a way to read machine
- * frames by mfn (struct ts_frames; ts_frames_hosted() wires the hosted
- * platform). The reader never touches the guest's virtual addresses: it
- * walks frames, as a process in dom0 does.
+ * ts_frames says how to copy a machine frame by mfn; ts_read_p2m() maps
+ * each frame libp2mread asks for by copying it into one of a few private
+ * buffers (a dom0 process would mmap it read-only) and hands each leaf to
+ * ts_leaf_fn. ts_read_p2m_array() collects the entries into one array,
+ * sized by the published max_pfn under the reader's limit (opt->max_pfn,
+ * default P2MR_DEFAULT_MAX_PFN): the caller's cap, never the guest's word
+ * alone.
  *
- * What it does, like the saver:
- *   count = arch->max_pfn (a count; the saver works with count - 1)
- *   p2m_cr3 != 0  list mode: walk p2m_cr3 -> L4 -> L3 -> L2 -> L1 for the
- *                 list pages covering [0, count); every PTE on the way
- *                 must be present and name a readable frame, 4 KiB pages
- *                 only (a PSE entry is an error: the saver would misread
- *                 it as a table). At level 2, trailing L2 entries that
- *                 repeat one L1 table shorten the range, with exactly the
- *                 saver's arithmetic (see saver_count below).
- *   p2m_cr3 == 0  tree mode: pfn_to_mfn_frame_list_list -> mid pages ->
- *                 leaves; count - 1 must fit 512^3 ("max_pfn ... too large
- *                 for p2m tree"), the root must be a real frame (~0 and 0
- *                 are "Bad mfn ... for p2m frame list list"); trailing
- *                 repeated root entries shorten the range.
- *   ts_options.tree_only: an old reader that knows only the tree; it
- *                 ignores p2m_cr3 and must fail cleanly on a guest whose
- *                 tree is ~0 or too large, never read garbage.
- * p2m_generation is recorded before and after the read; a difference is
- * reported (the real saver checks it only in list mode, in live saves).
- *
- * Errors return a negative P2M_E* code and a message worded like the
- * saver's (res->error). Not done: the saver's M2P round trip of each leaf
- * frame (mfn_in_pseudophysmap), which needs the guest's own pfns of its
- * leaf frames; the hosted platform gives libp2m frames no pfn.
+ * Results and refusals are libp2mread's: a negative P2MR_E* code and the
+ * saver's message in res->error (see docs/p2mread.md for the table).
  */
 #ifndef P2M_HOST_TOOLSTACK_H
 #define P2M_HOST_TOOLSTACK_H
@@ -44,6 +23,7 @@
 #include <stdint.h>
 
 #include "p2m/xen.h"
+#include "p2mread/read.h"
 
 struct p2m_hosted;
 
@@ -63,10 +43,12 @@ struct ts_frames {
 void ts_frames_hosted(struct ts_frames *f, struct p2m_hosted *h,
 		      xen_pfn_t max_mfn);
 
-enum ts_mode { TS_MODE_LIST, TS_MODE_TREE };
+enum ts_mode { TS_MODE_LIST = P2MR_MODE_LIST, TS_MODE_TREE = P2MR_MODE_TREE };
 
 struct ts_options {
 	bool tree_only;        /* ignore p2m_cr3: a reader of the tree only */
+	unsigned attempts;     /* reads when the generation moves; 0: 4 */
+	uint64_t max_pfn;      /* largest published count accepted; 0: 2^32 */
 };
 
 struct ts_result {
@@ -76,19 +58,22 @@ struct ts_result {
 	 * heuristics, as a count (<= count). Entries at and above it are
 	 * not read; a guest must keep them missing. */
 	uint64_t saver_count;
-	uint64_t leaves;       /* leaf frames read */
-	uint64_t gen_before, gen_after;
-	bool gen_changed;
-	char error[256];
+	uint64_t leaves;       /* leaf frames read (last attempt) */
+	uint64_t maps;         /* frames read, all attempts */
+	unsigned attempts;
+	uint64_t gen_before, gen_after;   /* of the last attempt */
+	bool gen_changed;      /* every attempt saw the generation move */
+	char error[P2MR_ERROR_LEN];
 };
 
-/* Called for each leaf page read: entries of pfns [first, first + n). */
+/* Called for each leaf read: entries of pfns [first, first + n). After a
+ * generation move the read starts again: first == 0 again. */
 typedef int (*ts_leaf_fn)(void *arg, uint64_t first, const uint64_t *entries,
 			  unsigned n, xen_pfn_t leaf);
 
 /* Read the guest's P2M as the saver does. fn may be NULL (only checks);
  * a nonzero return from fn stops the read and is returned. opt may be
- * NULL. 0, or a negative P2M_E* with res->error set. */
+ * NULL. 0, or a negative P2MR_E* with res->error set. */
 int ts_read_p2m(const struct arch_shared_info *arch, const struct ts_frames *fr,
 		const struct ts_options *opt, ts_leaf_fn fn, void *arg,
 		struct ts_result *res);

@@ -140,6 +140,8 @@ static int tools_leaf(void *arg, uint64_t first, const uint64_t *e, unsigned n, 
 	struct tools_check *t = arg;
 
 	(void)leaf;
+	if (first == 0) /* a new read (libp2mread retries after a generation move) */
+		*t = (struct tools_check){ 0, 0, 0 };
 	for (unsigned i = 0; i < n; i++)
 		if (!allowed(first + i, e[i]) && !t->bad++) {
 			t->pfn = first + i;
