@@ -5,6 +5,7 @@
 # (`p2m boot`: every console line carries the host time since QEMU started).
 #
 #   scripts/vs-linux.sh [--build DIR] [--only NAME[,NAME...]] [--out DIR] [--no-fetch]
+#   scripts/vs-linux.sh --tabulate [--out DIR]
 #   scripts/vs-linux.sh --self-check
 #
 #   --build DIR   the build tree with p2m and guest/guest-initp2m.elf (default:
@@ -15,6 +16,7 @@
 #   --out DIR     where the logs and the table go (default DIR/vs-linux/)
 #   --no-fetch    exit 77 (skip) when scripts/get-xen.sh --tools has not
 #                 fetched the Linux kernel into the cache yet
+#   --tabulate    boot nothing: make the table again from the logs in --out
 #   --self-check  run the log parsers on built-in sample lines and compare
 #                 with the figures they must give (seconds; no QEMU)
 #
@@ -59,6 +61,7 @@ build="${P2M_BUILD:-}"
 only=""
 out=""
 fetch=1
+tabulate=0
 linux_args="console=hvc0 earlyprintk=xen loglevel=7 panic=-1"
 die() { echo "vs-linux.sh: error: $*" >&2; exit 1; }
 
@@ -151,6 +154,7 @@ while [ $# -gt 0 ]; do
 	--only) only="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--no-fetch) fetch=0; shift ;;
+	--tabulate) tabulate=1; fetch=0; shift ;;
 	--self-check) self_check; exit $? ;;
 	-h|--help) sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vs-linux.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -200,10 +204,8 @@ run_linux() {
 }
 
 table="$out/vs-linux.md"
+started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 {
-	echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
-		"QEMU $(qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') TCG, Xen $(basename "$(readlink -f "$cache/xen/xen")"), $(basename "$kernel")"
-	echo
 	echo "| machine | kernel | load | first line -> P2M ready | Xen hand-over -> P2M ready | remapped | remap calls/page | remap mmu_update entries/page | P2M memory | peak (final + initial list) |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$table"
@@ -213,14 +215,20 @@ for c in "${configs[@]}"; do
 	IFS='|' read -r name machine mem dom0 tmo <<<"$c"
 	if [ -n "$only" ] && ! [[ ",$only," == *",$name,"* ]]; then continue; fi
 	desc="$machine -m $mem, dom0 $dom0"
-	echo "vs-linux.sh: $name ($desc): our guest"
+	[ "$tabulate" = 0 ] && echo "vs-linux.sh: $name ($desc): our guest"
 	lo="$out/ours-$name.log" ll="$out/linux-$name.log"
-	load_o="$(cut -d' ' -f1 /proc/loadavg)"
-	"$p2m" boot --init-p2m --machine "$machine" --mem "$mem" --dom0-mem "$dom0" --log "$lo" --quiet \
-		>"$lo.out" 2>&1 || { echo "vs-linux.sh: $name: our guest failed:"; tail -n 3 "$lo.out"; status=1; }
-	echo "vs-linux.sh: $name ($desc): Linux $(basename "$kernel")"
-	load_l="$(cut -d' ' -f1 /proc/loadavg)"
-	run_linux "$ll" "$tmo" --machine "$machine" --mem "$mem" --dom0-mem "$dom0"
+	if [ "$tabulate" = 0 ]; then
+		cut -d' ' -f1 /proc/loadavg >"$lo.load"
+		"$p2m" boot --init-p2m --machine "$machine" --mem "$mem" --dom0-mem "$dom0" --log "$lo" --quiet \
+			>"$lo.out" 2>&1 || { echo "vs-linux.sh: $name: our guest failed:"; tail -n 3 "$lo.out"; status=1; }
+		echo "vs-linux.sh: $name ($desc): Linux $(basename "$kernel")"
+		cut -d' ' -f1 /proc/loadavg >"$ll.load"
+		run_linux "$ll" "$tmo" --machine "$machine" --mem "$mem" --dom0-mem "$dom0"
+	elif [ ! -f "$lo" ] || [ ! -f "$ll" ]; then
+		echo "vs-linux.sh: $name: no logs in $out: skipped"
+		continue
+	fi
+	load_o="$(cat "$lo.load" 2>/dev/null || echo "?")" load_l="$(cat "$ll.load" 2>/dev/null || echo "?")"
 
 	# Ours, measured.
 	o_x="$(t_of "$lo" '^\(XEN\) Freed .*init memory')" o_f="$(t_first_dom0 "$lo")"
@@ -254,10 +262,23 @@ for c in "${configs[@]}"; do
 	# Linux's P2M phase proper: reserving the list's VA area (the copy
 	# starts) to "Remapped", on the host clock.
 	l_v="$(t_of "$ll" '^\[ *[0-9.]+\] p2m virtual area at')"
+	o_total="$(num_after "$lo" '^hypercalls \(to P2M ready\): ')"
+	o_mmu="$(sed -n 's/.*\] hypercalls (to P2M ready): .*mmu_update \([0-9]*\) calls \([0-9]*\) entries.*/\1 calls, \2 entries/p' "$lo" | head -n 1)"
+	echo "- $desc: ours, everything up to P2M ready (build, remap, free, publish): ${o_total:-?} hypercalls (console_io not counted), mmu_update ${o_mmu:-?} (measured)." >>"$out/notes.md"
 	echo "- $desc: Linux from \"p2m virtual area\" (its list rebuild starts) to \"Remapped\": $(sub_t "$l_r" "$l_v") s; initial list $o_list pages (ours), $l_list (Linux); QEMU wall: ours $(sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' "$lo.out") s, Linux $(sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' "$ll.out") s (ended after its milestone)" >>"$out/notes.md"
 done
-echo >>"$table"
-cat "$out/notes.md" >>"$table"
+[ "$tabulate" = 1 ] && ls "$out"/ours-*.log >/dev/null 2>&1 &&
+	started="$(date -u -r "$(ls "$out"/ours-*.log | head -n 1)" '+%Y-%m-%d %H:%M UTC') (tabulated again)"
+xen_version="$(sed -n 's/.*(XEN) Xen version \([^ ]*\) .*/\1/p' "$out"/ours-*.log 2>/dev/null | head -n 1)"
+{
+	echo "Run of $started: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+		"QEMU $(qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') TCG, Xen ${xen_version:-?}, $(basename "$kernel");" \
+		"load = the 1-minute load average when the boot started"
+	echo
+	cat "$table"
+	echo
+	cat "$out/notes.md"
+} >"$table.tmp" && mv "$table.tmp" "$table"
 echo
 cat "$table"
 echo
