@@ -161,11 +161,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ -z "$build" ]; then
-	for d in "$root"/build "$root"/build-*; do
-		if [ -x "$d/p2m" ] && [ -f "$d/guest/guest-initp2m.elf" ]; then build="$d"; break; fi
-	done
-fi
+. "$here/find-build.sh"
+[ -n "$build" ] || build="$(find_build "$root" guest-initp2m.elf)"
 [ -n "$build" ] && [ -x "$build/p2m" ] || die "no built p2m with guest/guest-initp2m.elf; build first or give --build DIR"
 p2m="$build/p2m"
 pkgs="$cache/pkgs"
