@@ -34,11 +34,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ -z "$build" ]; then
-	for d in "$root"/build "$root"/build-*; do
-		if [ -x "$d/p2m" ] && [ -f "$d/guest/guest-initp2m.elf" ]; then build="$d"; break; fi
-	done
-fi
+. "$here/find-build.sh"
+[ -n "$build" ] || build="$(find_build "$root" guest-initp2m.elf)"
 p2m="$build/p2m"
 [ -n "$build" ] && [ -x "$p2m" ] || { echo "scale.sh: no built p2m found; build first or give --build DIR" >&2; exit 2; }
 logs="${logs:-$build/scale-logs}"

@@ -70,11 +70,8 @@ while [ $# -gt 0 ]; do
 done
 die() { echo "toolstack.sh: error: $*" >&2; exit 1; }
 
-if [ -z "$build" ]; then
-	for d in "$root"/build "$root"/build-*; do
-		if [ -x "$d/p2m" ] && [ -f "$d/guest/guest.elf" ]; then build="$d"; break; fi
-	done
-fi
+. "$here/find-build.sh"
+[ -n "$build" ] || build="$(find_build "$root" guest.elf)"
 [ -n "$build" ] && [ -x "$build/p2m" ] || die "no built p2m with guest/guest.elf found; build first or give --build DIR"
 [[ "$mem" =~ ^[0-9]+$ ]] || die "--mem wants MiB as a number"
 

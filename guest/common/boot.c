@@ -19,6 +19,7 @@
 #include "arch/x86_64/pt.h"
 #include "common/boot.h"
 #include "common/frames.h"
+#include "common/hcstats.h"
 #include "common/platform.h"
 #include "p2m/dump.h"
 #include "p2m/publish.h"
@@ -135,6 +136,7 @@ void kmain(start_info_t *si)
 	       (unsigned long)boot.shared_info->arch.p2m_cr3,
 	       (unsigned long)boot.shared_info->arch.p2m_vaddr,
 	       (unsigned long)boot.shared_info->arch.p2m_generation);
+	hc_stats_print("to P2M ready", (unsigned long)boot.remapped);
 
 	/* 7 */
 	failed = checks_run();

@@ -10,6 +10,7 @@
 #include "arch/x86_64/pt.h"
 #include "common/boot.h"
 #include "common/frames.h"
+#include "common/hcstats.h"
 #include "p2m/entry.h"
 
 extern char __image_start[], __image_end[];
@@ -219,6 +220,7 @@ static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_
 {
 	uint64_t *initial = (uint64_t *)boot.initial;
 	uint64_t done = 0;
+	struct hc_mark from = hc_mark();
 
 	/* In chunks: once a chunk's M2P entries are written, its frames
 	 * join the pool at their new pfns, so the leaves of the next
@@ -247,6 +249,7 @@ static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_
 			      (unsigned long)(dst + done), (unsigned long)n);
 		done += n;
 	}
+	hc_add_since(&hc_remap, from);
 	boot.remapped += count;
 }
 

@@ -20,6 +20,20 @@
 
 extern char hypercall_page[];
 
+/*
+ * Counters of what the guest asked of Xen (common/hcstats.c prints them):
+ * every call by hypercall number, and the requests inside the batched
+ * ones (mmu_update entries, mmuext_op ops). One increment per call costs
+ * nothing next to the SYSCALL into Xen, and lets the boot report its
+ * hypercalls per remapped page as measured figures.
+ */
+#define HC_MAX 64
+struct hc_stats {
+	unsigned long calls[HC_MAX];
+	unsigned long mmu_entries, mmuext_ops;
+};
+extern struct hc_stats hc_stats;
+
 #define HC_STR_(x) #x
 #define HC_STR(x) HC_STR_(x)
 
@@ -30,6 +44,7 @@ extern char hypercall_page[];
 	({                                                                 \
 		long v1_ = (long)(a1), v2_ = (long)(a2), v3_ = (long)(a3); \
 		long v4_ = (long)(a4), v5_ = (long)(a5);                   \
+		hc_stats.calls[__HYPERVISOR_##name % HC_MAX]++;            \
 		register long r_ax __asm__("rax");                         \
 		register long r_di __asm__("rdi") = v1_;                   \
 		register long r_si __asm__("rsi") = v2_;                   \
@@ -52,12 +67,14 @@ static inline long hyp_console_write(const char *s, unsigned long n)
 static inline long hyp_mmu_update(const mmu_update_t *req, unsigned count,
 				  unsigned *done)
 {
+	hc_stats.mmu_entries += count;
 	return HYPERCALL(mmu_update, req, count, done, DOMID_SELF, 0);
 }
 
 static inline long hyp_mmuext_op(const struct mmuext_op *op, unsigned count,
 				 unsigned *done)
 {
+	hc_stats.mmuext_ops += count;
 	return HYPERCALL(mmuext_op, op, count, done, DOMID_SELF, 0);
 }
 
