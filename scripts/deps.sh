@@ -14,6 +14,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev     # clang builds, its ASan/UBSan/TSan runtimes, libFuzzer
 	libxen-dev                   # Xen's public headers (the ABI, never retyped)
 	libcmocka-dev                # unit tests
+	pkg-config                   # tests/install: build against the installed libp2m
 	procps                       # sysctl
 	qemu-system-x86 cpio         # Xen under QEMU (scripts/get-xen.sh), the toolstack initramfs
 	"$@"
