@@ -24,8 +24,12 @@
  *   - A shared leaf is one frame, seen read-only at many addresses.
  *   - A failing call changes nothing and returns a negative P2M_E* code.
  *   - lock()/unlock() form one mutex; libp2m never calls into the platform
- *     while holding it except map_frames, set_window and make_table, and
+ *     while holding it except map_frames, set_window and root_table, and
  *     never allocates or frees under it.
+ *
+ * docs/porting.md takes the operations one by one (what each must
+ * guarantee, what may fail) with the guest's and the hosted platform as
+ * worked examples.
  */
 #ifndef P2M_PLATFORM_H
 #define P2M_PLATFORM_H
