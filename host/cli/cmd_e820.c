@@ -86,7 +86,7 @@ static void usage(FILE *f)
 
 struct opts {
 	const char *input, *sysfs_dir, *map, *svg;
-	enum e820_format fmt;
+	enum memmap_format fmt;
 	const char *default_map;
 	uint64_t nr_pages, max_pages, limit, end;
 	bool have_nr, have_max, have_limit, dom0, json, dump;
@@ -95,18 +95,14 @@ struct opts {
 };
 
 /* SIZE: a byte size with a suffix, or a bare number of pages. */
-static int parse_pages(const char *opt, const char *s, uint64_t *pages)
+static int pages_arg(const char *opt, const char *s, uint64_t *pages)
 {
 	char err[160];
-	uint64_t v;
-	size_t n = strlen(s);
-	bool suffix = n && strchr("kKmMgGtT", s[n - 1]);
 
-	if (p2m_parse_size(s, &v, err, sizeof(err))) {
+	if (parse_pages(s, pages, err, sizeof(err))) {
 		fprintf(stderr, "p2m e820: %s: %s\n", opt, err);
 		return -1;
 	}
-	*pages = suffix ? v >> 12 : v;
 	return 0;
 }
 
@@ -123,8 +119,8 @@ static int parse_object(const char *opt, const char *s, struct p2m_e820_object *
 	}
 	memcpy(buf, s, (size_t)(sep - s));
 	buf[sep - s] = 0;
-	if (p2m_parse_size(buf, &a, err, sizeof(err)) ||
-	    p2m_parse_size(sep + 1, &b, err, sizeof(err))) {
+	if (parse_size(buf, &a, err, sizeof(err)) ||
+	    parse_size(sep + 1, &b, err, sizeof(err))) {
 		fprintf(stderr, "p2m e820: %s %s: %s\n", opt, s, err);
 		return -1;
 	}
@@ -186,8 +182,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_SYSFS_LINES:
 		case O_JSON_IN:
 			o->input = optarg;
-			o->fmt = c == O_JSON_IN ? E820_FMT_JSON :
-				 c == O_SYSFS_LINES ? E820_FMT_SYSFS : E820_FMT_LOG;
+			o->fmt = c == O_JSON_IN ? MEMMAP_FMT_JSON :
+				 c == O_SYSFS_LINES ? MEMMAP_FMT_SYSFS : MEMMAP_FMT_LOG;
 			o->default_map = c == O_DMESG ? "linux" : c == O_XEN ? "xen" : NULL;
 			inputs++;
 			break;
@@ -199,12 +195,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->map = optarg;
 			break;
 		case O_NR:
-			if (parse_pages("--nr-pages", optarg, &o->nr_pages))
+			if (pages_arg("--nr-pages", optarg, &o->nr_pages))
 				return -1;
 			o->have_nr = true;
 			break;
 		case O_MAX:
-			if (parse_pages("--max", optarg, &o->max_pages))
+			if (pages_arg("--max", optarg, &o->max_pages))
 				return -1;
 			o->have_max = true;
 			break;
@@ -213,7 +209,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->dom0 = c == O_DOM0;
 			break;
 		case O_LIMIT:
-			if (parse_pages("--limit", optarg, &o->limit))
+			if (pages_arg("--limit", optarg, &o->limit))
 				return -1;
 			if (!o->limit) {
 				fprintf(stderr, "p2m e820: --limit 0: use --no-limit\n");
@@ -226,7 +222,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->have_limit = true;
 			break;
 		case O_END:
-			if (parse_pages("--end", optarg, &o->end))
+			if (pages_arg("--end", optarg, &o->end))
 				return -1;
 			break;
 		case O_JSON:
@@ -260,7 +256,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 		o->input = argv[optind];
-		o->fmt = E820_FMT_AUTO;
+		o->fmt = MEMMAP_FMT_AUTO;
 		inputs++;
 	}
 	if (inputs != 1) {
@@ -273,7 +269,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static void fmt_size(uint64_t pfns, char *buf, size_t n)
 {
-	p2m_format_bytes(pfns << 12, buf, n);
+	format_bytes(pfns << 12, buf, n);
 }
 
 static void print_ranges(const char *title, const struct p2m_e820_range *r, size_t n,
@@ -305,7 +301,7 @@ static void dump_from_plan(const struct p2m_e820_plan *p)
 
 	for (size_t i = 0; i <= p->nr_layout; i++) {
 		int ki = i < p->nr_layout ?
-			 (int)e820_category_kind((enum p2m_e820_category)p->layout[i].kind) : -2;
+			 (int)plan_category_kind((enum p2m_e820_category)p->layout[i].kind) : -2;
 
 		if (ki == k)
 			continue;
@@ -323,23 +319,23 @@ static void dump_from_plan(const struct p2m_e820_plan *p)
 static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 {
 	struct p2m_platform plat;
-	struct p2m_hosted *h;
+	struct hosted *h;
 	struct p2m_stats st;
 	struct p2m pm;
 	char err[256], sz[32];
 	uint64_t cap = (p->end + (1u << 18) - 1) & ~(uint64_t)((1u << 18) - 1);
 	int rc;
 
-	h = p2m_hosted_create(NULL, err, sizeof(err));
+	h = hosted_create(NULL, err, sizeof(err));
 	if (!h) {
 		fprintf(stderr, "p2m e820: hosted platform: %s\n", err);
 		return -1;
 	}
-	p2m_hosted_platform(h, &plat);
+	hosted_platform(h, &plat);
 	rc = p2m_create(&pm, &plat, cap, cap <= P2M_TREE_PFNS);
 	if (rc) {
 		fprintf(stderr, "p2m e820: p2m_create: %s: %s\n", p2m_strerror(rc), p2m_last_error(&pm));
-		p2m_hosted_destroy(h);
+		hosted_destroy(h);
 		return -1;
 	}
 	rc = p2m_e820_apply(&pm, p);
@@ -358,7 +354,7 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 		fprintf(stderr, "p2m e820: building the P2M: %s: %s\n", p2m_strerror(rc),
 			p2m_last_error(&pm));
 		p2m_destroy(&pm);
-		p2m_hosted_destroy(h);
+		hosted_destroy(h);
 		return -1;
 	}
 	if (dump) {
@@ -368,15 +364,15 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 	p2m_get_stats(&pm, &st);
 	printf("\nP2M memory, measured (libp2m's statistics): %s: %" PRIu64 " private leaves, "
 	       "%" PRIu64 " private tables, %" PRIu64 " frame lists, %" PRIu64 " meta pages, "
-	       "%" PRIu64 " shared pages\n", p2m_format_bytes(st.bytes, sz, sizeof(sz)),
+	       "%" PRIu64 " shared pages\n", format_bytes(st.bytes, sz, sizeof(sz)),
 	       st.private_leaves, st.private_tables, st.mid_pages, st.meta_pages, st.shared_pages);
 	p2m_destroy(&pm);
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 	return 0;
 }
 
 static void print_text(const struct opts *o, const struct p2m_e820_input *in,
-		       const struct p2m_e820_plan *p, const struct e820_cost *cost,
+		       const struct p2m_e820_plan *p, const struct plan_cost *cost,
 		       const char *why)
 {
 	char a[32], b[32], c[32], tb[24], msg[256];
@@ -434,23 +430,23 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 	}
 	printf("\nP2M memory, estimated from the plan: %s: %" PRIu64 " of %" PRIu64 " slots private, "
 	       "%" PRIu64 " of %" PRIu64 " windows split, %s of kind map and window records\n",
-	       p2m_format_bytes(cost->bytes, a, sizeof(a)), cost->private_leaves, cost->slots,
+	       format_bytes(cost->bytes, a, sizeof(a)), cost->private_leaves, cost->slots,
 	       cost->private_windows, cost->windows,
-	       p2m_format_bytes(cost->meta_bytes, c, sizeof(c)));
+	       format_bytes(cost->meta_bytes, c, sizeof(c)));
 	printf("  Linux's list for the same plan: %" PRIu64 " private leaves, %" PRIu64 " split "
 	       "windows: %s (it gives balloon space private leaves), against %s for ours\n",
 	       cost->linux_leaves, cost->linux_windows,
-	       p2m_format_bytes(cost->linux_bytes, b, sizeof(b)),
-	       p2m_format_bytes(cost->bytes - cost->meta_bytes, a, sizeof(a)));
+	       format_bytes(cost->linux_bytes, b, sizeof(b)),
+	       format_bytes(cost->bytes - cost->meta_bytes, a, sizeof(a)));
 }
 
 int cmd_e820(int argc, char **argv)
 {
-	struct e820_maps maps = { 0 };
-	struct e820_parse_error perr;
+	struct memmaps maps = { 0 };
+	struct memmap_error perr;
 	struct p2m_e820_input in;
 	struct p2m_e820_plan p;
-	struct e820_cost cost;
+	struct plan_cost cost;
 	struct opts o;
 	char why[256], *text = NULL;
 	size_t len = 0, idx, n;
@@ -459,14 +455,14 @@ int cmd_e820(int argc, char **argv)
 	if (parse_opts(argc, argv, &o))
 		return 2;
 	if (o.sysfs_dir) {
-		rc = e820_parse_sysfs_dir(o.sysfs_dir, &maps, &perr);
+		rc = memmap_parse_sysfs_dir(o.sysfs_dir, &maps, &perr);
 	} else {
-		rc = e820_read_file(o.input, &text, &len);
+		rc = memmap_read_file(o.input, &text, &len);
 		if (rc) {
 			fprintf(stderr, "p2m e820: %s: %s\n", o.input, strerror(-rc));
 			return 1;
 		}
-		rc = e820_parse(text, len, o.fmt, &maps, &perr);
+		rc = memmap_parse(text, len, o.fmt, &maps, &perr);
 	}
 	if (rc) {
 		if (perr.line)
@@ -477,12 +473,12 @@ int cmd_e820(int argc, char **argv)
 				rc == -P2M_EPARSE ? perr.msg : p2m_strerror(rc));
 		goto out;
 	}
-	if (e820_maps_select(&maps, o.map ? o.map : o.default_map, &idx, why, sizeof(why))) {
+	if (memmaps_select(&maps, o.map ? o.map : o.default_map, &idx, why, sizeof(why))) {
 		fprintf(stderr, "p2m e820: %s\n", why);
 		ret = 2;
 		goto out;
 	}
-	o.xen_view = maps.v[idx].origin == E820_ORIGIN_LINUX && !strcmp(maps.v[idx].label, "Xen");
+	o.xen_view = maps.v[idx].origin == MEMMAP_ORIGIN_LINUX && !strcmp(maps.v[idx].label, "Xen");
 	if (maps.v[idx].n > P2M_E820_MAX_ENTRIES) {
 		fprintf(stderr, "p2m e820: the map has %zu entries, at most %u are planned\n",
 			maps.v[idx].n, P2M_E820_MAX_ENTRIES);
@@ -555,7 +551,7 @@ int cmd_e820(int argc, char **argv)
 		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p.error);
 		goto free_lists;
 	}
-	e820_cost(&p, p.end <= P2M_TREE_PFNS, &cost);
+	plan_cost(&p, p.end <= P2M_TREE_PFNS, &cost);
 
 	if (o.svg) {
 		FILE *f = fopen(o.svg, "w");
@@ -568,14 +564,14 @@ int cmd_e820(int argc, char **argv)
 		snprintf(title, sizeof(title), "%s, nr_pages %#" PRIx64 ", %s: %s",
 			 in.dom0 ? "dom0" : "domU", in.nr_pages,
 			 o.sysfs_dir ? o.sysfs_dir : o.input, maps.v[idx].label);
-		e820_write_svg(f, &p, title);
+		plan_write_svg(f, &p, title);
 		if (fclose(f)) {
 			perror(o.svg);
 			goto free_lists;
 		}
 	}
 	if (o.json) {
-		e820_write_json(stdout, &in, &p, &cost, why, rc);
+		plan_write_json(stdout, &in, &p, &cost, why, rc);
 	} else {
 		print_text(&o, &in, &p, &cost, why);
 		if (o.dump || !rc) {
@@ -603,7 +599,7 @@ free_lists:
 	free(p.remap);
 	free(p.conflicts);
 out:
-	e820_maps_free(&maps);
+	memmaps_free(&maps);
 	free(text);
 	return ret;
 }

@@ -11,7 +11,7 @@
 #define SLOT ((uint64_t)512)
 #define WIN  ((uint64_t)1 << 18)
 
-enum p2m_kind e820_category_kind(enum p2m_e820_category c)
+enum p2m_kind plan_category_kind(enum p2m_e820_category c)
 {
 	switch (c) {
 	case P2M_E820_C_RAM:
@@ -61,7 +61,7 @@ static void count_private(const struct p2m_e820_plan *p, bool extra_private,
 		if (i < p->nr_layout) {
 			enum p2m_e820_category c = (enum p2m_e820_category)p->layout[i].kind;
 
-			k = (int)e820_category_kind(c);
+			k = (int)plan_category_kind(c);
 			if (extra_private && c == P2M_E820_C_EXTRA)
 				k = P2M_KIND_RAM;
 		} else {
@@ -87,7 +87,7 @@ static void count_private(const struct p2m_e820_plan *p, bool extra_private,
 	*windows = ws.n;
 }
 
-void e820_cost(const struct p2m_e820_plan *p, bool tree, struct e820_cost *c)
+void plan_cost(const struct p2m_e820_plan *p, bool tree, struct plan_cost *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->slots = (p->end + SLOT - 1) / SLOT;
@@ -132,8 +132,8 @@ static void jstr(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void e820_write_json(FILE *f, const struct p2m_e820_input *in,
-		     const struct p2m_e820_plan *p, const struct e820_cost *cost,
+void plan_write_json(FILE *f, const struct p2m_e820_input *in,
+		     const struct p2m_e820_plan *p, const struct plan_cost *cost,
 		     const char *source, int rc)
 {
 	char tb[24], msg[200];
@@ -250,7 +250,7 @@ static void svg_label_gib(FILE *f, double x, double y, double gib)
 			x, y, gib * 1024 * 1024);
 }
 
-void e820_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
+void plan_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
 {
 	double end_gib = (double)p->end / (double)WIN;
 	double step = nice_step(end_gib), spare, y;

@@ -29,7 +29,7 @@ static const char *const linux_labels[] = {
 };
 
 struct line_entry {
-	enum e820_origin origin;
+	enum memmap_origin origin;
 	char label[32];
 	uint64_t addr, size;
 	uint32_t type;
@@ -43,7 +43,7 @@ static bool take_type(struct span *s, uint32_t *type, const char **msg)
 		*msg = "the type is missing";
 		return false;
 	}
-	if (!e820_parse_type(s->p, (size_t)(s->e - s->p), type)) {
+	if (!memmap_parse_type(s->p, (size_t)(s->e - s->p), type)) {
 		*msg = "unknown memory type";
 		return false;
 	}
@@ -80,7 +80,7 @@ static int parse_line(struct span s, struct line_entry *le, const char **msg)
 		if (!sp_lit(&t, linux_labels[i]) || !sp_lit(&t, ":"))
 			continue;
 		sp_ws(&t);
-		le->origin = E820_ORIGIN_LINUX;
+		le->origin = MEMMAP_ORIGIN_LINUX;
 		snprintf(le->label, sizeof(le->label), "%s", linux_labels[i]);
 		if (sp_lit(&t, "[mem ")) {
 			sp_ws(&t);
@@ -126,7 +126,7 @@ static int parse_line(struct span s, struct line_entry *le, const char **msg)
 			if (u.p >= u.e || *u.p != ',')
 				return 0;
 		}
-		le->origin = E820_ORIGIN_XEN;
+		le->origin = MEMMAP_ORIGIN_XEN;
 		if (!sp_hex(&t, &a, false)) {
 			*msg = "bad start address";
 			return -1;
@@ -158,7 +158,7 @@ static int parse_line(struct span s, struct line_entry *le, const char **msg)
 		}
 		if (u.e - u.p < 2 || u.p[0] != '0' || (u.p[1] != 'x' && u.p[1] != 'X'))
 			return 0;
-		le->origin = E820_ORIGIN_SYSFS;
+		le->origin = MEMMAP_ORIGIN_SYSFS;
 		if (!sp_hex(&u, &b, true)) {
 			*msg = "bad end address";
 			return -1;
@@ -177,7 +177,7 @@ static int parse_line(struct span s, struct line_entry *le, const char **msg)
 		sp_ws(&u);
 		if (!sp_lit(&u, "-") || u.p >= u.e || *u.p != ' ')
 			return 0;
-		le->origin = E820_ORIGIN_XEN;
+		le->origin = MEMMAP_ORIGIN_XEN;
 		if (hex_digits(&t) > 16) {
 			*msg = "bad start address";
 			return -1;
@@ -198,7 +198,7 @@ struct group {
 };
 
 int parse_log(const char *text, size_t len, bool sysfs_only,
-	      struct e820_maps *out, struct e820_parse_error *err)
+	      struct memmaps *out, struct memmap_error *err)
 {
 	struct group open[4] = { { -1, false }, { -1, false }, { -1, false }, { -1, false } };
 	char header[2][64] = { "", "" };
@@ -226,7 +226,7 @@ int parse_log(const char *text, size_t len, bool sysfs_only,
 		if (sysfs_only) {
 			if (*s.p == '#')
 				continue;
-			if (r == 0 || (r == 1 && le.origin != E820_ORIGIN_SYSFS))
+			if (r == 0 || (r == 1 && le.origin != MEMMAP_ORIGIN_SYSFS))
 				return parse_error(err, line, &raw,
 						   "expected \"0xSTART 0xEND TYPE\"");
 		}
@@ -261,7 +261,7 @@ int parse_log(const char *text, size_t len, bool sysfs_only,
 			} else {
 				if (!label[0])
 					label = header[xen][0] ? header[xen] :
-						le.origin == E820_ORIGIN_XEN ? "Xen" : "sysfs memmap";
+						le.origin == MEMMAP_ORIGIN_XEN ? "Xen" : "sysfs memmap";
 				rc = maps_new(out, le.origin, label, line);
 				if (rc)
 					return rc;
