@@ -82,6 +82,39 @@ static int read_leaves(const struct ts_frames *fr, const struct leaves *lv,
 	return 0;
 }
 
+/* Entries [lo, hi] of one level's tables (ptes), off the VA the first
+ * one maps: their mfns into next[], checked as the saver checks them; at
+ * level 2, *saved_idx is the index of the last distinct L1 table. */
+static int level_entries(const struct ts_frames *fr, const uint64_t *ptes, uint64_t lo,
+			 uint64_t hi, uint64_t off, int level, uint64_t *next,
+			 uint64_t *saved_idx, struct ts_result *res)
+{
+	unsigned shift = 12 + 9 * (unsigned)(level - 1);
+	uint64_t saved_mfn = 0;
+
+	for (uint64_t i = lo; i <= hi; i++) {
+		uint64_t pte = ptes[i];
+		uint64_t mfn = (pte & P2M_PTE_MFN_MASK) >> 12;
+		uint64_t at = off + (i << shift);
+
+		if (!(pte & P2M_PTE_PRESENT) || mfn == 0 || mfn > fr->max_mfn)
+			return fail(res, P2M_ECHECK,
+				    "Bad mfn %#llx during page table walk for vaddr %#llx at level %d of p2m list%s",
+				    (unsigned long long)mfn, (unsigned long long)at, level,
+				    (pte & P2M_PTE_PRESENT) ? "" : " (entry not present)");
+		if (level > 1 && (pte & P2M_PTE_PSE))
+			return fail(res, P2M_ECHECK,
+				    "Superpage at level %d for vaddr %#llx of p2m list: the saver walks 4 KiB pages only",
+				    level, (unsigned long long)at);
+		next[i - lo] = mfn;
+		if (level == 2 && mfn != saved_mfn) {
+			saved_mfn = mfn;
+			*saved_idx = i - lo;
+		}
+	}
+	return 0;
+}
+
 /*
  * List mode. Level by level from the root, the table pages covering
  * [va, end] are read in order and their entries indexed as one array (as
@@ -113,7 +146,7 @@ static int walk_list(const struct arch_shared_info *arch, const struct ts_frames
 	tables[0] = root;
 	for (int level = 4; level >= 1; level--) {
 		unsigned shift = 12 + 9 * (unsigned)(level - 1);
-		uint64_t saved_mfn = 0, saved_idx = 0;
+		uint64_t saved_idx = 0;
 
 		ptes = malloc(ntables * PAGE);
 		if (!ptes) {
@@ -136,30 +169,9 @@ static int walk_list(const struct arch_shared_info *arch, const struct ts_frames
 				  (unsigned long long)(hi - lo + 1));
 			goto out;
 		}
-		for (uint64_t i = lo; i <= hi; i++) {
-			uint64_t pte = ptes[i];
-			uint64_t mfn = (pte & P2M_PTE_MFN_MASK) >> 12;
-			uint64_t at = off + (i << shift);
-
-			if (!(pte & P2M_PTE_PRESENT) || mfn == 0 || mfn > fr->max_mfn) {
-				rc = fail(res, P2M_ECHECK,
-					  "Bad mfn %#llx during page table walk for vaddr %#llx at level %d of p2m list%s",
-					  (unsigned long long)mfn, (unsigned long long)at, level,
-					  (pte & P2M_PTE_PRESENT) ? "" : " (entry not present)");
-				goto out;
-			}
-			if (level > 1 && (pte & P2M_PTE_PSE)) {
-				rc = fail(res, P2M_ECHECK,
-					  "Superpage at level %d for vaddr %#llx of p2m list: the saver walks 4 KiB pages only",
-					  level, (unsigned long long)at);
-				goto out;
-			}
-			next[i - lo] = mfn;
-			if (level == 2 && mfn != saved_mfn) {
-				saved_mfn = mfn;
-				saved_idx = i - lo;
-			}
-		}
+		rc = level_entries(fr, ptes, lo, hi, off, level, next, &saved_idx, res);
+		if (rc)
+			goto out;
 		if (level == 2) {
 			/* The saver's trim, arithmetic included: the index of the
 			 * last distinct L1 table is relative, compared with an
