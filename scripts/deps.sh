@@ -1,13 +1,15 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Install what building and testing p2mkit needs on Debian 12, as root.
 # Idempotent: packages already installed are not asked for again, and
 # `apt-get update` runs at most once, only when something is missing.
 #
-#   scripts/deps.sh [EXTRA_PACKAGE...]
+#   scripts/deps.sh [EXTRA_PACKAGE...]      (--help: this text)
 #
 # Add packages your part needs to PACKAGES below (one line, one reason).
 # Also makes sure vm.max_map_count leaves room for large hosted P2Ms.
 set -euo pipefail
+
+case ${1:-} in -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 
 PACKAGES=(
 	cmake make gcc               # the build

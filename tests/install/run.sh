@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The installed libp2m, used as a stranger would: `cmake --install` the
 # build into a fresh prefix, then build two programs with nothing but
 # pkg-config's flags (PKG_CONFIG_PATH pointing at the prefix) and run them:
@@ -8,7 +8,10 @@
 #
 #   tests/install/run.sh CMAKE BUILD_DIR CC LIBDIR XEN_HEADERS_DIR
 # (CTest passes them; XEN_HEADERS_DIR holds only xen/, for -nostdinc.)
+# --help prints this text.
 set -euo pipefail
+
+case ${1:-} in -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 
 cmake=$1 build=$2 cc=$3 libdir=$4 xen_only=$5
 here=$(cd "$(dirname "$0")" && pwd)
