@@ -45,7 +45,7 @@ for t in $targets; do
 	esac
 	mkdir -p "$build/corpus/$t"
 	log=$build/fuzz_$t.log
-	if (cd "$build" && nice -n 10 "$build/tests/fuzz/fuzz_$t" $limit \
+	if (cd "$build" && nice -n 10 "$build/tests/fuzz/fuzz_$t" "$limit" \
 		-max_len=$maxlen -print_final_stats=1 \
 		"$build/corpus/$t" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1); then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
