@@ -64,7 +64,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: p2m boot [options]\n"
 		"Boot the PV guest as dom0 on Xen 4.17 under QEMU (TCG) and return its verdict.\n\n"
-		"  --mem SIZE           machine RAM (default 2G; K/M/G/T suffixes, binary)\n"
+		"  --mem SIZE           machine RAM (default 2G; decimal or 0x hex, K/M/G/T\n"
+		"                       suffixes, binary: 4G, 4GiB, 0x100000000)\n"
 		"  --dom0-mem SPEC      Xen dom0_mem, e.g. 512M or 1G,max:2G\n"
 		"                       (default: SIZE less max(SIZE/32, 256M))\n"
 		"  --init-p2m           the image with XEN_ELFNOTE_INIT_P2M (guest-initp2m.elf)\n"
