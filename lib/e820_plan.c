@@ -130,71 +130,40 @@ static void build_remap(struct p2m_e820_plan *plan, uint64_t remapped)
 	plan->nr_remap = n;
 }
 
-int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
+/* Where planning ends: the caller's end, else the top of the map and the
+ * allocation rounded up to a window. */
+static int plan_end(const struct p2m_e820_input *in, struct p2m_e820_plan *plan, uint64_t nr)
+{
+	uint64_t top;
+
+	if (in->end) {
+		if (in->end < nr)
+			return p2m_e820_fail(plan, P2M_EINVAL,
+					     "end pfn %#llx is below nr_pages %#llx",
+					     (unsigned long long)in->end,
+					     (unsigned long long)nr);
+		plan->end = in->end;
+		return 0;
+	}
+	top = p2m_e820_max(plan->map_top, nr);
+	if (top > E820_PFN_MAX - WINDOW)
+		return p2m_e820_fail(plan, P2M_EINVAL, "nr_pages %#llx is too large",
+				     (unsigned long long)nr);
+	plan->end = (top + WINDOW - 1) & ~(WINDOW - 1);
+	if (!plan->end)
+		plan->end = WINDOW;
+	return 0;
+}
+
+/* Walk 2: every piece of the map into its category. */
+static void walk_categories(struct p2m_e820_plan *plan, uint64_t nr, uint64_t lim,
+			    uint64_t remapped, uint64_t extra)
 {
 	struct p2m_e820_cursor c;
 	struct p2m_e820_piece p;
 	struct lists l;
-	uint64_t nr, lim, eff_nr, max_eff, sources = 0, room = 0;
-	uint64_t remapped, budget, extra, clamp, src_seen = 0, dst_seen = 0;
-	int rc;
+	uint64_t src_seen = 0, dst_seen = 0;
 
-	plan->error[0] = 0;
-	plan->fatal = 0;
-	plan->nr_layout = plan->nr_identity = plan->nr_remap = 0;
-	plan->nr_release = plan->nr_extra = plan->nr_conflicts = 0;
-	for (int i = 0; i < P2M_E820_NCAT; i++)
-		plan->pfns[i] = 0;
-
-	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, plan);
-	if (rc)
-		return rc;
-
-	nr = in->nr_pages;
-	lim = p2m_e820_limit(in->limit);
-	plan->nr_pages = nr;
-	plan->limit = in->limit;
-	if (in->end) {
-		if (in->end < nr)
-			return p2m_e820_fail(plan, P2M_EINVAL,
-					 "end pfn %#llx is below nr_pages %#llx",
-					 (unsigned long long)in->end,
-					 (unsigned long long)nr);
-		plan->end = in->end;
-	} else {
-		uint64_t top = p2m_e820_max(plan->map_top, nr);
-
-		if (top > E820_PFN_MAX - WINDOW)
-			return p2m_e820_fail(plan, P2M_EINVAL, "nr_pages %#llx is too large",
-					 (unsigned long long)nr);
-		plan->end = (top + WINDOW - 1) & ~(WINDOW - 1);
-		if (!plan->end)
-			plan->end = WINDOW;
-	}
-
-	/* Walk 1: sources and room. */
-	p2m_e820_cursor_init(&c, plan, nr, lim);
-	while (p2m_e820_cursor_next(&c, &p)) {
-		if (is_source(&p, nr))
-			sources += p.end - p.start;
-		else if (is_target(&p, nr, lim))
-			room += p.end - p.start;
-	}
-	remapped = p2m_e820_min(sources, room);
-
-	/* Linux's extra_pages: the reservation beyond the allocation plus the
-	 * remapped pages, at most EXTRA_RATIO times the allocation. */
-	eff_nr = p2m_e820_min(nr, lim);
-	max_eff = p2m_e820_min(p2m_e820_max(in->max_pages, nr), lim);
-	budget = max_eff - eff_nr;
-	budget = budget > E820_PFN_MAX - sources ? E820_PFN_MAX : budget + sources;
-	clamp = P2M_E820_EXTRA_RATIO * p2m_e820_min(eff_nr, P2M_E820_MAXMEM_PFNS);
-	budget = p2m_e820_min(budget, clamp);
-	plan->max_pages = max_eff;
-	plan->extra_budget = budget;
-	extra = budget > remapped ? p2m_e820_min(budget - remapped, room - remapped) : 0;
-
-	/* Walk 2: categories. */
 	p2m_e820_rlist_init(&l.layout, plan->layout, plan->layout_cap);
 	p2m_e820_rlist_init(&l.identity, plan->identity, plan->identity_cap);
 	p2m_e820_rlist_init(&l.release, plan->release, plan->release_cap);
@@ -223,25 +192,86 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	plan->nr_identity = l.identity.n;
 	plan->nr_release = l.release.n;
 	plan->nr_extra = l.extra.n;
+}
 
+/* Every list within its capacity, or the error naming the first that is
+ * not. */
+static int check_lists(struct p2m_e820_plan *plan)
+{
+	int rc;
+
+	if ((rc = p2m_e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
+				       plan->layout_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "identity", plan->identity,
+				       plan->nr_identity, plan->identity_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
+				       plan->remap_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "release", plan->release,
+				       plan->nr_release, plan->release_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
+				       plan->extra_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "conflict", plan->conflicts,
+				       plan->nr_conflicts, plan->conflicts_cap)))
+		return rc;
+	return 0;
+}
+
+int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
+{
+	struct p2m_e820_cursor c;
+	struct p2m_e820_piece p;
+	uint64_t nr, lim, eff_nr, max_eff, sources = 0, room = 0;
+	uint64_t remapped, budget, extra, clamp;
+	int rc;
+
+	plan->error[0] = 0;
+	plan->fatal = 0;
+	plan->nr_layout = plan->nr_identity = plan->nr_remap = 0;
+	plan->nr_release = plan->nr_extra = plan->nr_conflicts = 0;
+	for (int i = 0; i < P2M_E820_NCAT; i++)
+		plan->pfns[i] = 0;
+
+	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, plan);
+	if (rc)
+		return rc;
+
+	nr = in->nr_pages;
+	lim = p2m_e820_limit(in->limit);
+	plan->nr_pages = nr;
+	plan->limit = in->limit;
+	if ((rc = plan_end(in, plan, nr)))
+		return rc;
+
+	/* Walk 1: sources and room. */
+	p2m_e820_cursor_init(&c, plan, nr, lim);
+	while (p2m_e820_cursor_next(&c, &p)) {
+		if (is_source(&p, nr))
+			sources += p.end - p.start;
+		else if (is_target(&p, nr, lim))
+			room += p.end - p.start;
+	}
+	remapped = p2m_e820_min(sources, room);
+
+	/* Linux's extra_pages: the reservation beyond the allocation plus the
+	 * remapped pages, at most EXTRA_RATIO times the allocation. */
+	eff_nr = p2m_e820_min(nr, lim);
+	max_eff = p2m_e820_min(p2m_e820_max(in->max_pages, nr), lim);
+	budget = max_eff - eff_nr;
+	budget = budget > E820_PFN_MAX - sources ? E820_PFN_MAX : budget + sources;
+	clamp = P2M_E820_EXTRA_RATIO * p2m_e820_min(eff_nr, P2M_E820_MAXMEM_PFNS);
+	budget = p2m_e820_min(budget, clamp);
+	plan->max_pages = max_eff;
+	plan->extra_budget = budget;
+	extra = budget > remapped ? p2m_e820_min(budget - remapped, room - remapped) : 0;
+
+	walk_categories(plan, nr, lim, remapped, extra);
 	/* Walk 3: the pairs. */
 	build_remap(plan, remapped);
 
 	rc = p2m_e820_check_objects(in, plan);
 	if (rc && rc != -P2M_ECONFLICT)
 		return rc;
-	if ((rc = p2m_e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
-				   plan->layout_cap)) ||
-	    (rc = p2m_e820_rlist_check(plan, "identity", plan->identity,
-				   plan->nr_identity, plan->identity_cap)) ||
-	    (rc = p2m_e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
-				   plan->remap_cap)) ||
-	    (rc = p2m_e820_rlist_check(plan, "release", plan->release,
-				   plan->nr_release, plan->release_cap)) ||
-	    (rc = p2m_e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
-				   plan->extra_cap)) ||
-	    (rc = p2m_e820_rlist_check(plan, "conflict", plan->conflicts,
-				   plan->nr_conflicts, plan->conflicts_cap)))
+	if ((rc = check_lists(plan)))
 		return rc;
 	return plan->fatal ? -P2M_ECONFLICT : 0;
 }
