@@ -40,7 +40,7 @@ int p2m_e820_apply(struct p2m *p, const struct p2m_e820_plan *plan)
 	}
 	for (size_t i = 0; i < plan->nr_identity; i++) {
 		uint64_t s = plan->identity[i].start;
-		uint64_t e = e820_min(plan->identity[i].end, p->capacity);
+		uint64_t e = p2m_e820_min(plan->identity[i].end, p->capacity);
 
 		if (s >= e)
 			break;
@@ -56,7 +56,7 @@ int p2m_e820_apply(struct p2m *p, const struct p2m_e820_plan *plan)
 	}
 	for (size_t i = 0; i < plan->nr_release; i++) {
 		uint64_t s = plan->release[i].start;
-		uint64_t e = e820_min(plan->release[i].end, p->capacity);
+		uint64_t e = p2m_e820_min(plan->release[i].end, p->capacity);
 
 		if (plan->release[i].kind != P2M_E820_C_TRIMMED || s >= e)
 			continue;

@@ -29,7 +29,7 @@ void p2m_e820_plan_init(struct p2m_e820_plan *plan,
 	plan->map_cap = map_cap;
 }
 
-int e820_fail(struct p2m_e820_plan *plan, int err, const char *fmt, ...)
+int p2m_e820_fail(struct p2m_e820_plan *plan, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -39,7 +39,7 @@ int e820_fail(struct p2m_e820_plan *plan, int err, const char *fmt, ...)
 	return -err;
 }
 
-void e820_rlist_init(struct e820_rlist *l, struct p2m_e820_range *arr,
+void p2m_e820_rlist_init(struct p2m_e820_rlist *l, struct p2m_e820_range *arr,
 		     size_t cap)
 {
 	l->arr = arr;
@@ -49,7 +49,7 @@ void e820_rlist_init(struct e820_rlist *l, struct p2m_e820_range *arr,
 	l->last.kind = 0;
 }
 
-void e820_rlist_add(struct e820_rlist *l, uint64_t start, uint64_t end,
+void p2m_e820_rlist_add(struct p2m_e820_rlist *l, uint64_t start, uint64_t end,
 		    uint32_t kind)
 {
 	if (start >= end)
@@ -66,16 +66,16 @@ void e820_rlist_add(struct e820_rlist *l, uint64_t start, uint64_t end,
 		l->arr[l->n - 1] = l->last;
 }
 
-int e820_rlist_check(struct p2m_e820_plan *plan, const char *what,
+int p2m_e820_rlist_check(struct p2m_e820_plan *plan, const char *what,
 		     const void *arr, size_t n, size_t cap)
 {
 	if (!arr || n <= cap)
 		return 0;
-	return e820_fail(plan, P2M_ENOSPC, "%s list: %zu entries needed, room for %zu",
+	return p2m_e820_fail(plan, P2M_ENOSPC, "%s list: %zu entries needed, room for %zu",
 			 what, n, cap);
 }
 
-void e820_cursor_init(struct e820_cursor *c, const struct p2m_e820_plan *plan,
+void p2m_e820_cursor_init(struct p2m_e820_cursor *c, const struct p2m_e820_plan *plan,
 		      uint64_t cut0, uint64_t cut1)
 {
 	c->map = plan->map;
@@ -87,7 +87,7 @@ void e820_cursor_init(struct e820_cursor *c, const struct p2m_e820_plan *plan,
 	c->cut[1] = cut1;
 }
 
-bool e820_cursor_next(struct e820_cursor *c, struct e820_piece *p)
+bool p2m_e820_cursor_next(struct p2m_e820_cursor *c, struct p2m_e820_piece *p)
 {
 	uint64_t e;
 
@@ -104,7 +104,7 @@ bool e820_cursor_next(struct e820_cursor *c, struct e820_piece *p)
 		p->type = 0;
 		p->ram = false;
 	}
-	e = e820_min(e, c->end);
+	e = p2m_e820_min(e, c->end);
 	for (int k = 0; k < 2; k++)
 		if (c->cut[k] > c->pos && c->cut[k] < e)
 			e = c->cut[k];

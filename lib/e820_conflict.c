@@ -35,7 +35,7 @@ static size_t map_find(const struct p2m_e820_plan *plan, uint64_t pfn)
 static bool first_bad(const struct p2m_e820_plan *plan, uint64_t s, uint64_t e,
 		      struct p2m_e820_conflict *c)
 {
-	uint64_t lim = e820_limit(plan->limit), q = s;
+	uint64_t lim = p2m_e820_limit(plan->limit), q = s;
 
 	while (q < e) {
 		size_t i = map_find(plan, q);
@@ -57,7 +57,7 @@ static bool first_bad(const struct p2m_e820_plan *plan, uint64_t s, uint64_t e,
 				c->range_end = r->end;
 				return true;
 			}
-			q = e820_min(r->end, lim);
+			q = p2m_e820_min(r->end, lim);
 			continue;
 		}
 		c->reason = P2M_E820_UNDER_GAP;
@@ -77,12 +77,12 @@ struct blocker {
 static uint64_t find_room(const struct p2m_e820_plan *plan, uint64_t count,
 			  const struct blocker *b, size_t nb)
 {
-	uint64_t top = e820_min(plan->nr_pages, e820_limit(plan->limit));
+	uint64_t top = p2m_e820_min(plan->nr_pages, p2m_e820_limit(plan->limit));
 
 	for (size_t i = 0; i < plan->nr_map; i++) {
 		const struct p2m_e820_range *r = &plan->map[i];
-		uint64_t pos = e820_max(r->start, LOW_PFNS);
-		uint64_t end = e820_min(r->end, top);
+		uint64_t pos = p2m_e820_max(r->start, LOW_PFNS);
+		uint64_t end = p2m_e820_min(r->end, top);
 		bool moved = true;
 
 		if (r->kind != P2M_E820_RAM)
@@ -104,7 +104,7 @@ static uint64_t find_room(const struct p2m_e820_plan *plan, uint64_t count,
 	return E820_PFN_MAX;
 }
 
-int e820_check_objects(const struct p2m_e820_input *in,
+int p2m_e820_check_objects(const struct p2m_e820_input *in,
 		       struct p2m_e820_plan *plan)
 {
 	struct blocker b[2 * P2M_E820_NOBJ];
@@ -117,7 +117,7 @@ int e820_check_objects(const struct p2m_e820_input *in,
 		if (!ob->count)
 			continue;
 		if (ob->pfn + ob->count < ob->pfn || ob->pfn + ob->count > in->nr_pages)
-			return e820_fail(plan, P2M_EINVAL,
+			return p2m_e820_fail(plan, P2M_EINVAL,
 					 "%s pfns [%#llx, +%#llx) lie beyond the initial allocation (nr_pages %#llx)",
 					 p2m_e820_object_name((enum p2m_e820_object_id)o),
 					 (unsigned long long)ob->pfn,
@@ -154,7 +154,7 @@ int e820_check_objects(const struct p2m_e820_input *in,
 		plan->nr_conflicts++;
 		if (c.action == P2M_E820_FATAL && !plan->fatal++) {
 			p2m_e820_describe_conflict(&c, msg, sizeof(msg));
-			e820_fail(plan, P2M_ECONFLICT, "%s", msg);
+			p2m_e820_fail(plan, P2M_ECONFLICT, "%s", msg);
 		}
 	}
 	return plan->fatal ? -P2M_ECONFLICT : 0;

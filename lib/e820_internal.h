@@ -11,63 +11,63 @@
 #define E820_PFN_MAX (~(uint64_t)0)
 
 /* Record a message in plan->error and return -err. */
-int e820_fail(struct p2m_e820_plan *plan, int err, const char *fmt, ...)
+int p2m_e820_fail(struct p2m_e820_plan *plan, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* A range list being appended to: adjacent ranges of one kind merge. */
-struct e820_rlist {
+struct p2m_e820_rlist {
 	struct p2m_e820_range *arr;
 	size_t cap;
 	size_t n;                     /* ranges so far, stored or not */
 	struct p2m_e820_range last;   /* valid when n > 0 */
 };
 
-void e820_rlist_init(struct e820_rlist *l, struct p2m_e820_range *arr,
+void p2m_e820_rlist_init(struct p2m_e820_rlist *l, struct p2m_e820_range *arr,
 		     size_t cap);
-void e820_rlist_add(struct e820_rlist *l, uint64_t start, uint64_t end,
+void p2m_e820_rlist_add(struct p2m_e820_rlist *l, uint64_t start, uint64_t end,
 		    uint32_t kind);
 
 /* -P2M_ENOSPC naming the list if it was given but is too small. */
-int e820_rlist_check(struct p2m_e820_plan *plan, const char *what,
+int p2m_e820_rlist_check(struct p2m_e820_plan *plan, const char *what,
 		     const void *arr, size_t n, size_t cap);
 
-static inline uint64_t e820_min(uint64_t a, uint64_t b)
+static inline uint64_t p2m_e820_min(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
 }
 
-static inline uint64_t e820_max(uint64_t a, uint64_t b)
+static inline uint64_t p2m_e820_max(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
 }
 
 /* The effective limit: 0 (none) reads as "no pfn is above it". */
-static inline uint64_t e820_limit(uint64_t limit)
+static inline uint64_t p2m_e820_limit(uint64_t limit)
 {
 	return limit ? limit : E820_PFN_MAX;
 }
 
 /* Walking [0, end) as pieces: each piece lies inside one map entry or one
  * gap, and does not straddle the cuts (nr_pages, limit). */
-struct e820_piece {
+struct p2m_e820_piece {
 	uint64_t start, end;
 	bool ram;
 	uint32_t type;                /* E820 type; 0 for a gap */
 };
 
-struct e820_cursor {
+struct p2m_e820_cursor {
 	const struct p2m_e820_range *map;
 	size_t n, i;
 	uint64_t pos, end;
 	uint64_t cut[2];
 };
 
-void e820_cursor_init(struct e820_cursor *c, const struct p2m_e820_plan *plan,
+void p2m_e820_cursor_init(struct p2m_e820_cursor *c, const struct p2m_e820_plan *plan,
 		      uint64_t cut0, uint64_t cut1);
-bool e820_cursor_next(struct e820_cursor *c, struct e820_piece *p);
+bool p2m_e820_cursor_next(struct p2m_e820_cursor *c, struct p2m_e820_piece *p);
 
 /* Conflicts of the objects with a plan whose map and counts are done. */
-int e820_check_objects(const struct p2m_e820_input *in,
+int p2m_e820_check_objects(const struct p2m_e820_input *in,
 		       struct p2m_e820_plan *plan);
 
 #endif

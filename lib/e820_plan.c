@@ -4,7 +4,7 @@
  *
  * Three walks over the sanitised map, each cut at nr_pages and the limit
  * so that a piece is wholly populated or not, wholly below the limit or
- * not (e820_cursor_next):
+ * not (p2m_e820_cursor_next):
  *   1. count the populated non-RAM pfns (the remap sources) and the RAM
  *      pfns in [nr_pages, limit) (the room for targets); from them the
  *      number remapped, released, and the balloon's share;
@@ -21,7 +21,7 @@
 #define WINDOW ((uint64_t)1 << 18)
 
 struct lists {
-	struct e820_rlist layout, identity, release, extra;
+	struct p2m_e820_rlist layout, identity, release, extra;
 };
 
 static void emit(struct p2m_e820_plan *plan, struct lists *l,
@@ -30,21 +30,21 @@ static void emit(struct p2m_e820_plan *plan, struct lists *l,
 	if (s >= e)
 		return;
 	plan->pfns[c] += e - s;
-	e820_rlist_add(&l->layout, s, e, c);
+	p2m_e820_rlist_add(&l->layout, s, e, c);
 	switch (c) {
 	case P2M_E820_C_IDENTITY:
 	case P2M_E820_C_REMAP_SRC:
 	case P2M_E820_C_RELEASED:
 		/* One identity range however the frames below it went. */
-		e820_rlist_add(&l->identity, s, e, 0);
+		p2m_e820_rlist_add(&l->identity, s, e, 0);
 		break;
 	default:
 		break;
 	}
 	if (c == P2M_E820_C_RELEASED || c == P2M_E820_C_TRIMMED)
-		e820_rlist_add(&l->release, s, e, c);
+		p2m_e820_rlist_add(&l->release, s, e, c);
 	if (c == P2M_E820_C_EXTRA)
-		e820_rlist_add(&l->extra, s, e, c);
+		p2m_e820_rlist_add(&l->extra, s, e, c);
 }
 
 /* Split [s, e) at the running count *seen against thresholds t1 <= t2:
@@ -56,29 +56,29 @@ static void emit_split(struct p2m_e820_plan *plan, struct lists *l,
 {
 	uint64_t len = e - s, k0, k1;
 
-	k0 = *seen < t1 ? e820_min(len, t1 - *seen) : 0;
-	k1 = *seen + k0 < t2 ? e820_min(len - k0, t2 - (*seen + k0)) : 0;
+	k0 = *seen < t1 ? p2m_e820_min(len, t1 - *seen) : 0;
+	k1 = *seen + k0 < t2 ? p2m_e820_min(len - k0, t2 - (*seen + k0)) : 0;
 	emit(plan, l, c0, s, s + k0);
 	emit(plan, l, c1, s + k0, s + k0 + k1);
 	emit(plan, l, c2, s + k0 + k1, e);
 	*seen += len;
 }
 
-static bool is_source(const struct e820_piece *p, uint64_t nr)
+static bool is_source(const struct p2m_e820_piece *p, uint64_t nr)
 {
 	return !p->ram && p->start < nr;
 }
 
-static bool is_target(const struct e820_piece *p, uint64_t nr, uint64_t lim)
+static bool is_target(const struct p2m_e820_piece *p, uint64_t nr, uint64_t lim)
 {
 	return p->ram && p->start >= nr && p->start < lim;
 }
 
 /* Advance a cursor to its next piece that passes the filter. */
-static bool next_of(struct e820_cursor *c, struct e820_piece *p, bool target,
+static bool next_of(struct p2m_e820_cursor *c, struct p2m_e820_piece *p, bool target,
 		    uint64_t nr, uint64_t lim)
 {
-	while (e820_cursor_next(c, p))
+	while (p2m_e820_cursor_next(c, p))
 		if (target ? is_target(p, nr, lim) : is_source(p, nr))
 			return true;
 	return false;
@@ -86,15 +86,15 @@ static bool next_of(struct e820_cursor *c, struct e820_piece *p, bool target,
 
 static void build_remap(struct p2m_e820_plan *plan, uint64_t remapped)
 {
-	uint64_t nr = plan->nr_pages, lim = e820_limit(plan->limit);
-	struct e820_cursor cs, ct;
-	struct e820_piece ps, pt;
+	uint64_t nr = plan->nr_pages, lim = p2m_e820_limit(plan->limit);
+	struct p2m_e820_cursor cs, ct;
+	struct p2m_e820_piece ps, pt;
 	uint64_t done = 0, s = 0, t = 0, sl = 0, tl = 0;
 	struct p2m_e820_remap last = { 0, 0, 0 };
 	size_t n = 0;
 
-	e820_cursor_init(&cs, plan, nr, lim);
-	e820_cursor_init(&ct, plan, nr, lim);
+	p2m_e820_cursor_init(&cs, plan, nr, lim);
+	p2m_e820_cursor_init(&ct, plan, nr, lim);
 	while (done < remapped) {
 		uint64_t k;
 
@@ -110,7 +110,7 @@ static void build_remap(struct p2m_e820_plan *plan, uint64_t remapped)
 			t = pt.start;
 			tl = pt.end - pt.start;
 		}
-		k = e820_min(e820_min(sl, tl), remapped - done);
+		k = p2m_e820_min(p2m_e820_min(sl, tl), remapped - done);
 		if (n && last.src + last.count == s && last.dst + last.count == t) {
 			last.count += k;
 		} else {
@@ -130,77 +130,46 @@ static void build_remap(struct p2m_e820_plan *plan, uint64_t remapped)
 	plan->nr_remap = n;
 }
 
-int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
+/* Where planning ends: the caller's end, else the top of the map and the
+ * allocation rounded up to a window. */
+static int plan_end(const struct p2m_e820_input *in, struct p2m_e820_plan *plan, uint64_t nr)
 {
-	struct e820_cursor c;
-	struct e820_piece p;
-	struct lists l;
-	uint64_t nr, lim, eff_nr, max_eff, sources = 0, room = 0;
-	uint64_t remapped, budget, extra, clamp, src_seen = 0, dst_seen = 0;
-	int rc;
+	uint64_t top;
 
-	plan->error[0] = 0;
-	plan->fatal = 0;
-	plan->nr_layout = plan->nr_identity = plan->nr_remap = 0;
-	plan->nr_release = plan->nr_extra = plan->nr_conflicts = 0;
-	for (int i = 0; i < P2M_E820_NCAT; i++)
-		plan->pfns[i] = 0;
-
-	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, plan);
-	if (rc)
-		return rc;
-
-	nr = in->nr_pages;
-	lim = e820_limit(in->limit);
-	plan->nr_pages = nr;
-	plan->limit = in->limit;
 	if (in->end) {
 		if (in->end < nr)
-			return e820_fail(plan, P2M_EINVAL,
-					 "end pfn %#llx is below nr_pages %#llx",
-					 (unsigned long long)in->end,
-					 (unsigned long long)nr);
+			return p2m_e820_fail(plan, P2M_EINVAL,
+					     "end pfn %#llx is below nr_pages %#llx",
+					     (unsigned long long)in->end,
+					     (unsigned long long)nr);
 		plan->end = in->end;
-	} else {
-		uint64_t top = e820_max(plan->map_top, nr);
-
-		if (top > E820_PFN_MAX - WINDOW)
-			return e820_fail(plan, P2M_EINVAL, "nr_pages %#llx is too large",
-					 (unsigned long long)nr);
-		plan->end = (top + WINDOW - 1) & ~(WINDOW - 1);
-		if (!plan->end)
-			plan->end = WINDOW;
+		return 0;
 	}
+	top = p2m_e820_max(plan->map_top, nr);
+	if (top > E820_PFN_MAX - WINDOW)
+		return p2m_e820_fail(plan, P2M_EINVAL, "nr_pages %#llx is too large",
+				     (unsigned long long)nr);
+	plan->end = (top + WINDOW - 1) & ~(WINDOW - 1);
+	if (!plan->end)
+		plan->end = WINDOW;
+	return 0;
+}
 
-	/* Walk 1: sources and room. */
-	e820_cursor_init(&c, plan, nr, lim);
-	while (e820_cursor_next(&c, &p)) {
-		if (is_source(&p, nr))
-			sources += p.end - p.start;
-		else if (is_target(&p, nr, lim))
-			room += p.end - p.start;
-	}
-	remapped = e820_min(sources, room);
+/* Walk 2: every piece of the map into its category. */
+static void walk_categories(struct p2m_e820_plan *plan, uint64_t nr, uint64_t lim,
+			    uint64_t remapped, uint64_t extra)
+{
+	struct p2m_e820_cursor c;
+	struct p2m_e820_piece p;
+	struct lists l;
+	uint64_t src_seen = 0, dst_seen = 0;
 
-	/* Linux's extra_pages: the reservation beyond the allocation plus the
-	 * remapped pages, at most EXTRA_RATIO times the allocation. */
-	eff_nr = e820_min(nr, lim);
-	max_eff = e820_min(e820_max(in->max_pages, nr), lim);
-	budget = max_eff - eff_nr;
-	budget = budget > E820_PFN_MAX - sources ? E820_PFN_MAX : budget + sources;
-	clamp = P2M_E820_EXTRA_RATIO * e820_min(eff_nr, P2M_E820_MAXMEM_PFNS);
-	budget = e820_min(budget, clamp);
-	plan->max_pages = max_eff;
-	plan->extra_budget = budget;
-	extra = budget > remapped ? e820_min(budget - remapped, room - remapped) : 0;
-
-	/* Walk 2: categories. */
-	e820_rlist_init(&l.layout, plan->layout, plan->layout_cap);
-	e820_rlist_init(&l.identity, plan->identity, plan->identity_cap);
-	e820_rlist_init(&l.release, plan->release, plan->release_cap);
-	e820_rlist_init(&l.extra, plan->extra, plan->extra_cap);
-	e820_cursor_init(&c, plan, nr, lim);
-	while (e820_cursor_next(&c, &p)) {
+	p2m_e820_rlist_init(&l.layout, plan->layout, plan->layout_cap);
+	p2m_e820_rlist_init(&l.identity, plan->identity, plan->identity_cap);
+	p2m_e820_rlist_init(&l.release, plan->release, plan->release_cap);
+	p2m_e820_rlist_init(&l.extra, plan->extra, plan->extra_cap);
+	p2m_e820_cursor_init(&c, plan, nr, lim);
+	while (p2m_e820_cursor_next(&c, &p)) {
 		if (p.start < nr) {
 			if (!p.ram)
 				emit_split(plan, &l, p.start, p.end, &src_seen,
@@ -223,25 +192,86 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	plan->nr_identity = l.identity.n;
 	plan->nr_release = l.release.n;
 	plan->nr_extra = l.extra.n;
+}
 
+/* Every list within its capacity, or the error naming the first that is
+ * not. */
+static int check_lists(struct p2m_e820_plan *plan)
+{
+	int rc;
+
+	if ((rc = p2m_e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
+				       plan->layout_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "identity", plan->identity,
+				       plan->nr_identity, plan->identity_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
+				       plan->remap_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "release", plan->release,
+				       plan->nr_release, plan->release_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
+				       plan->extra_cap)) ||
+	    (rc = p2m_e820_rlist_check(plan, "conflict", plan->conflicts,
+				       plan->nr_conflicts, plan->conflicts_cap)))
+		return rc;
+	return 0;
+}
+
+int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
+{
+	struct p2m_e820_cursor c;
+	struct p2m_e820_piece p;
+	uint64_t nr, lim, eff_nr, max_eff, sources = 0, room = 0;
+	uint64_t remapped, budget, extra, clamp;
+	int rc;
+
+	plan->error[0] = 0;
+	plan->fatal = 0;
+	plan->nr_layout = plan->nr_identity = plan->nr_remap = 0;
+	plan->nr_release = plan->nr_extra = plan->nr_conflicts = 0;
+	for (int i = 0; i < P2M_E820_NCAT; i++)
+		plan->pfns[i] = 0;
+
+	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, plan);
+	if (rc)
+		return rc;
+
+	nr = in->nr_pages;
+	lim = p2m_e820_limit(in->limit);
+	plan->nr_pages = nr;
+	plan->limit = in->limit;
+	if ((rc = plan_end(in, plan, nr)))
+		return rc;
+
+	/* Walk 1: sources and room. */
+	p2m_e820_cursor_init(&c, plan, nr, lim);
+	while (p2m_e820_cursor_next(&c, &p)) {
+		if (is_source(&p, nr))
+			sources += p.end - p.start;
+		else if (is_target(&p, nr, lim))
+			room += p.end - p.start;
+	}
+	remapped = p2m_e820_min(sources, room);
+
+	/* Linux's extra_pages: the reservation beyond the allocation plus the
+	 * remapped pages, at most EXTRA_RATIO times the allocation. */
+	eff_nr = p2m_e820_min(nr, lim);
+	max_eff = p2m_e820_min(p2m_e820_max(in->max_pages, nr), lim);
+	budget = max_eff - eff_nr;
+	budget = budget > E820_PFN_MAX - sources ? E820_PFN_MAX : budget + sources;
+	clamp = P2M_E820_EXTRA_RATIO * p2m_e820_min(eff_nr, P2M_E820_MAXMEM_PFNS);
+	budget = p2m_e820_min(budget, clamp);
+	plan->max_pages = max_eff;
+	plan->extra_budget = budget;
+	extra = budget > remapped ? p2m_e820_min(budget - remapped, room - remapped) : 0;
+
+	walk_categories(plan, nr, lim, remapped, extra);
 	/* Walk 3: the pairs. */
 	build_remap(plan, remapped);
 
-	rc = e820_check_objects(in, plan);
+	rc = p2m_e820_check_objects(in, plan);
 	if (rc && rc != -P2M_ECONFLICT)
 		return rc;
-	if ((rc = e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
-				   plan->layout_cap)) ||
-	    (rc = e820_rlist_check(plan, "identity", plan->identity,
-				   plan->nr_identity, plan->identity_cap)) ||
-	    (rc = e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
-				   plan->remap_cap)) ||
-	    (rc = e820_rlist_check(plan, "release", plan->release,
-				   plan->nr_release, plan->release_cap)) ||
-	    (rc = e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
-				   plan->extra_cap)) ||
-	    (rc = e820_rlist_check(plan, "conflict", plan->conflicts,
-				   plan->nr_conflicts, plan->conflicts_cap)))
+	if ((rc = check_lists(plan)))
 		return rc;
 	return plan->fatal ? -P2M_ECONFLICT : 0;
 }

@@ -101,7 +101,7 @@ static void out_piece(struct out *o, uint64_t a, uint64_t b, uint32_t type)
 	if (last && s < last->end) {
 		/* Both non-RAM and sharing the page s (see above). */
 		if (last->kind == type) {
-			last->end = e820_max(last->end, e);
+			last->end = p2m_e820_max(last->end, e);
 			return;
 		}
 		if (rank(type) > rank(last->kind)) {
@@ -131,11 +131,11 @@ int p2m_e820_sanitize(const struct p2m_e820_entry *map, size_t n, bool dom0,
 	plan->dropped = 0;
 	plan->map_top = 0;
 	if (!plan->map || !plan->map_cap)
-		return e820_fail(plan, P2M_EINVAL, "no storage for the sanitised map");
+		return p2m_e820_fail(plan, P2M_EINVAL, "no storage for the sanitised map");
 	if (n && !map)
-		return e820_fail(plan, P2M_EINVAL, "memory map of %zu entries is NULL", n);
+		return p2m_e820_fail(plan, P2M_EINVAL, "memory map of %zu entries is NULL", n);
 	if (n > P2M_E820_MAX_ENTRIES)
-		return e820_fail(plan, P2M_EINVAL,
+		return p2m_e820_fail(plan, P2M_EINVAL,
 				 "memory map has %zu entries, at most %u are accepted",
 				 n, P2M_E820_MAX_ENTRIES);
 	for (size_t i = 0; i < n; i++) {
@@ -145,7 +145,7 @@ int p2m_e820_sanitize(const struct p2m_e820_entry *map, size_t n, bool dom0,
 		}
 		if (map[i].addr + map[i].size < map[i].addr ||
 		    map[i].addr + map[i].size == 0)
-			return e820_fail(plan, P2M_EINVAL,
+			return p2m_e820_fail(plan, P2M_EINVAL,
 					 "entry %zu [mem %#llx, size %#llx] runs past the top of the address space",
 					 i, (unsigned long long)map[i].addr,
 					 (unsigned long long)map[i].size);
@@ -193,7 +193,7 @@ int p2m_e820_sanitize(const struct p2m_e820_entry *map, size_t n, bool dom0,
 		out_piece(&out, pa, pb, ptype);
 	plan->nr_map = out.n;
 	if (out.full)
-		return e820_fail(plan, P2M_ENOSPC,
+		return p2m_e820_fail(plan, P2M_ENOSPC,
 				 "sanitised map: more than %zu ranges needed (2 * %zu + 3 always suffice)",
 				 plan->map_cap, n);
 	plan->map_top = out.n ? plan->map[out.n - 1].end : 0;

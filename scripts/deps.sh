@@ -1,19 +1,22 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Install what building and testing p2mkit needs on Debian 12, as root.
 # Idempotent: packages already installed are not asked for again, and
 # `apt-get update` runs at most once, only when something is missing.
 #
-#   scripts/deps.sh [EXTRA_PACKAGE...]
+#   scripts/deps.sh [EXTRA_PACKAGE...]      (--help: this text)
 #
 # Add packages your part needs to PACKAGES below (one line, one reason).
 # Also makes sure vm.max_map_count leaves room for large hosted P2Ms.
 set -euo pipefail
+
+case ${1:-} in -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 
 PACKAGES=(
 	cmake make gcc               # the build
 	clang libclang-rt-14-dev     # clang builds, its ASan/UBSan/TSan runtimes, libFuzzer
 	libxen-dev                   # Xen's public headers (the ABI, never retyped)
 	libcmocka-dev                # unit tests
+	pkg-config                   # tests/install: build against the installed libp2m
 	procps                       # sysctl
 	qemu-system-x86 cpio         # Xen under QEMU (scripts/get-xen.sh), the toolstack initramfs
 	"$@"

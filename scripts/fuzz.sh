@@ -1,8 +1,8 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Run every libFuzzer target of tests/fuzz for a bounded time or number of
 # runs, one at a time, nice'd, single-threaded.
 #
-#   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-b BUILD_DIR] [TARGET...]
+#   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-b BUILD_DIR] [TARGET...]   (-h, --help: this text)
 #
 # Defaults: 60 s per target, build dir build-fuzz (configured with clang
 # if needed), all targets (e820_plan e820_log e820_json e820_sysfs
@@ -10,11 +10,12 @@
 # BUILD_DIR/corpus (not the repository). A finding leaves crash-* in
 # BUILD_DIR and makes the script exit 1. Prints each target's executed-run
 # count.
-set -eu
+set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 limit="-max_total_time=60"
+case ${1:-} in -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 while getopts "t:n:b:" o; do
 	case $o in
 	t) limit="-max_total_time=$OPTARG" ;;
@@ -46,7 +47,7 @@ for t in $targets; do
 	esac
 	mkdir -p "$build/corpus/$t"
 	log=$build/fuzz_$t.log
-	if (cd "$build" && nice -n 10 "$build/tests/fuzz/fuzz_$t" $limit \
+	if (cd "$build" && nice -n 10 "$build/tests/fuzz/fuzz_$t" "$limit" \
 		-max_len=$maxlen -print_final_stats=1 \
 		"$build/corpus/$t" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1); then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -2,7 +2,7 @@
 # scale.sh: boot the PV guest as a very large dom0 on Xen under QEMU and
 # print a table (size, INIT_P2M, result, wall time, peak host RSS).
 #
-#   scripts/scale.sh [--build DIR] [--only N[,N...]] [--logs DIR]
+#   scripts/scale.sh [--build DIR] [--only N[,N...]] [--logs DIR]   (--help: this text)
 #
 # Runs, strictly one after another (each needs up to ~17 GB of host RAM and
 # minutes under TCG; two at once would not fit a 24 GiB machine; `p2m boot`
@@ -17,7 +17,7 @@
 # Wall time and peak RSS are QEMU's, from wait4() in `p2m boot`. Not part of
 # every CI run: it takes ~4-5 minutes and most of the machine's memory.
 # Exit status 0 when every run gave its expected result.
-set -uo pipefail
+set -uo pipefail   # not -e: a run that fails is reported in the table, and the rest still run
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 	--build) build="$2"; shift 2 ;;
 	--only) only="$2"; shift 2 ;;
 	--logs) logs="$2"; shift 2 ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done

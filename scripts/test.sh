@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Fetch Xen 4.17 and the toolstack tier (scripts/get-xen.sh --tools), then
 # build and run every test of p2mkit, in four configurations:
 #   gcc            all tests (the Xen boot scenarios skip unless Xen and
@@ -9,9 +9,11 @@
 # then run every libFuzzer target briefly (fuzz: scripts/fuzz.sh -t 15)
 # and print a summary. Exits non-zero if anything failed.
 #
-#   scripts/test.sh [CONFIG...]     (default: all four, then fuzz)
+#   scripts/test.sh [CONFIG...]     (default: all four, then fuzz; --help: this text)
 # Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
-set -uo pipefail
+set -uo pipefail   # not -e: a failing configuration is recorded and the others still run
+
+case ${1:-} in -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${P2M_JOBS:-$(nproc)}

@@ -103,40 +103,12 @@ static int run_one(int k, const struct bench_layout *L, void *hot, struct sample
 	return rc;
 }
 
-int bench_build(const struct bench_opts *o, struct bench_report *r)
+/* The rows and targets of one build workload from its samples. */
+static void report_build(const struct bench_opts *o, struct bench_report *r, const char *wl,
+			 struct sample (*smp)[BENCH_MAX_ROUNDS], unsigned rounds, uint64_t bytes)
 {
-	struct bench_layout L;
-	struct sample smp[B_COUNT][BENCH_MAX_ROUNDS];
 	double ns[B_COUNT][BENCH_MAX_ROUNDS], plat[B_COUNT][BENCH_MAX_ROUNDS], flt[B_COUNT][BENCH_MAX_ROUNDS];
-	unsigned rounds = o->build_rounds && o->build_rounds < o->rounds ? o->build_rounds : o->rounds;
-	char wl[48];
-	void *hot;
 
-	if (rounds > BENCH_MAX_ROUNDS)
-		rounds = BENCH_MAX_ROUNDS;
-	int rc;
-
-	if ((rc = bench_layout_dom0(&L, o->build_gib, 0)))
-		return rc;
-	hot = bench_pages(L.n * 8);
-	if (!hot) {
-		bench_layout_free(&L);
-		return -P2M_ENOMEM;
-	}
-	memset(hot, 0, L.n * 8);
-	snprintf(wl, sizeof(wl), "build %" PRIu64 "GiB guest (%" PRIu64 " MiB list)",
-		 o->build_gib, (L.n * 8) >> 20);
-	for (unsigned round = 0; round < rounds; round++) {
-		for (int j = 0; j < B_COUNT; j++) {
-			int k = (int)((round + (unsigned)j) % B_COUNT);
-
-			if ((rc = run_one(k, &L, hot, &smp[k][round]))) {
-				fprintf(stderr, "p2m bench: build by %s failed (%d)\n", bname[k], rc);
-				goto out;
-			}
-			bench_note_rss(r);
-		}
-	}
 	for (int k = 0; k < B_COUNT; k++)
 		for (unsigned i = 0; i < rounds; i++) {
 			ns[k][i] = smp[k][i].ns;
@@ -149,7 +121,7 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 
 		row->min = ns[k][0] / 1e6;
 		strcpy(row->rate_unit, "GB/s");
-		row->rate = med > 0 ? (double)(L.n * 8) / med : 0;
+		row->rate = med > 0 ? (double)bytes / med : 0;
 	}
 	bench_log(o, "%s: done", wl);
 	/* ratios of throughput: memcpy time / build time */
@@ -193,7 +165,7 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 		snprintf(w2, sizeof(w2), "build: minor page faults");
 		for (int k = 0; k < B_COUNT; k++)
 			bench_row_add(r, "build", w2, bname[k], "faults/MiB",
-				      bench_median(flt[k], rounds) / (double)((L.n * 8) >> 20));
+				      bench_median(flt[k], rounds) / (double)(bytes >> 20));
 		/* A guest's frames are populated before its P2M is built: price
 		 * the faults out at what one costs memcpy in this run (fresh
 		 * minus touched, per fault). An estimate, labelled so. */
@@ -209,12 +181,48 @@ int bench_build(const struct bench_opts *o, struct bench_report *r)
 								      ms > 0 ? ms : 0);
 
 				strcpy(row->rate_unit, "GB/s");
-				row->rate = ms > 0 ? (double)(L.n * 8) / (ms * 1e6) : 0;
+				row->rate = ms > 0 ? (double)bytes / (ms * 1e6) : 0;
 				row->ratio = ms > 0 ? hot / ms : -1;
 				strcpy(row->ref, "memcpy-hot");
 			}
 		}
 	}
+}
+
+int bench_build(const struct bench_opts *o, struct bench_report *r)
+{
+	struct bench_layout L;
+	struct sample smp[B_COUNT][BENCH_MAX_ROUNDS];
+	unsigned rounds = o->build_rounds && o->build_rounds < o->rounds ? o->build_rounds : o->rounds;
+	char wl[48];
+	void *hot;
+
+	if (rounds > BENCH_MAX_ROUNDS)
+		rounds = BENCH_MAX_ROUNDS;
+	int rc;
+
+	if ((rc = bench_layout_dom0(&L, o->build_gib, 0)))
+		return rc;
+	hot = bench_pages(L.n * 8);
+	if (!hot) {
+		bench_layout_free(&L);
+		return -P2M_ENOMEM;
+	}
+	memset(hot, 0, L.n * 8);
+	snprintf(wl, sizeof(wl), "build %" PRIu64 "GiB guest (%" PRIu64 " MiB list)",
+		 o->build_gib, (L.n * 8) >> 20);
+	for (unsigned round = 0; round < rounds; round++) {
+		for (int j = 0; j < B_COUNT; j++) {
+			int k = (int)((round + (unsigned)j) % B_COUNT);
+
+			if ((rc = run_one(k, &L, hot, &smp[k][round]))) {
+				fprintf(stderr, "p2m bench: build by %s failed (%d)\n", bname[k], rc);
+				goto out;
+			}
+			bench_note_rss(r);
+		}
+	}
+	report_build(o, r, wl, smp, rounds, L.n * 8);
 out:
 	bench_pages_free(hot, L.n * 8);
 	bench_layout_free(&L);

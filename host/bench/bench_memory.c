@@ -36,7 +36,7 @@ static int ours_cost(const struct bench_layout *L, uint64_t build_n,
 {
 	struct bench_ours o;
 	struct p2m_stats st;
-	struct p2m_hosted_stats hs;
+	struct hosted_stats hs;
 	uint64_t rss0 = bench_rss_bytes();
 	int rc;
 
@@ -48,7 +48,7 @@ static int ours_cost(const struct bench_layout *L, uint64_t build_n,
 		return rc;
 	}
 	p2m_get_stats(&o.p, &st);
-	p2m_hosted_get_stats(o.host, &hs);
+	hosted_get_stats(o.host, &hs);
 	c->p2m_bytes = st.bytes;
 	c->rss_bytes = bench_rss_bytes() - rss0;
 	c->platform_bytes = (hs.run_frames + hs.table_frames) * 4096;

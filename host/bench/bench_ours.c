@@ -14,20 +14,20 @@
 void *bench_hosted_new(struct p2m_platform *plat)
 {
 	char err[256] = "";
-	struct p2m_hosted *h = p2m_hosted_create(NULL, err, sizeof(err));
+	struct hosted *h = hosted_create(NULL, err, sizeof(err));
 
 	if (!h) {
 		fprintf(stderr, "p2m bench: hosted platform: %s\n", err);
 		return NULL;
 	}
-	p2m_hosted_platform(h, plat);
+	hosted_platform(h, plat);
 	return h;
 }
 
 void bench_hosted_free(void *host)
 {
 	if (host)
-		p2m_hosted_destroy(host);
+		hosted_destroy(host);
 }
 
 int bench_ours_create(struct bench_ours *o, uint64_t capacity)

@@ -107,113 +107,133 @@ static int number(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint
 	return 0;
 }
 
-int cmd_bench(int argc, char **argv)
-{
-	static const char *const sections[] = { "lookup", "update", "build", "memory",
-						 "concurrency" };
-	int (*const run[])(const struct bench_opts *, struct bench_report *) = {
-		bench_lookups, bench_updates, bench_build, bench_memory, bench_concurrency,
-	};
-	const char *csv = NULL, *json = NULL, *svg = NULL;
-	uint64_t rounds = 0, lookups = 0, readers = 0, spaces[4], build_gib = 0;
-	unsigned nspaces = 0;
-	struct bench_opts o = { 0 };
-	struct bench_report r;
-	bool long_mode = false;
-	int failed = 0;
+static const char *const sections[] = { "lookup", "update", "build", "memory", "concurrency" };
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
+/* The command line, before the mode's defaults are applied. */
+struct bench_args {
+	const char *csv, *json, *svg, *only;
+	uint64_t rounds, lookups, readers, spaces[4], build_gib;
+	unsigned nspaces;
+	bool long_mode, verbose;
+};
+
+/* An option with a value at argv[i + 1] (v, NULL when missing): 0, or 2
+ * (said). */
+static int value_arg(const char *a, const char *v, struct bench_args *g)
+{
+	if (!strcmp(a, "--csv") || !strcmp(a, "--json") || !strcmp(a, "--svg") ||
+	    !strcmp(a, "--only")) {
+		if (!v) {
+			fprintf(stderr, "p2m bench: %s needs an argument\n", a);
+			return 2;
+		}
+		if (!strcmp(a, "--csv"))
+			g->csv = v;
+		else if (!strcmp(a, "--json"))
+			g->json = v;
+		else if (!strcmp(a, "--svg"))
+			g->svg = v;
+		else
+			g->only = v;
+		return 0;
+	}
+	if (!strcmp(a, "--rounds"))
+		return number(a, v, 1, BENCH_MAX_ROUNDS, &g->rounds) ? 2 : 0;
+	if (!strcmp(a, "--lookups"))
+		return number(a, v, 1024, (uint64_t)1 << 28, &g->lookups) ? 2 : 0;
+	if (!strcmp(a, "--build-gib"))
+		return number(a, v, 1, 4096, &g->build_gib) ? 2 : 0;
+	if (!strcmp(a, "--readers"))
+		return number(a, v, 1, 16, &g->readers) ? 2 : 0;
+	if (!strcmp(a, "--space")) {
+		if (g->nspaces == 4) {
+			fprintf(stderr, "p2m bench: at most 4 --space options\n");
+			return 2;
+		}
+		if (number(a, v, 1, 4096, &g->spaces[g->nspaces]))
+			return 2;
+		g->nspaces++;
+		return 0;
+	}
+	fprintf(stderr, "p2m bench: unknown option '%s'\n", a);
+	usage(stderr);
+	return 2;
+}
+
+/* 0 to run, -1 after --help, 2 on bad usage (said). */
+static int parse_args(int argc, char **argv, struct bench_args *g)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--short")) {
-			long_mode = false;
-		} else if (!strcmp(a, "--long")) {
-			long_mode = true;
+			return -1;
+		} else if (!strcmp(a, "--short") || !strcmp(a, "--long")) {
+			g->long_mode = !strcmp(a, "--long");
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			o.verbose = true;
-		} else if (!strcmp(a, "--csv") || !strcmp(a, "--json") || !strcmp(a, "--svg") ||
-			   !strcmp(a, "--only")) {
-			if (!v) {
-				fprintf(stderr, "p2m bench: %s needs an argument\n", a);
-				return 2;
-			}
-			if (!strcmp(a, "--csv"))
-				csv = v;
-			else if (!strcmp(a, "--json"))
-				json = v;
-			else if (!strcmp(a, "--svg"))
-				svg = v;
-			else
-				o.only = v;
-			i++;
-		} else if (!strcmp(a, "--rounds")) {
-			if (number(a, v, 1, BENCH_MAX_ROUNDS, &rounds))
-				return 2;
-			i++;
-		} else if (!strcmp(a, "--lookups")) {
-			if (number(a, v, 1024, (uint64_t)1 << 28, &lookups))
-				return 2;
-			i++;
-		} else if (!strcmp(a, "--space")) {
-			if (nspaces == 4) {
-				fprintf(stderr, "p2m bench: at most 4 --space options\n");
-				return 2;
-			}
-			if (number(a, v, 1, 4096, &spaces[nspaces]))
-				return 2;
-			nspaces++;
-			i++;
-		} else if (!strcmp(a, "--build-gib")) {
-			if (number(a, v, 1, 4096, &build_gib))
-				return 2;
-			i++;
-		} else if (!strcmp(a, "--readers")) {
-			if (number(a, v, 1, 16, &readers))
-				return 2;
-			i++;
+			g->verbose = true;
+		} else if ((rc = value_arg(a, i + 1 < argc ? argv[i + 1] : NULL, g))) {
+			return rc;
 		} else {
-			fprintf(stderr, "p2m bench: unknown option '%s'\n", a);
-			usage(stderr);
-			return 2;
+			i++;
 		}
 	}
-	if (o.only) {
+	if (g->only) {
 		size_t k;
 
-		for (k = 0; k < sizeof(sections) / sizeof(sections[0]); k++)
-			if (!strcmp(o.only, sections[k]))
+		for (k = 0; k < NSECTIONS; k++)
+			if (!strcmp(g->only, sections[k]))
 				break;
-		if (k == sizeof(sections) / sizeof(sections[0])) {
+		if (k == NSECTIONS) {
 			fprintf(stderr, "p2m bench: --only wants lookup, update, build, memory or "
-				"concurrency, not '%s'\n", o.only);
+				"concurrency, not '%s'\n", g->only);
 			return 2;
 		}
 	}
-	defaults(&o, long_mode);
-	if (rounds)
-		o.rounds = (unsigned)rounds;
-	if (lookups)
-		o.lookups = lookups;
-	if (readers)
-		o.readers = (unsigned)readers;
-	if (build_gib)
-		o.build_gib = build_gib;
-	if (nspaces) {
-		o.nspaces = nspaces;
-		for (unsigned k = 0; k < nspaces; k++)
-			o.space_gib[k] = spaces[k];
-	}
+	return 0;
+}
 
+/* The mode's defaults, then what the command line overrides. */
+static void apply_args(const struct bench_args *g, struct bench_opts *o)
+{
+	o->only = g->only;
+	o->verbose = g->verbose;
+	defaults(o, g->long_mode);
+	if (g->rounds)
+		o->rounds = (unsigned)g->rounds;
+	if (g->lookups)
+		o->lookups = g->lookups;
+	if (g->readers)
+		o->readers = (unsigned)g->readers;
+	if (g->build_gib)
+		o->build_gib = g->build_gib;
+	if (g->nspaces) {
+		o->nspaces = g->nspaces;
+		for (unsigned k = 0; k < g->nspaces; k++)
+			o->space_gib[k] = g->spaces[k];
+	}
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	int (*const run[NSECTIONS])(const struct bench_opts *, struct bench_report *) = {
+		bench_lookups, bench_updates, bench_build, bench_memory, bench_concurrency,
+	};
+	struct bench_args g = { 0 };
+	struct bench_opts o = { 0 };
+	struct bench_report r;
+	int failed = 0, rc = parse_args(argc, argv, &g);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	apply_args(&g, &o);
 	bench_report_init(&r);
 	printf("p2m bench (%s mode): %u rounds, %" PRIu64 " lookups per run, ratios in one run\n",
 	       o.long_mode ? "long" : "short", o.rounds, o.lookups);
-	for (size_t k = 0; k < sizeof(sections) / sizeof(sections[0]); k++) {
-		int rc;
-
+	for (size_t k = 0; k < NSECTIONS; k++) {
 		if (o.only && strcmp(o.only, sections[k]))
 			continue;
 		bench_log(&o, "section %s", sections[k]);
@@ -225,11 +245,11 @@ int cmd_bench(int argc, char **argv)
 		}
 	}
 	bench_print_table(&r, stdout);
-	if (csv && bench_write_csv(&r, csv))
+	if (g.csv && bench_write_csv(&r, g.csv))
 		failed = 1;
-	if (json && bench_write_json(&r, &o, json))
+	if (g.json && bench_write_json(&r, &o, g.json))
 		failed = 1;
-	if (svg && bench_write_svg(&r, svg))
+	if (g.svg && bench_write_svg(&r, g.svg))
 		failed = 1;
 	bench_report_free(&r);
 	return failed;

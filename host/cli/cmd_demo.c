@@ -41,7 +41,7 @@
 
 struct demo {
 	uint64_t ram, extra, capacity;     /* bytes; capacity 0: automatic */
-	struct p2m_pfn_range holes[MAX_HOLES];
+	struct pfn_range holes[MAX_HOLES];
 	size_t nholes;
 	bool tree, dump;
 	/* derived, in pfns */
@@ -93,7 +93,7 @@ static int size_arg(const char *opt, const char *s, uint64_t *v)
 {
 	char err[160];
 
-	if (p2m_parse_size(s, v, err, sizeof(err)) != 0) {
+	if (parse_size(s, v, err, sizeof(err)) != 0) {
 		fprintf(stderr, "p2m demo: %s: %s\n", opt, err);
 		return -1;
 	}
@@ -143,7 +143,7 @@ static int parse(struct demo *d, int argc, char **argv)
 			}
 			break;
 		case 'H':
-			if (p2m_parse_pfn_ranges(optarg, d->holes, MAX_HOLES, &d->nholes, err, sizeof(err))) {
+			if (parse_pfn_ranges(optarg, d->holes, MAX_HOLES, &d->nholes, err, sizeof(err))) {
 				fprintf(stderr, "p2m demo: --holes: %s\n", err);
 				return 2;
 			}
@@ -354,10 +354,10 @@ static void print_guest(const struct demo *d)
 
 	printf("guest: RAM %s (%#llx pfns) in pfns [0x0, %#llx), extra %s up to pfn %#llx, "
 	       "capacity %#llx pfns (%s)\n",
-	       p2m_format_bytes(d->ram, a, sizeof(a)), (unsigned long long)d->ram_pages,
-	       (unsigned long long)d->ram_end, p2m_format_bytes(d->extra, b, sizeof(b)),
+	       format_bytes(d->ram, a, sizeof(a)), (unsigned long long)d->ram_pages,
+	       (unsigned long long)d->ram_end, format_bytes(d->extra, b, sizeof(b)),
 	       (unsigned long long)d->extra_end, (unsigned long long)d->cap_pfns,
-	       p2m_format_bytes(d->cap_pfns << 12, c, sizeof(c)));
+	       format_bytes(d->cap_pfns << 12, c, sizeof(c)));
 	for (size_t i = 0; i < d->nholes; i++)
 		printf("  hole (identity) [%#llx->%#llx]\n", (unsigned long long)d->holes[i].start,
 		       (unsigned long long)d->holes[i].end);
@@ -392,12 +392,12 @@ static void print_shared_info(const struct arch_shared_info *a)
 	printf("  p2m_generation              %llu\n", (unsigned long long)a->p2m_generation);
 }
 
-static void print_platform(struct p2m_hosted *h)
+static void print_platform(struct hosted *h)
 {
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 	char m[32];
 
-	p2m_hosted_get_stats(h, &st);
+	hosted_get_stats(h, &st);
 	printf("\nhosted platform:\n");
 	printf("  live frames     %llu (%s)\n", (unsigned long long)st.live_frames,
 	       mib(st.live_frames * 4096, m, sizeof(m)));
@@ -411,7 +411,7 @@ static void print_platform(struct p2m_hosted *h)
 
 /* What the toolstack's saver would read, through libp2mread: the list,
  * and the tree when one is published. */
-static void print_tools_read(const struct arch_shared_info *a, struct p2m_hosted *h)
+static void print_tools_read(const struct arch_shared_info *a, struct hosted *h)
 {
 	bool tree = a->pfn_to_mfn_frame_list_list != (xen_pfn_t)P2M_INVALID;
 
@@ -447,7 +447,7 @@ static void print_rss(const char *what, int64_t kib, int64_t base)
 
 static int run(struct demo *d)
 {
-	struct p2m_hosted *h;
+	struct hosted *h;
 	struct p2m_platform plat;
 	struct arch_shared_info arch;
 	struct p2m p;
@@ -457,34 +457,34 @@ static int run(struct demo *d)
 	int rc, status = 0;
 
 	print_guest(d);
-	rss0 = p2m_proc_status_kib("VmRSS");
+	rss0 = proc_status_kib("VmRSS");
 	list = initial_list(d);
 	if (!list) {
 		fprintf(stderr, "p2m demo: no memory for the initial list of %#llx entries\n",
 			(unsigned long long)d->n);
 		return 1;
 	}
-	rss1 = p2m_proc_status_kib("VmRSS");
-	h = p2m_hosted_create(NULL, err, sizeof(err));
+	rss1 = proc_status_kib("VmRSS");
+	h = hosted_create(NULL, err, sizeof(err));
 	if (!h) {
 		fprintf(stderr, "p2m demo: %s\n", err);
 		munmap(list, d->n * 8);
 		return 1;
 	}
-	p2m_hosted_platform(h, &plat);
+	hosted_platform(h, &plat);
 	memset(&p, 0, sizeof(p));
 	rc = p2m_create(&p, &plat, d->cap_pfns, d->tree);
 	if (rc) {
 		fprintf(stderr, "p2m demo: p2m_create: %s: %s\n", p2m_strerror(rc), p2m_last_error(&p));
-		fprintf(stderr, "p2m demo: platform: %s\n", p2m_hosted_last_error(h));
+		fprintf(stderr, "p2m demo: platform: %s\n", hosted_last_error(h));
 		munmap(list, d->n * 8);
-		p2m_hosted_destroy(h);
+		hosted_destroy(h);
 		return 1;
 	}
 	rc = p2m_build(&p, list, d->n);
 	if (rc) {
 		fprintf(stderr, "p2m demo: p2m_build: %s: %s\n", p2m_strerror(rc), p2m_last_error(&p));
-		fprintf(stderr, "p2m demo: platform: %s\n", p2m_hosted_last_error(h));
+		fprintf(stderr, "p2m demo: platform: %s\n", hosted_last_error(h));
 		status = 1;
 		goto out;
 	}
@@ -493,11 +493,11 @@ static int run(struct demo *d)
 	p2m_publish(&p, &arch, !d->tree);
 	if (check(d, &p, list))
 		status = 1;
-	rss2 = p2m_proc_status_kib("VmRSS");
+	rss2 = proc_status_kib("VmRSS");
 	munmap(list, d->n * 8);
 	list = NULL;
-	rss3 = p2m_proc_status_kib("VmRSS");
-	shm = p2m_proc_status_kib("RssShmem");
+	rss3 = proc_status_kib("VmRSS");
+	shm = proc_status_kib("RssShmem");
 
 	if (d->dump) {
 		printf("\np2m layout (end exclusive):\n");
@@ -519,7 +519,7 @@ out:
 	if (list)
 		munmap(list, d->n * 8);
 	p2m_destroy(&p);
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 	return status;
 }
 

@@ -86,7 +86,7 @@ static void usage(FILE *f)
 
 struct opts {
 	const char *input, *sysfs_dir, *map, *svg;
-	enum e820_format fmt;
+	enum memmap_format fmt;
 	const char *default_map;
 	uint64_t nr_pages, max_pages, limit, end;
 	bool have_nr, have_max, have_limit, dom0, json, dump;
@@ -95,18 +95,14 @@ struct opts {
 };
 
 /* SIZE: a byte size with a suffix, or a bare number of pages. */
-static int parse_pages(const char *opt, const char *s, uint64_t *pages)
+static int pages_arg(const char *opt, const char *s, uint64_t *pages)
 {
 	char err[160];
-	uint64_t v;
-	size_t n = strlen(s);
-	bool suffix = n && strchr("kKmMgGtT", s[n - 1]);
 
-	if (p2m_parse_size(s, &v, err, sizeof(err))) {
+	if (parse_pages(s, pages, err, sizeof(err))) {
 		fprintf(stderr, "p2m e820: %s: %s\n", opt, err);
 		return -1;
 	}
-	*pages = suffix ? v >> 12 : v;
 	return 0;
 }
 
@@ -123,8 +119,8 @@ static int parse_object(const char *opt, const char *s, struct p2m_e820_object *
 	}
 	memcpy(buf, s, (size_t)(sep - s));
 	buf[sep - s] = 0;
-	if (p2m_parse_size(buf, &a, err, sizeof(err)) ||
-	    p2m_parse_size(sep + 1, &b, err, sizeof(err))) {
+	if (parse_size(buf, &a, err, sizeof(err)) ||
+	    parse_size(sep + 1, &b, err, sizeof(err))) {
 		fprintf(stderr, "p2m e820: %s %s: %s\n", opt, s, err);
 		return -1;
 	}
@@ -139,128 +135,136 @@ static int parse_object(const char *opt, const char *s, struct p2m_e820_object *
 	return 0;
 }
 
+enum { O_DMESG = 256, O_XEN, O_SYSFS, O_SYSFS_LINES, O_JSON_IN, O_MAP, O_NR,
+       O_MAX, O_DOM0, O_DOMU, O_LIMIT, O_NOLIMIT, O_END, O_JSON, O_SVG,
+       O_NODUMP, O_OBJ };
+static const struct option long_opts[] = {
+	{ "dmesg", required_argument, 0, O_DMESG },
+	{ "xen-log", required_argument, 0, O_XEN },
+	{ "sysfs", required_argument, 0, O_SYSFS },
+	{ "sysfs-lines", required_argument, 0, O_SYSFS_LINES },
+	{ "json-in", required_argument, 0, O_JSON_IN },
+	{ "map", required_argument, 0, O_MAP },
+	{ "nr-pages", required_argument, 0, O_NR },
+	{ "max", required_argument, 0, O_MAX },
+	{ "dom0", no_argument, 0, O_DOM0 },
+	{ "domU", no_argument, 0, O_DOMU },
+	{ "domu", no_argument, 0, O_DOMU },
+	{ "limit", required_argument, 0, O_LIMIT },
+	{ "no-limit", no_argument, 0, O_NOLIMIT },
+	{ "end", required_argument, 0, O_END },
+	{ "json", no_argument, 0, O_JSON },
+	{ "svg", required_argument, 0, O_SVG },
+	{ "no-dump", no_argument, 0, O_NODUMP },
+	{ "kernel", required_argument, 0, O_OBJ + P2M_E820_OBJ_KERNEL },
+	{ "p2m-list", required_argument, 0, O_OBJ + P2M_E820_OBJ_P2M_LIST },
+	{ "page-tables", required_argument, 0, O_OBJ + P2M_E820_OBJ_PAGE_TABLES },
+	{ "start-info", required_argument, 0, O_OBJ + P2M_E820_OBJ_START_INFO },
+	{ "initrd", required_argument, 0, O_OBJ + P2M_E820_OBJ_INITRD },
+	{ "help", no_argument, 0, 'h' },
+	{ 0, 0, 0, 0 },
+};
+
+/* One option: 0, or -1 on bad usage (said). */
+static int set_opt(int c, const char *arg, struct opts *o, int *inputs)
+{
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case O_DMESG:
+	case O_XEN:
+	case O_SYSFS_LINES:
+	case O_JSON_IN:
+		o->input = arg;
+		o->fmt = c == O_JSON_IN ? MEMMAP_FMT_JSON :
+			 c == O_SYSFS_LINES ? MEMMAP_FMT_SYSFS : MEMMAP_FMT_LOG;
+		o->default_map = c == O_DMESG ? "linux" : c == O_XEN ? "xen" : NULL;
+		(*inputs)++;
+		break;
+	case O_SYSFS:
+		o->sysfs_dir = arg;
+		(*inputs)++;
+		break;
+	case O_MAP:
+		o->map = arg;
+		break;
+	case O_NR:
+		if (pages_arg("--nr-pages", arg, &o->nr_pages))
+			return -1;
+		o->have_nr = true;
+		break;
+	case O_MAX:
+		if (pages_arg("--max", arg, &o->max_pages))
+			return -1;
+		o->have_max = true;
+		break;
+	case O_DOM0:
+	case O_DOMU:
+		o->dom0 = c == O_DOM0;
+		break;
+	case O_LIMIT:
+		if (pages_arg("--limit", arg, &o->limit))
+			return -1;
+		if (!o->limit) {
+			fprintf(stderr, "p2m e820: --limit 0: use --no-limit\n");
+			return -1;
+		}
+		o->have_limit = true;
+		break;
+	case O_NOLIMIT:
+		o->limit = 0;
+		o->have_limit = true;
+		break;
+	case O_END:
+		if (pages_arg("--end", arg, &o->end))
+			return -1;
+		break;
+	case O_JSON:
+		o->json = true;
+		break;
+	case O_SVG:
+		o->svg = arg;
+		break;
+	case O_NODUMP:
+		o->dump = false;
+		break;
+	default:
+		if (c >= O_OBJ && c < O_OBJ + P2M_E820_NOBJ) {
+			static const char *const names[P2M_E820_NOBJ] = {
+				"--kernel", "--p2m-list", "--page-tables",
+				"--start-info", "--initrd",
+			};
+
+			if (parse_object(names[c - O_OBJ], arg,
+					 &o->objects[c - O_OBJ]))
+				return -1;
+			break;
+		}
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_DMESG = 256, O_XEN, O_SYSFS, O_SYSFS_LINES, O_JSON_IN, O_MAP, O_NR,
-	       O_MAX, O_DOM0, O_DOMU, O_LIMIT, O_NOLIMIT, O_END, O_JSON, O_SVG,
-	       O_NODUMP, O_OBJ };
-	static const struct option lo[] = {
-		{ "dmesg", required_argument, 0, O_DMESG },
-		{ "xen-log", required_argument, 0, O_XEN },
-		{ "sysfs", required_argument, 0, O_SYSFS },
-		{ "sysfs-lines", required_argument, 0, O_SYSFS_LINES },
-		{ "json-in", required_argument, 0, O_JSON_IN },
-		{ "map", required_argument, 0, O_MAP },
-		{ "nr-pages", required_argument, 0, O_NR },
-		{ "max", required_argument, 0, O_MAX },
-		{ "dom0", no_argument, 0, O_DOM0 },
-		{ "domU", no_argument, 0, O_DOMU },
-		{ "domu", no_argument, 0, O_DOMU },
-		{ "limit", required_argument, 0, O_LIMIT },
-		{ "no-limit", no_argument, 0, O_NOLIMIT },
-		{ "end", required_argument, 0, O_END },
-		{ "json", no_argument, 0, O_JSON },
-		{ "svg", required_argument, 0, O_SVG },
-		{ "no-dump", no_argument, 0, O_NODUMP },
-		{ "kernel", required_argument, 0, O_OBJ + P2M_E820_OBJ_KERNEL },
-		{ "p2m-list", required_argument, 0, O_OBJ + P2M_E820_OBJ_P2M_LIST },
-		{ "page-tables", required_argument, 0, O_OBJ + P2M_E820_OBJ_PAGE_TABLES },
-		{ "start-info", required_argument, 0, O_OBJ + P2M_E820_OBJ_START_INFO },
-		{ "initrd", required_argument, 0, O_OBJ + P2M_E820_OBJ_INITRD },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
-	};
 	int c, inputs = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->dom0 = true;
 	o->dump = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case O_DMESG:
-		case O_XEN:
-		case O_SYSFS_LINES:
-		case O_JSON_IN:
-			o->input = optarg;
-			o->fmt = c == O_JSON_IN ? E820_FMT_JSON :
-				 c == O_SYSFS_LINES ? E820_FMT_SYSFS : E820_FMT_LOG;
-			o->default_map = c == O_DMESG ? "linux" : c == O_XEN ? "xen" : NULL;
-			inputs++;
-			break;
-		case O_SYSFS:
-			o->sysfs_dir = optarg;
-			inputs++;
-			break;
-		case O_MAP:
-			o->map = optarg;
-			break;
-		case O_NR:
-			if (parse_pages("--nr-pages", optarg, &o->nr_pages))
-				return -1;
-			o->have_nr = true;
-			break;
-		case O_MAX:
-			if (parse_pages("--max", optarg, &o->max_pages))
-				return -1;
-			o->have_max = true;
-			break;
-		case O_DOM0:
-		case O_DOMU:
-			o->dom0 = c == O_DOM0;
-			break;
-		case O_LIMIT:
-			if (parse_pages("--limit", optarg, &o->limit))
-				return -1;
-			if (!o->limit) {
-				fprintf(stderr, "p2m e820: --limit 0: use --no-limit\n");
-				return -1;
-			}
-			o->have_limit = true;
-			break;
-		case O_NOLIMIT:
-			o->limit = 0;
-			o->have_limit = true;
-			break;
-		case O_END:
-			if (parse_pages("--end", optarg, &o->end))
-				return -1;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_SVG:
-			o->svg = optarg;
-			break;
-		case O_NODUMP:
-			o->dump = false;
-			break;
-		default:
-			if (c >= O_OBJ && c < O_OBJ + P2M_E820_NOBJ) {
-				static const char *const names[P2M_E820_NOBJ] = {
-					"--kernel", "--p2m-list", "--page-tables",
-					"--start-info", "--initrd",
-				};
-
-				if (parse_object(names[c - O_OBJ], optarg,
-						 &o->objects[c - O_OBJ]))
-					return -1;
-				break;
-			}
-			usage(stderr);
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
+		if (set_opt(c, optarg, o, &inputs))
 			return -1;
-		}
-	}
 	if (optind < argc) {
 		if (optind + 1 < argc) {
 			fprintf(stderr, "p2m e820: one input only ('%s' is extra)\n", argv[optind + 1]);
 			return -1;
 		}
 		o->input = argv[optind];
-		o->fmt = E820_FMT_AUTO;
+		o->fmt = MEMMAP_FMT_AUTO;
 		inputs++;
 	}
 	if (inputs != 1) {
@@ -273,7 +277,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static void fmt_size(uint64_t pfns, char *buf, size_t n)
 {
-	p2m_format_bytes(pfns << 12, buf, n);
+	format_bytes(pfns << 12, buf, n);
 }
 
 static void print_ranges(const char *title, const struct p2m_e820_range *r, size_t n,
@@ -305,7 +309,7 @@ static void dump_from_plan(const struct p2m_e820_plan *p)
 
 	for (size_t i = 0; i <= p->nr_layout; i++) {
 		int ki = i < p->nr_layout ?
-			 (int)e820_category_kind((enum p2m_e820_category)p->layout[i].kind) : -2;
+			 (int)plan_category_kind((enum p2m_e820_category)p->layout[i].kind) : -2;
 
 		if (ki == k)
 			continue;
@@ -323,23 +327,23 @@ static void dump_from_plan(const struct p2m_e820_plan *p)
 static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 {
 	struct p2m_platform plat;
-	struct p2m_hosted *h;
+	struct hosted *h;
 	struct p2m_stats st;
 	struct p2m pm;
 	char err[256], sz[32];
 	uint64_t cap = (p->end + (1u << 18) - 1) & ~(uint64_t)((1u << 18) - 1);
 	int rc;
 
-	h = p2m_hosted_create(NULL, err, sizeof(err));
+	h = hosted_create(NULL, err, sizeof(err));
 	if (!h) {
 		fprintf(stderr, "p2m e820: hosted platform: %s\n", err);
 		return -1;
 	}
-	p2m_hosted_platform(h, &plat);
+	hosted_platform(h, &plat);
 	rc = p2m_create(&pm, &plat, cap, cap <= P2M_TREE_PFNS);
 	if (rc) {
 		fprintf(stderr, "p2m e820: p2m_create: %s: %s\n", p2m_strerror(rc), p2m_last_error(&pm));
-		p2m_hosted_destroy(h);
+		hosted_destroy(h);
 		return -1;
 	}
 	rc = p2m_e820_apply(&pm, p);
@@ -358,7 +362,7 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 		fprintf(stderr, "p2m e820: building the P2M: %s: %s\n", p2m_strerror(rc),
 			p2m_last_error(&pm));
 		p2m_destroy(&pm);
-		p2m_hosted_destroy(h);
+		hosted_destroy(h);
 		return -1;
 	}
 	if (dump) {
@@ -368,15 +372,15 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 	p2m_get_stats(&pm, &st);
 	printf("\nP2M memory, measured (libp2m's statistics): %s: %" PRIu64 " private leaves, "
 	       "%" PRIu64 " private tables, %" PRIu64 " frame lists, %" PRIu64 " meta pages, "
-	       "%" PRIu64 " shared pages\n", p2m_format_bytes(st.bytes, sz, sizeof(sz)),
+	       "%" PRIu64 " shared pages\n", format_bytes(st.bytes, sz, sizeof(sz)),
 	       st.private_leaves, st.private_tables, st.mid_pages, st.meta_pages, st.shared_pages);
 	p2m_destroy(&pm);
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 	return 0;
 }
 
 static void print_text(const struct opts *o, const struct p2m_e820_input *in,
-		       const struct p2m_e820_plan *p, const struct e820_cost *cost,
+		       const struct p2m_e820_plan *p, const struct plan_cost *cost,
 		       const char *why)
 {
 	char a[32], b[32], c[32], tb[24], msg[256];
@@ -434,176 +438,240 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 	}
 	printf("\nP2M memory, estimated from the plan: %s: %" PRIu64 " of %" PRIu64 " slots private, "
 	       "%" PRIu64 " of %" PRIu64 " windows split, %s of kind map and window records\n",
-	       p2m_format_bytes(cost->bytes, a, sizeof(a)), cost->private_leaves, cost->slots,
+	       format_bytes(cost->bytes, a, sizeof(a)), cost->private_leaves, cost->slots,
 	       cost->private_windows, cost->windows,
-	       p2m_format_bytes(cost->meta_bytes, c, sizeof(c)));
+	       format_bytes(cost->meta_bytes, c, sizeof(c)));
 	printf("  Linux's list for the same plan: %" PRIu64 " private leaves, %" PRIu64 " split "
 	       "windows: %s (it gives balloon space private leaves), against %s for ours\n",
 	       cost->linux_leaves, cost->linux_windows,
-	       p2m_format_bytes(cost->linux_bytes, b, sizeof(b)),
-	       p2m_format_bytes(cost->bytes - cost->meta_bytes, a, sizeof(a)));
+	       format_bytes(cost->linux_bytes, b, sizeof(b)),
+	       format_bytes(cost->bytes - cost->meta_bytes, a, sizeof(a)));
+}
+
+/* Read and parse the input into maps: 0, or 1 (said). */
+static int read_maps(const struct opts *o, struct memmaps *maps, char **text)
+{
+	const char *name = o->sysfs_dir ? o->sysfs_dir : o->input;
+	struct memmap_error perr;
+	size_t len = 0;
+	int rc;
+
+	if (o->sysfs_dir) {
+		rc = memmap_parse_sysfs_dir(o->sysfs_dir, maps, &perr);
+	} else {
+		rc = memmap_read_file(o->input, text, &len);
+		if (rc) {
+			fprintf(stderr, "p2m e820: %s: %s\n", o->input, strerror(-rc));
+			return 1;
+		}
+		rc = memmap_parse(*text, len, o->fmt, maps, &perr);
+	}
+	if (!rc)
+		return 0;
+	if (perr.line)
+		fprintf(stderr, "p2m e820: %s:%u: %s\n    %s\n", name, perr.line, perr.msg, perr.text);
+	else
+		fprintf(stderr, "p2m e820: %s: %s\n", name,
+			rc == -P2M_EPARSE ? perr.msg : p2m_strerror(rc));
+	return 1;
+}
+
+/* The planner's input from the options and the chosen map. */
+static void setup_input(const struct opts *o, const struct memmap *map,
+			struct p2m_e820_input *in)
+{
+	p2m_e820_input_init(in, o->dom0);
+	in->map = map->entries;
+	in->nr_map = map->n;
+	if (o->have_limit)
+		in->limit = o->limit;
+	in->end = o->end;
+	memcpy(in->objects, o->objects, sizeof(in->objects));
+}
+
+/* First pass: sanitise alone to size the lists and, without --nr-pages,
+ * count the map's RAM. Leaves p->map allocated. 0, or an exit code (said). */
+static int first_pass(const struct opts *o, struct p2m_e820_input *in, struct p2m_e820_plan *p)
+{
+	size_t n = 2 * in->nr_map + 3;
+	int rc;
+
+	p2m_e820_plan_init(p, calloc(n, sizeof(struct p2m_e820_range)), n);
+	if (!p->map) {
+		fprintf(stderr, "p2m e820: out of memory\n");
+		return 1;
+	}
+	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, p);
+	if (rc) {
+		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p->error);
+		return 1;
+	}
+	if (o->have_nr) {
+		in->nr_pages = o->nr_pages;
+	} else {
+		for (size_t i = 0; i < p->nr_map; i++)
+			if (p->map[i].kind == P2M_E820_RAM)
+				in->nr_pages += p->map[i].end - p->map[i].start;
+		if (!in->dom0 && in->limit && in->nr_pages > in->limit)
+			in->nr_pages = in->limit;
+	}
+	in->max_pages = o->have_max ? o->max_pages : in->nr_pages;
+	/* A P2M ends at 128 TiB at most; above it every pfn is identity. */
+	if (!in->end && p->map_top > P2M_CAPACITY_MAX) {
+		in->end = P2M_CAPACITY_MAX;
+		fprintf(stderr, "p2m e820: the map reaches pfn %#llx; planning up to 128 TiB, "
+			"the largest P2M\n", (unsigned long long)p->map_top);
+	}
+	if (in->nr_pages > P2M_CAPACITY_MAX || in->max_pages > P2M_CAPACITY_MAX ||
+	    in->end > P2M_CAPACITY_MAX) {
+		fprintf(stderr, "p2m e820: --nr-pages, --max and --end are at most 128T (%#llx pages)\n",
+			(unsigned long long)P2M_CAPACITY_MAX);
+		return 2;
+	}
+	return 0;
+}
+
+/* The plan's lists: every list has at most one range per map range and
+ * cut, and the remap list one per source/target stretch. 0 or -1. */
+static int alloc_lists(struct p2m_e820_plan *p)
+{
+	size_t n = 3 * p->nr_map + 8;
+
+	p->layout = calloc(n, sizeof(*p->layout));
+	p->identity = calloc(n, sizeof(*p->identity));
+	p->release = calloc(n, sizeof(*p->release));
+	p->extra = calloc(n, sizeof(*p->extra));
+	p->remap = calloc(2 * n, sizeof(*p->remap));
+	p->conflicts = calloc(P2M_E820_NOBJ, sizeof(*p->conflicts));
+	p->layout_cap = p->identity_cap = p->release_cap = p->extra_cap = n;
+	p->remap_cap = 2 * n;
+	p->conflicts_cap = P2M_E820_NOBJ;
+	if (!p->layout || !p->identity || !p->release || !p->extra || !p->remap || !p->conflicts) {
+		fprintf(stderr, "p2m e820: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void free_lists(struct p2m_e820_plan *p)
+{
+	free(p->map);
+	free(p->layout);
+	free(p->identity);
+	free(p->release);
+	free(p->extra);
+	free(p->remap);
+	free(p->conflicts);
+}
+
+/* --svg FILE: 0 or -1 (said). */
+static int write_svg(const struct opts *o, const struct p2m_e820_input *in,
+		     const struct p2m_e820_plan *p, const char *label)
+{
+	FILE *f = fopen(o->svg, "w");
+	char title[400];
+
+	if (!f) {
+		perror(o->svg);
+		return -1;
+	}
+	snprintf(title, sizeof(title), "%s, nr_pages %#" PRIx64 ", %s: %s",
+		 in->dom0 ? "dom0" : "domU", in->nr_pages,
+		 o->sysfs_dir ? o->sysfs_dir : o->input, label);
+	plan_write_svg(f, p, title);
+	if (fclose(f)) {
+		perror(o->svg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The text report, the layout (from a hosted P2M when it is small enough)
+ * and the plan's error if it had a fatal conflict (rc). 0 or -1. */
+static int write_text(const struct opts *o, const struct p2m_e820_input *in,
+		      const struct p2m_e820_plan *p, const struct plan_cost *cost,
+		      const char *why, int rc)
+{
+	print_text(o, in, p, cost, why);
+	if (o->dump || !rc) {
+		uint64_t ram = p->pfns[P2M_E820_C_RAM] + p->pfns[P2M_E820_C_REMAP_DST];
+
+		if (ram <= HOSTED_MAX_RAM && p->end <= P2M_CAPACITY_MAX) {
+			if (build_hosted(p, o->dump))
+				return -1;
+		} else if (o->dump) {
+			printf("\nP2M layout (from the plan; %" PRIu64 " RAM pfns are too many "
+			       "to build here):\n", ram);
+			dump_from_plan(p);
+		}
+	}
+	if (rc)
+		fprintf(stderr, "p2m e820: %s\n", p->error);
+	return 0;
+}
+
+/* Plan and report the chosen map: the exit code. */
+static int plan_map(struct opts *o, const struct memmap *map, const char *why)
+{
+	struct p2m_e820_input in;
+	struct p2m_e820_plan p;
+	struct plan_cost cost;
+	int rc, ret;
+
+	setup_input(o, map, &in);
+	ret = first_pass(o, &in, &p);
+	if (!ret)
+		ret = alloc_lists(&p) ? 1 : 0;
+	if (ret) {
+		free_lists(&p);
+		return ret;
+	}
+	rc = p2m_e820_plan(&in, &p);
+	if (rc && rc != -P2M_ECONFLICT) {
+		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p.error);
+		free_lists(&p);
+		return 1;
+	}
+	plan_cost(&p, p.end <= P2M_TREE_PFNS, &cost);
+	if (o->svg && write_svg(o, &in, &p, map->label)) {
+		free_lists(&p);
+		return 1;
+	}
+	ret = rc ? 1 : 0;
+	if (o->json)
+		plan_write_json(stdout, &in, &p, &cost, why, rc);
+	else if (write_text(o, &in, &p, &cost, why, rc))
+		ret = 1;
+	free_lists(&p);
+	return ret;
 }
 
 int cmd_e820(int argc, char **argv)
 {
-	struct e820_maps maps = { 0 };
-	struct e820_parse_error perr;
-	struct p2m_e820_input in;
-	struct p2m_e820_plan p;
-	struct e820_cost cost;
+	struct memmaps maps = { 0 };
 	struct opts o;
 	char why[256], *text = NULL;
-	size_t len = 0, idx, n;
-	int rc, ret = 1;
+	size_t idx;
+	int ret = 1;
 
 	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (o.sysfs_dir) {
-		rc = e820_parse_sysfs_dir(o.sysfs_dir, &maps, &perr);
-	} else {
-		rc = e820_read_file(o.input, &text, &len);
-		if (rc) {
-			fprintf(stderr, "p2m e820: %s: %s\n", o.input, strerror(-rc));
-			return 1;
-		}
-		rc = e820_parse(text, len, o.fmt, &maps, &perr);
-	}
-	if (rc) {
-		if (perr.line)
-			fprintf(stderr, "p2m e820: %s:%u: %s\n    %s\n",
-				o.sysfs_dir ? o.sysfs_dir : o.input, perr.line, perr.msg, perr.text);
-		else
-			fprintf(stderr, "p2m e820: %s: %s\n", o.sysfs_dir ? o.sysfs_dir : o.input,
-				rc == -P2M_EPARSE ? perr.msg : p2m_strerror(rc));
+	if (read_maps(&o, &maps, &text))
 		goto out;
-	}
-	if (e820_maps_select(&maps, o.map ? o.map : o.default_map, &idx, why, sizeof(why))) {
+	if (memmaps_select(&maps, o.map ? o.map : o.default_map, &idx, why, sizeof(why))) {
 		fprintf(stderr, "p2m e820: %s\n", why);
 		ret = 2;
 		goto out;
 	}
-	o.xen_view = maps.v[idx].origin == E820_ORIGIN_LINUX && !strcmp(maps.v[idx].label, "Xen");
+	o.xen_view = maps.v[idx].origin == MEMMAP_ORIGIN_LINUX && !strcmp(maps.v[idx].label, "Xen");
 	if (maps.v[idx].n > P2M_E820_MAX_ENTRIES) {
 		fprintf(stderr, "p2m e820: the map has %zu entries, at most %u are planned\n",
 			maps.v[idx].n, P2M_E820_MAX_ENTRIES);
 		goto out;
 	}
-
-	p2m_e820_input_init(&in, o.dom0);
-	in.map = maps.v[idx].entries;
-	in.nr_map = maps.v[idx].n;
-	if (o.have_limit)
-		in.limit = o.limit;
-	in.end = o.end;
-	memcpy(in.objects, o.objects, sizeof(in.objects));
-
-	/* First pass: sanitise alone to size the lists and, without
-	 * --nr-pages, count the map's RAM. */
-	n = 2 * in.nr_map + 3;
-	p2m_e820_plan_init(&p, calloc(n, sizeof(struct p2m_e820_range)), n);
-	if (!p.map) {
-		fprintf(stderr, "p2m e820: out of memory\n");
-		goto out;
-	}
-	rc = p2m_e820_sanitize(in.map, in.nr_map, in.dom0, &p);
-	if (rc) {
-		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p.error);
-		free(p.map);
-		goto out;
-	}
-	if (o.have_nr) {
-		in.nr_pages = o.nr_pages;
-	} else {
-		for (size_t i = 0; i < p.nr_map; i++)
-			if (p.map[i].kind == P2M_E820_RAM)
-				in.nr_pages += p.map[i].end - p.map[i].start;
-		if (!in.dom0 && in.limit && in.nr_pages > in.limit)
-			in.nr_pages = in.limit;
-	}
-	in.max_pages = o.have_max ? o.max_pages : in.nr_pages;
-	/* A P2M ends at 128 TiB at most; above it every pfn is identity. */
-	if (!in.end && p.map_top > P2M_CAPACITY_MAX) {
-		in.end = P2M_CAPACITY_MAX;
-		fprintf(stderr, "p2m e820: the map reaches pfn %#llx; planning up to 128 TiB, "
-			"the largest P2M\n", (unsigned long long)p.map_top);
-	}
-	if (in.nr_pages > P2M_CAPACITY_MAX || in.max_pages > P2M_CAPACITY_MAX ||
-	    in.end > P2M_CAPACITY_MAX) {
-		fprintf(stderr, "p2m e820: --nr-pages, --max and --end are at most 128T (%#llx pages)\n",
-			(unsigned long long)P2M_CAPACITY_MAX);
-		ret = 2;
-		goto free_lists;
-	}
-	/* Every list has at most one range per map range and cut, and the
-	 * remap list one per source/target stretch. */
-	n = 3 * p.nr_map + 8;
-	p.layout = calloc(n, sizeof(*p.layout));
-	p.identity = calloc(n, sizeof(*p.identity));
-	p.release = calloc(n, sizeof(*p.release));
-	p.extra = calloc(n, sizeof(*p.extra));
-	p.remap = calloc(2 * n, sizeof(*p.remap));
-	p.conflicts = calloc(P2M_E820_NOBJ, sizeof(*p.conflicts));
-	p.layout_cap = p.identity_cap = p.release_cap = p.extra_cap = n;
-	p.remap_cap = 2 * n;
-	p.conflicts_cap = P2M_E820_NOBJ;
-	if (!p.layout || !p.identity || !p.release || !p.extra || !p.remap || !p.conflicts) {
-		fprintf(stderr, "p2m e820: out of memory\n");
-		goto free_lists;
-	}
-	rc = p2m_e820_plan(&in, &p);
-	if (rc && rc != -P2M_ECONFLICT) {
-		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p.error);
-		goto free_lists;
-	}
-	e820_cost(&p, p.end <= P2M_TREE_PFNS, &cost);
-
-	if (o.svg) {
-		FILE *f = fopen(o.svg, "w");
-		char title[400];
-
-		if (!f) {
-			perror(o.svg);
-			goto free_lists;
-		}
-		snprintf(title, sizeof(title), "%s, nr_pages %#" PRIx64 ", %s: %s",
-			 in.dom0 ? "dom0" : "domU", in.nr_pages,
-			 o.sysfs_dir ? o.sysfs_dir : o.input, maps.v[idx].label);
-		e820_write_svg(f, &p, title);
-		if (fclose(f)) {
-			perror(o.svg);
-			goto free_lists;
-		}
-	}
-	if (o.json) {
-		e820_write_json(stdout, &in, &p, &cost, why, rc);
-	} else {
-		print_text(&o, &in, &p, &cost, why);
-		if (o.dump || !rc) {
-			uint64_t ram = p.pfns[P2M_E820_C_RAM] + p.pfns[P2M_E820_C_REMAP_DST];
-
-			if (ram <= HOSTED_MAX_RAM && p.end <= P2M_CAPACITY_MAX) {
-				if (build_hosted(&p, o.dump))
-					goto free_lists;
-			} else if (o.dump) {
-				printf("\nP2M layout (from the plan; %" PRIu64 " RAM pfns are too many "
-				       "to build here):\n", ram);
-				dump_from_plan(&p);
-			}
-		}
-		if (rc)
-			fprintf(stderr, "p2m e820: %s\n", p.error);
-	}
-	ret = rc ? 1 : 0;
-free_lists:
-	free(p.map);
-	free(p.layout);
-	free(p.identity);
-	free(p.release);
-	free(p.extra);
-	free(p.remap);
-	free(p.conflicts);
+	ret = plan_map(&o, &maps.v[idx], why);
 out:
-	e820_maps_free(&maps);
+	memmaps_free(&maps);
 	free(text);
 	return ret;
 }

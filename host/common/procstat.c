@@ -4,7 +4,7 @@
 
 #include "common/procstat.h"
 
-int64_t p2m_proc_status_kib(const char *field)
+int64_t proc_status_kib(const char *field)
 {
 	char line[256];
 	size_t len = strlen(field);

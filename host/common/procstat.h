@@ -9,6 +9,6 @@
 #include <stdint.h>
 
 /* The value of `field` ("VmRSS", "RssShmem"...) in KiB, or -1. */
-int64_t p2m_proc_status_kib(const char *field);
+int64_t proc_status_kib(const char *field);
 
 #endif

@@ -45,14 +45,14 @@ static void copy_unmap(void *ctx, uint64_t mfn, const void *page)
 
 static int hosted_read(void *ctx, xen_pfn_t mfn, void *buf)
 {
-	return p2m_hosted_read_frame(ctx, mfn, buf);
+	return hosted_read_frame(ctx, mfn, buf);
 }
 
-void ts_frames_hosted(struct ts_frames *f, struct p2m_hosted *h, xen_pfn_t max_mfn)
+void ts_frames_hosted(struct ts_frames *f, struct hosted *h, xen_pfn_t max_mfn)
 {
 	f->ctx = h;
 	f->read_frame = hosted_read;
-	f->max_mfn = max_mfn ? max_mfn : P2M_HOSTED_MFN_BASE + P2M_HOSTED_MAX_FRAMES - 1;
+	f->max_mfn = max_mfn ? max_mfn : HOSTED_MFN_BASE + HOSTED_MAX_FRAMES - 1;
 }
 
 static int leaf_cb(void *arg, const struct p2mr_leaf *l)

@@ -25,7 +25,7 @@
 #include "p2m/xen.h"
 #include "p2mread/read.h"
 
-struct p2m_hosted;
+struct hosted;
 
 /* How the reader gets at machine frames. */
 struct ts_frames {
@@ -38,9 +38,9 @@ struct ts_frames {
 };
 
 /* Frames of the hosted platform. max_mfn 0: the last frame of a platform
- * with the default geometry (P2M_HOSTED_MFN_BASE + P2M_HOSTED_MAX_FRAMES
+ * with the default geometry (HOSTED_MFN_BASE + HOSTED_MAX_FRAMES
  * - 1). */
-void ts_frames_hosted(struct ts_frames *f, struct p2m_hosted *h,
+void ts_frames_hosted(struct ts_frames *f, struct hosted *h,
 		      xen_pfn_t max_mfn);
 
 enum ts_mode { TS_MODE_LIST = P2MR_MODE_LIST, TS_MODE_TREE = P2MR_MODE_TREE };

@@ -38,8 +38,12 @@ static int number(const char **s, const char *stops, uint64_t *v, int *suffixed,
 		snprintf(err, errlen, "%s: expected a number at \"%s\"", what, p);
 		return -P2M_EPARSE;
 	}
+	/* Hex with 0x, else decimal: a leading 0 is not octal ("010" is 10). */
 	errno = 0;
-	x = strtoull(p, &end, 0);
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && isxdigit((unsigned char)p[2]))
+		x = strtoull(p + 2, &end, 16);
+	else
+		x = strtoull(p, &end, 10);
 	if (errno == ERANGE) {
 		snprintf(err, errlen, "%s: \"%s\" is too large", what, p);
 		return -P2M_ERANGE;
@@ -72,7 +76,7 @@ static int number(const char **s, const char *stops, uint64_t *v, int *suffixed,
 	return 0;
 }
 
-int p2m_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
+int parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
 {
 	const char *p = s;
 	int suffixed;
@@ -84,14 +88,29 @@ int p2m_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
 	return number(&p, "", bytes, &suffixed, "size", err, errlen);
 }
 
+int parse_pages(const char *s, uint64_t *pages, char *err, size_t errlen)
+{
+	const char *p = s;
+	int suffixed, rc;
+
+	if (!s || !*s) {
+		snprintf(err, errlen, "size: empty");
+		return -P2M_EPARSE;
+	}
+	rc = number(&p, "", pages, &suffixed, "size", err, errlen);
+	if (!rc && suffixed)
+		*pages >>= 12;
+	return rc;
+}
+
 static int cmp_range(const void *a, const void *b)
 {
-	const struct p2m_pfn_range *x = a, *y = b;
+	const struct pfn_range *x = a, *y = b;
 
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-int p2m_parse_pfn_ranges(const char *s, struct p2m_pfn_range *out, size_t max,
+int parse_pfn_ranges(const char *s, struct pfn_range *out, size_t max,
 			 size_t *n, char *err, size_t errlen)
 {
 	const char *p = s;
@@ -131,7 +150,7 @@ int p2m_parse_pfn_ranges(const char *s, struct p2m_pfn_range *out, size_t max,
 			snprintf(err, errlen, "ranges: more than %zu", max);
 			return -P2M_ENOSPC;
 		}
-		out[k++] = (struct p2m_pfn_range){ a, b };
+		out[k++] = (struct pfn_range){ a, b };
 		if (*p == ',') {
 			p++;
 			if (!*p) {
@@ -153,7 +172,7 @@ int p2m_parse_pfn_ranges(const char *s, struct p2m_pfn_range *out, size_t max,
 	return 0;
 }
 
-const char *p2m_format_bytes(uint64_t bytes, char *buf, size_t len)
+const char *format_bytes(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	unsigned u = 0;

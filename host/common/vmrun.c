@@ -99,6 +99,123 @@ static void signal_group(pid_t pid, int sig)
 		kill(pid, sig);
 }
 
+/* In the child: its own process group, stdin /dev/null, stdout and stderr
+ * into the pipe, then exec. An exec failure's errno goes to err_w. */
+static _Noreturn void run_child(char *const argv[], int out_w, int err_w)
+{
+	int devnull, e;
+	ssize_t w;
+
+	setpgid(0, 0);
+	/* If the runner itself is killed (SIGKILL from a test driver),
+	 * the emulator must not live on holding gigabytes. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	dup2(out_w, 1);
+	dup2(out_w, 2);
+	execvp(argv[0], argv);
+	e = errno;
+	w = write(err_w, &e, sizeof(e));
+	(void)w;
+	_exit(127);
+}
+
+/* Read the console until it closes, ending the child (SIGTERM, then
+ * SIGKILL after the grace period) on a signal to us, when the callback
+ * asks, or at the deadline (0: none). */
+static void watch_console(int fd, pid_t pid, struct liner *l, double deadline,
+			  struct vmrun_result *res)
+{
+	double kill_at = 0; /* when SIGKILL follows the SIGTERM we sent */
+	bool termed = false;
+	char chunk[8192];
+
+	for (;;) {
+		double now = now_seconds();
+		if (!termed && (interrupted || l->stop || (deadline && now >= deadline))) {
+			if (interrupted)
+				res->interrupted_by = interrupted;
+			else if (l->stop)
+				res->stopped_early = true;
+			else
+				res->timed_out = true;
+			signal_group(pid, SIGTERM);
+			termed = true;
+			kill_at = now + KILL_GRACE_SECONDS;
+		}
+		if (termed && now >= kill_at) {
+			signal_group(pid, SIGKILL);
+			kill_at = now + 3600;
+		}
+		int wait_ms = -1;
+		double next = termed ? kill_at : deadline;
+		if (next) {
+			double d = next - now;
+			wait_ms = d <= 0 ? 0 : (int)(d * 1000) + 1;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, wait_ms);
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* cannot watch any more: end the child below */
+		}
+		if (pr == 0)
+			continue;
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (n == 0)
+			break; /* every writer closed: the child is gone or going */
+		liner_feed(l, chunk, (size_t)n);
+	}
+	if (l->len)
+		liner_flush(l);
+}
+
+/* The console closed; the child normally exits right away. Do not wait
+ * for ever on one that closed its output but keeps running. */
+static void reap(pid_t pid, double t0, struct vmrun_result *res)
+{
+	struct rusage ru;
+	int status = 0;
+	double give_up = now_seconds() + KILL_GRACE_SECONDS;
+
+	memset(&ru, 0, sizeof(ru));
+	for (;;) {
+		pid_t w = wait4(pid, &status, WNOHANG, &ru);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			break;
+		if (now_seconds() >= give_up) {
+			signal_group(pid, SIGKILL);
+			while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	res->wall_seconds = now_seconds() - t0;
+	res->peak_rss_kib = ru.ru_maxrss;
+	if (WIFEXITED(status)) {
+		res->exited = true;
+		res->exit_status = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		res->term_signal = WTERMSIG(status);
+	}
+}
+
 int vmrun(char *const argv[], double timeout_seconds, vmrun_line_fn on_line, void *ctx,
 	  struct vmrun_result *res)
 {
@@ -134,26 +251,8 @@ int vmrun(char *const argv[], double timeout_seconds, vmrun_line_fn on_line, voi
 		errno = e;
 		return -1;
 	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		/* If the runner itself is killed (SIGKILL from a test driver),
-		 * the emulator must not live on holding gigabytes. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(127);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		execvp(argv[0], argv);
-		int e = errno;
-		ssize_t w = write(errp[1], &e, sizeof(e));
-		(void)w;
-		_exit(127);
-	}
+	if (pid == 0)
+		run_child(argv, out[1], errp[1]);
 	setpgid(pid, pid); /* also from the parent: no race with an early kill */
 	close(out[1]);
 	close(errp[1]);
@@ -168,86 +267,9 @@ int vmrun(char *const argv[], double timeout_seconds, vmrun_line_fn on_line, voi
 	close(errp[0]);
 
 	struct liner l = { .fn = on_line, .ctx = ctx, .t0 = t0 };
-	double deadline = timeout_seconds > 0 ? t0 + timeout_seconds : 0;
-	double kill_at = 0; /* when SIGKILL follows the SIGTERM we sent */
-	bool termed = false;
-	char chunk[8192];
-
-	for (;;) {
-		double now = now_seconds();
-		if (!termed && (interrupted || l.stop || (deadline && now >= deadline))) {
-			if (interrupted)
-				res->interrupted_by = interrupted;
-			else if (l.stop)
-				res->stopped_early = true;
-			else
-				res->timed_out = true;
-			signal_group(pid, SIGTERM);
-			termed = true;
-			kill_at = now + KILL_GRACE_SECONDS;
-		}
-		if (termed && now >= kill_at) {
-			signal_group(pid, SIGKILL);
-			kill_at = now + 3600;
-		}
-		int wait_ms = -1;
-		double next = termed ? kill_at : deadline;
-		if (next) {
-			double d = next - now;
-			wait_ms = d <= 0 ? 0 : (int)(d * 1000) + 1;
-		}
-		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
-		int pr = poll(&pfd, 1, wait_ms);
-		if (pr < 0) {
-			if (errno == EINTR)
-				continue;
-			break; /* cannot watch any more: end the child below */
-		}
-		if (pr == 0)
-			continue;
-		ssize_t n = read(out[0], chunk, sizeof(chunk));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (n == 0)
-			break; /* every writer closed: the child is gone or going */
-		liner_feed(&l, chunk, (size_t)n);
-	}
-	if (l.len)
-		liner_flush(&l);
+	watch_console(out[0], pid, &l, timeout_seconds > 0 ? t0 + timeout_seconds : 0, res);
 	close(out[0]);
-
-	/* The console closed; the child normally exits right away. Do not wait
-	 * for ever on one that closed its output but keeps running. */
-	struct rusage ru;
-	int status = 0;
-	memset(&ru, 0, sizeof(ru));
-	double give_up = now_seconds() + KILL_GRACE_SECONDS;
-	for (;;) {
-		pid_t w = wait4(pid, &status, WNOHANG, &ru);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			break;
-		if (now_seconds() >= give_up) {
-			signal_group(pid, SIGKILL);
-			while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	res->wall_seconds = now_seconds() - t0;
-	res->peak_rss_kib = ru.ru_maxrss;
-	if (WIFEXITED(status)) {
-		res->exited = true;
-		res->exit_status = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
-		res->term_signal = WTERMSIG(status);
-	}
+	reap(pid, t0, res);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	return 0;

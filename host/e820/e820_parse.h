@@ -30,7 +30,7 @@
  * a line that starts like a map line and does not parse is an error naming
  * its number and text. Consecutive map lines of one kind form one map; a
  * Xen log often holds several (Xen's own, the dom0 kernel's, a sysfs dump)
- * and e820_maps_select() picks one.
+ * and memmaps_select() picks one.
  */
 #ifndef HOST_E820_PARSE_H
 #define HOST_E820_PARSE_H
@@ -40,35 +40,35 @@
 
 #include "p2m/e820.h"
 
-enum e820_format {
-	E820_FMT_AUTO = 0,   /* JSON if it looks like JSON, else a log */
-	E820_FMT_LOG,        /* dmesg, Xen boot log, sysfs lines, mixed */
-	E820_FMT_SYSFS,      /* only "start end type" lines, every line */
-	E820_FMT_JSON,
+enum memmap_format {
+	MEMMAP_FMT_AUTO = 0,   /* JSON if it looks like JSON, else a log */
+	MEMMAP_FMT_LOG,        /* dmesg, Xen boot log, sysfs lines, mixed */
+	MEMMAP_FMT_SYSFS,      /* only "start end type" lines, every line */
+	MEMMAP_FMT_JSON,
 };
 
-enum e820_origin {
-	E820_ORIGIN_LINUX = 0,  /* printed by Linux (BIOS-e820, Xen:, ...) */
-	E820_ORIGIN_XEN,        /* printed by Xen */
-	E820_ORIGIN_SYSFS,      /* /sys/firmware/memmap */
-	E820_ORIGIN_JSON,
+enum memmap_origin {
+	MEMMAP_ORIGIN_LINUX = 0,  /* printed by Linux (BIOS-e820, Xen:, ...) */
+	MEMMAP_ORIGIN_XEN,        /* printed by Xen */
+	MEMMAP_ORIGIN_SYSFS,      /* /sys/firmware/memmap */
+	MEMMAP_ORIGIN_JSON,
 };
 
-struct e820_map {
+struct memmap {
 	struct p2m_e820_entry *entries;
 	size_t n, cap;
-	enum e820_origin origin;
+	enum memmap_origin origin;
 	char label[64];          /* "BIOS-e820", "Xen-e820 RAM map", ... */
 	unsigned first_line, last_line;
 };
 
-struct e820_maps {
-	struct e820_map *v;
+struct memmaps {
+	struct memmap *v;
 	size_t n, cap;
 };
 
 /* line 0: not tied to a line (e.g. "no map found"). */
-struct e820_parse_error {
+struct memmap_error {
 	unsigned line;
 	char text[96];           /* the offending line, cut */
 	char msg[160];
@@ -76,29 +76,29 @@ struct e820_parse_error {
 
 /* Parse text of len bytes (need not be NUL-terminated). 0 or -P2M_EPARSE
  * (err filled in) or -P2M_ENOMEM. On success out holds >= 1 map; the
- * caller frees it with e820_maps_free() either way. */
-int e820_parse(const char *text, size_t len, enum e820_format fmt,
-	       struct e820_maps *out, struct e820_parse_error *err);
+ * caller frees it with memmaps_free() either way. */
+int memmap_parse(const char *text, size_t len, enum memmap_format fmt,
+	       struct memmaps *out, struct memmap_error *err);
 
 /* /sys/firmware/memmap or a copy of it: N/{start,end,type}. */
-int e820_parse_sysfs_dir(const char *dir, struct e820_maps *out,
-			 struct e820_parse_error *err);
+int memmap_parse_sysfs_dir(const char *dir, struct memmaps *out,
+			 struct memmap_error *err);
 
-void e820_maps_free(struct e820_maps *m);
+void memmaps_free(struct memmaps *m);
 
 /* which: "xen" (the last map Xen printed: its sanitised one), "linux"
  * (the first one Linux printed), "sysfs", "json", "N" (1-based), or NULL
  * (xen, else linux, else the first). Writes a sentence saying which map
  * was chosen and why into why. 0 or -P2M_EINVAL. */
-int e820_maps_select(const struct e820_maps *m, const char *which,
+int memmaps_select(const struct memmaps *m, const char *which,
 		     size_t *idx, char *why, size_t n);
 
-const char *e820_origin_name(enum e820_origin o);
+const char *memmap_origin_name(enum memmap_origin o);
 
 /* One type name or number as found in a log; false if unknown. */
-bool e820_parse_type(const char *s, size_t n, uint32_t *type);
+bool memmap_parse_type(const char *s, size_t n, uint32_t *type);
 
 /* Read a whole file ("-": stdin) into a malloc'd buffer. 0 or -errno. */
-int e820_read_file(const char *path, char **buf, size_t *len);
+int memmap_read_file(const char *path, char **buf, size_t *len);
 
 #endif

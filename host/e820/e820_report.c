@@ -11,7 +11,7 @@
 #define SLOT ((uint64_t)512)
 #define WIN  ((uint64_t)1 << 18)
 
-enum p2m_kind e820_category_kind(enum p2m_e820_category c)
+enum p2m_kind plan_category_kind(enum p2m_e820_category c)
 {
 	switch (c) {
 	case P2M_E820_C_RAM:
@@ -61,7 +61,7 @@ static void count_private(const struct p2m_e820_plan *p, bool extra_private,
 		if (i < p->nr_layout) {
 			enum p2m_e820_category c = (enum p2m_e820_category)p->layout[i].kind;
 
-			k = (int)e820_category_kind(c);
+			k = (int)plan_category_kind(c);
 			if (extra_private && c == P2M_E820_C_EXTRA)
 				k = P2M_KIND_RAM;
 		} else {
@@ -87,7 +87,7 @@ static void count_private(const struct p2m_e820_plan *p, bool extra_private,
 	*windows = ws.n;
 }
 
-void e820_cost(const struct p2m_e820_plan *p, bool tree, struct e820_cost *c)
+void plan_cost(const struct p2m_e820_plan *p, bool tree, struct plan_cost *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->slots = (p->end + SLOT - 1) / SLOT;
@@ -132,8 +132,8 @@ static void jstr(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void e820_write_json(FILE *f, const struct p2m_e820_input *in,
-		     const struct p2m_e820_plan *p, const struct e820_cost *cost,
+void plan_write_json(FILE *f, const struct p2m_e820_input *in,
+		     const struct p2m_e820_plan *p, const struct plan_cost *cost,
 		     const char *source, int rc)
 {
 	char tb[24], msg[200];
@@ -250,16 +250,9 @@ static void svg_label_gib(FILE *f, double x, double y, double gib)
 			x, y, gib * 1024 * 1024);
 }
 
-void e820_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
+/* The header, white background and the title, escaped for XML. */
+static void svg_head(FILE *f, const char *title)
 {
-	double end_gib = (double)p->end / (double)WIN;
-	double step = nice_step(end_gib), spare, y;
-	size_t n = p->nr_layout;
-	int row = 0;
-
-	spare = BAR_W - MIN_W * (double)n;
-	if (spare < 0)
-		spare = 0;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%d\" "
 		"font-family=\"sans-serif\">\n", SVG_W, 300 + 18 * (P2M_E820_NCAT / 2 + 1));
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
@@ -275,12 +268,17 @@ void e820_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
 			fputc(*s, f);
 	}
 	fprintf(f, "</text>\n");
+}
 
-	/* Bar 1: to scale. */
-	y = 60;
+/* Bar 1: to scale, ticks every `step` GiB. */
+static void svg_bar_to_scale(FILE *f, const struct p2m_e820_plan *p, double y)
+{
+	double end_gib = (double)p->end / (double)WIN;
+	double step = nice_step(end_gib);
+
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">pfn space to scale, 0 to %g GiB</text>\n",
 		BAR_X, y - 8, end_gib);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < p->nr_layout; i++) {
 		double x0 = BAR_X + BAR_W * (double)p->layout[i].start / (double)p->end;
 		double x1 = BAR_X + BAR_W * (double)p->layout[i].end / (double)p->end;
 
@@ -301,60 +299,70 @@ void e820_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
 	}
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"end\">GiB</text>\n",
 		BAR_X + BAR_W, y + 66);
+}
 
-	/* Bar 2: widths grow with the logarithm of the size (at least MIN_W),
-	 * so that a 640 KiB hole and a 4 TiB range are both readable; ticks
-	 * in GiB at the range starts that have room for a label, and the
-	 * category written inside ranges wide enough for it. */
-	y = 160;
+/* Bar 2: widths grow with the logarithm of the size (at least MIN_W), so
+ * that a 640 KiB hole and a 4 TiB range are both readable; ticks in GiB at
+ * the range starts that have room for a label, and the category written
+ * inside ranges wide enough for it. */
+static void svg_bar_every_range(FILE *f, const struct p2m_e820_plan *p, double y)
+{
+	size_t n = p->nr_layout;
+	double spare = BAR_W - MIN_W * (double)n;
+	double last_label = -1e9, x = 0, total = 0;
+
+	if (spare < 0)
+		spare = 0;
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">every range visible: width grows "
 		"with the logarithm of its size (not to scale); range starts in GiB</text>\n",
 		BAR_X, y - 8);
-	{
-		double last_label = -1e9, x = 0, total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += log2(1.0 + (double)(p->layout[i].end - p->layout[i].start));
+	for (size_t i = 0; i < n; i++) {
+		double w = MIN_W + spare * log2(1.0 + (double)(p->layout[i].end -
+							  p->layout[i].start)) / total;
+		double xs = BAR_X + x;
+		const char *name = p2m_e820_category_name(
+			(enum p2m_e820_category)p->layout[i].kind);
 
-		for (size_t i = 0; i < n; i++)
-			total += log2(1.0 + (double)(p->layout[i].end - p->layout[i].start));
-		for (size_t i = 0; i < n; i++) {
-			double w = MIN_W + spare * log2(1.0 + (double)(p->layout[i].end -
-								  p->layout[i].start)) / total;
-			double xs = BAR_X + x;
-			const char *name = p2m_e820_category_name(
-				(enum p2m_e820_category)p->layout[i].kind);
-
-			fprintf(f, "<rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"36\" fill=\"%s\" "
-				"stroke=\"white\" stroke-width=\"0.5\">"
-				"<title>%s [%#" PRIx64 "-%#" PRIx64 ")</title></rect>\n",
-				xs, y, w, svg_cat[p->layout[i].kind].fill, name,
-				p->layout[i].start, p->layout[i].end);
-			if (w >= 7.0 * (double)strlen(name) + 6)
-				fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">"
-					"%s</text>\n", xs + w / 2, y + 22, name);
-			if (xs - last_label >= 44) {
-				fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"black\"/>\n",
-					xs, y + 36, xs, y + 41);
-				svg_label_gib(f, xs, y + 53, (double)p->layout[i].start / (double)WIN);
-				last_label = xs;
-			}
-			x += w;
+		fprintf(f, "<rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"36\" fill=\"%s\" "
+			"stroke=\"white\" stroke-width=\"0.5\">"
+			"<title>%s [%#" PRIx64 "-%#" PRIx64 ")</title></rect>\n",
+			xs, y, w, svg_cat[p->layout[i].kind].fill, name,
+			p->layout[i].start, p->layout[i].end);
+		if (w >= 7.0 * (double)strlen(name) + 6)
+			fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">"
+				"%s</text>\n", xs + w / 2, y + 22, name);
+		if (xs - last_label >= 44) {
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"black\"/>\n",
+				xs, y + 36, xs, y + 41);
+			svg_label_gib(f, xs, y + 53, (double)p->layout[i].start / (double)WIN);
+			last_label = xs;
 		}
-		if (BAR_X + x - last_label >= 30)
-			svg_label_gib(f, BAR_X + x, y + 53, end_gib);
+		x += w;
 	}
+	if (BAR_X + x - last_label >= 30)
+		svg_label_gib(f, BAR_X + x, y + 53, (double)p->end / (double)WIN);
 	fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"36\" fill=\"none\" stroke=\"black\"/>\n",
 		BAR_X, y, BAR_W);
+}
 
+void plan_write_svg(FILE *f, const struct p2m_e820_plan *p, const char *title)
+{
+	double y = 250;
+
+	svg_head(f, title);
+	svg_bar_to_scale(f, p, 60);
+	svg_bar_every_range(f, p, 160);
 	/* Legend: two columns, with pfn counts. */
-	y = 250;
 	for (int c = 0; c < P2M_E820_NCAT; c++) {
-		double lx = BAR_X + (row % 2) * 560, ly = y + 20 * (row / 2);
+		double lx = BAR_X + (c % 2) * 560, ly = y + 20 * (c / 2);
 		double gib = (double)p->pfns[c] / (double)WIN;
 
 		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\" stroke=\"black\"/>\n",
 			lx, ly - 11, svg_cat[c].fill);
 		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">%s: %" PRIu64 " pfns (%.3f GiB)</text>\n",
 			lx + 20, ly, svg_cat[c].label, p->pfns[c], gib);
-		row++;
 	}
 	fprintf(f, "</svg>\n");
 }

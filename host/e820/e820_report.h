@@ -17,7 +17,7 @@
  * window is shared if its 512 slots share one kind. libp2m keeps balloon
  * space on the shared missing page; Linux gives extra memory private
  * leaves (xen_inv_extra_mem), which is counted for comparison. */
-struct e820_cost {
+struct plan_cost {
 	uint64_t slots, windows;
 	uint64_t private_leaves, private_windows;
 	uint64_t meta_bytes;          /* kind map and window records */
@@ -26,18 +26,18 @@ struct e820_cost {
 };
 
 /* P2M kind of a category (RAM, identity or missing). */
-enum p2m_kind e820_category_kind(enum p2m_e820_category c);
+enum p2m_kind plan_category_kind(enum p2m_e820_category c);
 
-void e820_cost(const struct p2m_e820_plan *plan, bool tree, struct e820_cost *c);
+void plan_cost(const struct p2m_e820_plan *plan, bool tree, struct plan_cost *c);
 
 /* The whole report as one JSON object. source: a sentence naming the map
  * used; input: the entries planned from (may be NULL). */
-void e820_write_json(FILE *f, const struct p2m_e820_input *in,
-		     const struct p2m_e820_plan *plan, const struct e820_cost *cost,
+void plan_write_json(FILE *f, const struct p2m_e820_input *in,
+		     const struct p2m_e820_plan *plan, const struct plan_cost *cost,
 		     const char *source, int rc);
 
 /* The pfn space as two bars (to scale; and with every range at least a
  * few pixels wide), a GiB axis under each, and a legend. */
-void e820_write_svg(FILE *f, const struct p2m_e820_plan *plan, const char *title);
+void plan_write_svg(FILE *f, const struct p2m_e820_plan *plan, const char *title);
 
 #endif

@@ -24,22 +24,22 @@ bool sp_empty(const struct span *s);              /* only blanks left */
 /* Strip every known line prefix; *xen tells whether "(XEN)" was seen. */
 void strip_prefixes(struct span *s, bool *xen);
 
-int parse_error(struct e820_parse_error *err, unsigned line,
+int parse_error(struct memmap_error *err, unsigned line,
 		const struct span *text, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Append a map / an entry; -P2M_ENOMEM on allocation failure. */
-int maps_new(struct e820_maps *m, enum e820_origin o, const char *label,
+int maps_new(struct memmaps *m, enum memmap_origin o, const char *label,
 	     unsigned line);
-int map_add(struct e820_map *m, uint64_t addr, uint64_t size, uint32_t type);
+int map_add(struct memmap *m, uint64_t addr, uint64_t size, uint32_t type);
 
 /* Make an entry from an inclusive or exclusive end; error text in msg. */
 bool make_entry(uint64_t start, uint64_t end, bool inclusive, uint64_t *size,
 		const char **msg);
 
-int parse_json(const char *text, size_t len, struct e820_maps *out,
-	       struct e820_parse_error *err);
+int parse_json(const char *text, size_t len, struct memmaps *out,
+	       struct memmap_error *err);
 int parse_log(const char *text, size_t len, bool sysfs_only,
-	      struct e820_maps *out, struct e820_parse_error *err);
+	      struct memmaps *out, struct memmap_error *err);
 
 #endif

@@ -15,7 +15,7 @@
 struct js {
 	const char *p, *e, *text;
 	unsigned line;
-	struct e820_parse_error *err;
+	struct memmap_error *err;
 };
 
 static int jerr(struct js *j, const char *what)
@@ -162,7 +162,7 @@ static int jnum(struct js *j, uint64_t *v, const char *what)
 	return 0;
 }
 
-static int jentry(struct js *j, struct e820_map *m)
+static int jentry(struct js *j, struct memmap *m)
 {
 	uint64_t addr = 0, size = 0, t = 0;
 	uint32_t type = 0;
@@ -201,7 +201,7 @@ static int jentry(struct js *j, struct e820_map *m)
 
 				if ((rc = jstring(j, &a, &b)))
 					return rc;
-				if (!e820_parse_type(a, (size_t)(b - a), &type))
+				if (!memmap_parse_type(a, (size_t)(b - a), &type))
 					return jerr(j, "unknown memory type");
 			} else {
 				if ((rc = jnum(j, &t, "type")))
@@ -232,12 +232,12 @@ static int jentry(struct js *j, struct e820_map *m)
 	return map_add(m, addr, size, type);
 }
 
-static int jarray(struct js *j, struct e820_maps *out)
+static int jarray(struct js *j, struct memmaps *out)
 {
-	struct e820_map *m;
+	struct memmap *m;
 	int rc;
 
-	if ((rc = maps_new(out, E820_ORIGIN_JSON, "JSON", j->line)))
+	if ((rc = maps_new(out, MEMMAP_ORIGIN_JSON, "JSON", j->line)))
 		return rc;
 	m = &out->v[out->n - 1];
 	j->p++;
@@ -263,8 +263,8 @@ static int jarray(struct js *j, struct e820_maps *out)
 	}
 }
 
-int parse_json(const char *text, size_t len, struct e820_maps *out,
-	       struct e820_parse_error *err)
+int parse_json(const char *text, size_t len, struct memmaps *out,
+	       struct memmap_error *err)
 {
 	struct js j = { text, text + len, text, 1, err };
 	bool found = false;

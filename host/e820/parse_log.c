@@ -29,7 +29,7 @@ static const char *const linux_labels[] = {
 };
 
 struct line_entry {
-	enum e820_origin origin;
+	enum memmap_origin origin;
 	char label[32];
 	uint64_t addr, size;
 	uint32_t type;
@@ -43,7 +43,7 @@ static bool take_type(struct span *s, uint32_t *type, const char **msg)
 		*msg = "the type is missing";
 		return false;
 	}
-	if (!e820_parse_type(s->p, (size_t)(s->e - s->p), type)) {
+	if (!memmap_parse_type(s->p, (size_t)(s->e - s->p), type)) {
 		*msg = "unknown memory type";
 		return false;
 	}
@@ -68,19 +68,24 @@ static size_t hex_digits(const struct span *s)
 	return (size_t)(p - s->p);
 }
 
-/* 1: a map line, parsed; 0: not a map line; -1: malformed (*msg). */
-static int parse_line(struct span s, struct line_entry *le, const char **msg)
+/* Each shape below: 1: a map line of that shape, parsed; 0: not one;
+ * -1: malformed (*msg). */
+
+/* Linux: a known label and a colon, then "[mem 0xA-0xB] type" or, before
+ * 3.x, "A - B (type)". *labelled: the line had one of the labels. */
+static int linux_line(struct span s, struct line_entry *le, const char **msg, bool *labelled)
 {
 	uint64_t a, b;
-	struct span t = s;
 
-	/* Linux: a known label and a colon. */
+	*labelled = false;
 	for (size_t i = 0; i < sizeof(linux_labels) / sizeof(linux_labels[0]); i++) {
-		t = s;
+		struct span t = s;
+
 		if (!sp_lit(&t, linux_labels[i]) || !sp_lit(&t, ":"))
 			continue;
+		*labelled = true;
 		sp_ws(&t);
-		le->origin = E820_ORIGIN_LINUX;
+		le->origin = MEMMAP_ORIGIN_LINUX;
 		snprintf(le->label, sizeof(le->label), "%s", linux_labels[i]);
 		if (sp_lit(&t, "[mem ")) {
 			sp_ws(&t);
@@ -110,86 +115,114 @@ static int parse_line(struct span s, struct line_entry *le, const char **msg)
 		}
 		return 0;   /* e.g. "e820: update [mem ...]" */
 	}
-
-	t = s;
-	le->label[0] = 0;
-	/* Xen 4.x: "[A, B] (type)". */
-	if (sp_lit(&t, "[")) {
-		sp_ws(&t);
-		if (!hex_digits(&t))
-			return 0;
-		{
-			struct span u = t;
-
-			sp_hex(&u, &a, false);
-			sp_ws(&u);
-			if (u.p >= u.e || *u.p != ',')
-				return 0;
-		}
-		le->origin = E820_ORIGIN_XEN;
-		if (!sp_hex(&t, &a, false)) {
-			*msg = "bad start address";
-			return -1;
-		}
-		sp_ws(&t);
-		sp_lit(&t, ",");
-		sp_ws(&t);
-		if (!sp_hex(&t, &b, false)) {
-			*msg = "bad end address";
-			return -1;
-		}
-		sp_ws(&t);
-		if (!sp_lit(&t, "]")) {
-			*msg = "expected ']' after the end address";
-			return -1;
-		}
-		return finish(le, a, b, true, &t, msg);
-	}
-	/* sysfs: "0xA 0xB type" or "0xA-0xB type". */
-	if (t.e - t.p > 2 && t.p[0] == '0' && (t.p[1] == 'x' || t.p[1] == 'X')) {
-		struct span u = t;
-
-		if (!sp_hex(&u, &a, true))
-			return 0;
-		if (!sp_lit(&u, "-")) {
-			if (u.p >= u.e || (*u.p != ' ' && *u.p != '\t'))
-				return 0;
-			sp_ws(&u);
-		}
-		if (u.e - u.p < 2 || u.p[0] != '0' || (u.p[1] != 'x' && u.p[1] != 'X'))
-			return 0;
-		le->origin = E820_ORIGIN_SYSFS;
-		if (!sp_hex(&u, &b, true)) {
-			*msg = "bad end address";
-			return -1;
-		}
-		if (u.p < u.e && *u.p != ' ' && *u.p != '\t') {
-			*msg = "expected a blank after the end address";
-			return -1;
-		}
-		return finish(le, a, b, true, &u, msg);
-	}
-	/* Older Xen: "A - B (type)". */
-	if (hex_digits(&t) >= 8) {
-		struct span u = t;
-
-		sp_hex(&u, &a, false);
-		sp_ws(&u);
-		if (!sp_lit(&u, "-") || u.p >= u.e || *u.p != ' ')
-			return 0;
-		le->origin = E820_ORIGIN_XEN;
-		if (hex_digits(&t) > 16) {
-			*msg = "bad start address";
-			return -1;
-		}
-		sp_ws(&u);
-		if (!sp_hex(&u, &b, false)) {
-			*msg = "bad end address";
-			return -1;
-		}
-		return finish(le, a, b, false, &u, msg);
-	}
 	return 0;
+}
+
+/* Xen 4.x: "[A, B] (type)". */
+static int xen_line(struct span t, struct line_entry *le, const char **msg)
+{
+	uint64_t a, b;
+	struct span u;
+
+	if (!sp_lit(&t, "["))
+		return 0;
+	sp_ws(&t);
+	if (!hex_digits(&t))
+		return 0;
+	u = t;
+	sp_hex(&u, &a, false);
+	sp_ws(&u);
+	if (u.p >= u.e || *u.p != ',')
+		return 0;
+	le->origin = MEMMAP_ORIGIN_XEN;
+	if (!sp_hex(&t, &a, false)) {
+		*msg = "bad start address";
+		return -1;
+	}
+	sp_ws(&t);
+	sp_lit(&t, ",");
+	sp_ws(&t);
+	if (!sp_hex(&t, &b, false)) {
+		*msg = "bad end address";
+		return -1;
+	}
+	sp_ws(&t);
+	if (!sp_lit(&t, "]")) {
+		*msg = "expected ']' after the end address";
+		return -1;
+	}
+	return finish(le, a, b, true, &t, msg);
+}
+
+/* sysfs: "0xA 0xB type" or "0xA-0xB type". */
+static int sysfs_line(struct span u, struct line_entry *le, const char **msg)
+{
+	uint64_t a, b;
+
+	if (u.e - u.p <= 2 || u.p[0] != '0' || (u.p[1] != 'x' && u.p[1] != 'X'))
+		return 0;
+	if (!sp_hex(&u, &a, true))
+		return 0;
+	if (!sp_lit(&u, "-")) {
+		if (u.p >= u.e || (*u.p != ' ' && *u.p != '\t'))
+			return 0;
+		sp_ws(&u);
+	}
+	if (u.e - u.p < 2 || u.p[0] != '0' || (u.p[1] != 'x' && u.p[1] != 'X'))
+		return 0;
+	le->origin = MEMMAP_ORIGIN_SYSFS;
+	if (!sp_hex(&u, &b, true)) {
+		*msg = "bad end address";
+		return -1;
+	}
+	if (u.p < u.e && *u.p != ' ' && *u.p != '\t') {
+		*msg = "expected a blank after the end address";
+		return -1;
+	}
+	return finish(le, a, b, true, &u, msg);
+}
+
+/* Older Xen: "A - B (type)", A of at least 8 digits. */
+static int old_xen_line(struct span t, struct line_entry *le, const char **msg)
+{
+	uint64_t a, b;
+	struct span u = t;
+
+	if (hex_digits(&t) < 8)
+		return 0;
+	sp_hex(&u, &a, false);
+	sp_ws(&u);
+	if (!sp_lit(&u, "-") || u.p >= u.e || *u.p != ' ')
+		return 0;
+	le->origin = MEMMAP_ORIGIN_XEN;
+	if (hex_digits(&t) > 16) {
+		*msg = "bad start address";
+		return -1;
+	}
+	sp_ws(&u);
+	if (!sp_hex(&u, &b, false)) {
+		*msg = "bad end address";
+		return -1;
+	}
+	return finish(le, a, b, false, &u, msg);
+}
+
+/* 1: a map line, parsed; 0: not a map line; -1: malformed (*msg). */
+static int parse_line(struct span s, struct line_entry *le, const char **msg)
+{
+	bool labelled;
+	int rc = linux_line(s, le, msg, &labelled);
+
+	if (labelled)
+		return rc;
+	le->label[0] = 0;
+	/* A line starting with '[' is Xen's or nothing. */
+	if (s.p < s.e && *s.p == '[')
+		return xen_line(s, le, msg);
+	rc = sysfs_line(s, le, msg);
+	if (rc || (s.e - s.p > 2 && s.p[0] == '0' && (s.p[1] == 'x' || s.p[1] == 'X')))
+		return rc;
+	return old_xen_line(s, le, msg);
 }
 
 struct group {
@@ -198,7 +231,7 @@ struct group {
 };
 
 int parse_log(const char *text, size_t len, bool sysfs_only,
-	      struct e820_maps *out, struct e820_parse_error *err)
+	      struct memmaps *out, struct memmap_error *err)
 {
 	struct group open[4] = { { -1, false }, { -1, false }, { -1, false }, { -1, false } };
 	char header[2][64] = { "", "" };
@@ -226,7 +259,7 @@ int parse_log(const char *text, size_t len, bool sysfs_only,
 		if (sysfs_only) {
 			if (*s.p == '#')
 				continue;
-			if (r == 0 || (r == 1 && le.origin != E820_ORIGIN_SYSFS))
+			if (r == 0 || (r == 1 && le.origin != MEMMAP_ORIGIN_SYSFS))
 				return parse_error(err, line, &raw,
 						   "expected \"0xSTART 0xEND TYPE\"");
 		}
@@ -261,7 +294,7 @@ int parse_log(const char *text, size_t len, bool sysfs_only,
 			} else {
 				if (!label[0])
 					label = header[xen][0] ? header[xen] :
-						le.origin == E820_ORIGIN_XEN ? "Xen" : "sysfs memmap";
+						le.origin == MEMMAP_ORIGIN_XEN ? "Xen" : "sysfs memmap";
 				rc = maps_new(out, le.origin, label, line);
 				if (rc)
 					return rc;

@@ -27,16 +27,16 @@ static bool looks_like_json(const char *t, size_t len)
 	return i < len && (t[i] == '{' || t[i] == ']');
 }
 
-int e820_parse(const char *text, size_t len, enum e820_format fmt,
-	       struct e820_maps *out, struct e820_parse_error *err)
+int memmap_parse(const char *text, size_t len, enum memmap_format fmt,
+	       struct memmaps *out, struct memmap_error *err)
 {
 	memset(err, 0, sizeof(*err));
-	if (fmt == E820_FMT_AUTO)
-		fmt = looks_like_json(text, len) ? E820_FMT_JSON : E820_FMT_LOG;
+	if (fmt == MEMMAP_FMT_AUTO)
+		fmt = looks_like_json(text, len) ? MEMMAP_FMT_JSON : MEMMAP_FMT_LOG;
 	switch (fmt) {
-	case E820_FMT_JSON:
+	case MEMMAP_FMT_JSON:
 		return parse_json(text, len, out, err);
-	case E820_FMT_SYSFS:
+	case MEMMAP_FMT_SYSFS:
 		return parse_log(text, len, true, out, err);
 	default:
 		return parse_log(text, len, false, out, err);
@@ -44,7 +44,7 @@ int e820_parse(const char *text, size_t len, enum e820_format fmt,
 }
 
 static int read_small(const char *dir, const char *n, const char *f, char *buf,
-		      size_t size, struct e820_parse_error *err)
+		      size_t size, struct memmap_error *err)
 {
 	char path[4096];
 	FILE *fp;
@@ -74,8 +74,8 @@ static int cmp_idx(const void *a, const void *b)
 	return x->n < y->n ? -1 : x->n > y->n;
 }
 
-int e820_parse_sysfs_dir(const char *dir, struct e820_maps *out,
-			 struct e820_parse_error *err)
+int memmap_parse_sysfs_dir(const char *dir, struct memmaps *out,
+			 struct memmap_error *err)
 {
 	struct idx_ent *v = NULL;
 	size_t n = 0, cap = 0;
@@ -112,7 +112,7 @@ int e820_parse_sysfs_dir(const char *dir, struct e820_maps *out,
 		goto out;
 	}
 	qsort(v, n, sizeof(*v), cmp_idx);
-	if ((rc = maps_new(out, E820_ORIGIN_SYSFS, dir, 0)))
+	if ((rc = maps_new(out, MEMMAP_ORIGIN_SYSFS, dir, 0)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		char sb[64], eb[64], tb[64];
@@ -138,7 +138,7 @@ int e820_parse_sysfs_dir(const char *dir, struct e820_maps *out,
 			rc = parse_error(err, 0, NULL, "%s/%s: %s", dir, v[i].name, msg);
 			goto out;
 		}
-		if (!e820_parse_type(tb, strlen(tb), &type)) {
+		if (!memmap_parse_type(tb, strlen(tb), &type)) {
 			rc = parse_error(err, 0, NULL, "%s/%s/type: unknown memory type \"%s\"",
 					 dir, v[i].name, tb);
 			goto out;
@@ -152,13 +152,13 @@ out:
 	return rc;
 }
 
-int e820_maps_select(const struct e820_maps *m, const char *which,
+int memmaps_select(const struct memmaps *m, const char *which,
 		     size_t *idx, char *why, size_t n)
 {
-	static const enum e820_origin pref[] = {
-		E820_ORIGIN_XEN, E820_ORIGIN_LINUX, E820_ORIGIN_SYSFS, E820_ORIGIN_JSON,
+	static const enum memmap_origin pref[] = {
+		MEMMAP_ORIGIN_XEN, MEMMAP_ORIGIN_LINUX, MEMMAP_ORIGIN_SYSFS, MEMMAP_ORIGIN_JSON,
 	};
-	const struct e820_map *c;
+	const struct memmap *c;
 	size_t k = m->n;
 
 	if (!m->n) {
@@ -178,14 +178,14 @@ int e820_maps_select(const struct e820_maps *m, const char *which,
 		bool any = false;
 
 		for (size_t o = 0; o < 4; o++) {
-			if (strcmp(which, e820_origin_name(pref[o])))
+			if (strcmp(which, memmap_origin_name(pref[o])))
 				continue;
 			any = true;
 			/* Xen prints its raw map before its sanitised one: take
 			 * the last; Linux's first map is the one it was given. */
 			for (size_t i = 0; i < m->n; i++)
 				if (m->v[i].origin == pref[o] &&
-				    (k == m->n || pref[o] == E820_ORIGIN_XEN))
+				    (k == m->n || pref[o] == MEMMAP_ORIGIN_XEN))
 					k = i;
 		}
 		if (!any) {
@@ -201,18 +201,18 @@ int e820_maps_select(const struct e820_maps *m, const char *which,
 		for (size_t o = 0; o < 4 && k == m->n; o++)
 			for (size_t i = 0; i < m->n; i++)
 				if (m->v[i].origin == pref[o] &&
-				    (k == m->n || pref[o] == E820_ORIGIN_XEN))
+				    (k == m->n || pref[o] == MEMMAP_ORIGIN_XEN))
 					k = i;
 	}
 	c = &m->v[k];
 	if (c->first_line)
 		snprintf(why, n, "using map %zu of %zu: %s map \"%s\", lines %u-%u, %zu entries%s",
-			 k + 1, m->n, e820_origin_name(c->origin), c->label,
+			 k + 1, m->n, memmap_origin_name(c->origin), c->label,
 			 c->first_line, c->last_line, c->n,
 			 m->n > 1 && !which ? " (choose another with --map xen|linux|sysfs|N)" : "");
 	else
 		snprintf(why, n, "using map %zu of %zu: %s \"%s\", %zu entries", k + 1, m->n,
-			 e820_origin_name(c->origin), c->label, c->n);
+			 memmap_origin_name(c->origin), c->label, c->n);
 	*idx = k;
 	return 0;
 }

@@ -116,7 +116,7 @@ static const struct {
 	{ "Soft Reserved", P2M_E820_SOFT_RESERVED },
 };
 
-bool e820_parse_type(const char *s, size_t n, uint32_t *type)
+bool memmap_parse_type(const char *s, size_t n, uint32_t *type)
 {
 	struct span t;
 	uint64_t v;
@@ -254,7 +254,7 @@ void strip_prefixes(struct span *s, bool *xen)
 	}
 }
 
-int parse_error(struct e820_parse_error *err, unsigned line,
+int parse_error(struct memmap_error *err, unsigned line,
 		const struct span *text, const char *fmt, ...)
 {
 	va_list ap;
@@ -278,14 +278,14 @@ int parse_error(struct e820_parse_error *err, unsigned line,
 	return -P2M_EPARSE;
 }
 
-int maps_new(struct e820_maps *m, enum e820_origin o, const char *label,
+int maps_new(struct memmaps *m, enum memmap_origin o, const char *label,
 	     unsigned line)
 {
-	struct e820_map *nm;
+	struct memmap *nm;
 
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : 4;
-		struct e820_map *v = realloc(m->v, cap * sizeof(*v));
+		struct memmap *v = realloc(m->v, cap * sizeof(*v));
 
 		if (!v)
 			return -P2M_ENOMEM;
@@ -300,7 +300,7 @@ int maps_new(struct e820_maps *m, enum e820_origin o, const char *label,
 	return 0;
 }
 
-int map_add(struct e820_map *m, uint64_t addr, uint64_t size, uint32_t type)
+int map_add(struct memmap *m, uint64_t addr, uint64_t size, uint32_t type)
 {
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : 16;
@@ -345,7 +345,7 @@ bool make_entry(uint64_t start, uint64_t end, bool inclusive, uint64_t *size,
 	return true;
 }
 
-void e820_maps_free(struct e820_maps *m)
+void memmaps_free(struct memmaps *m)
 {
 	for (size_t i = 0; i < m->n; i++)
 		free(m->v[i].entries);
@@ -354,18 +354,18 @@ void e820_maps_free(struct e820_maps *m)
 	m->n = m->cap = 0;
 }
 
-const char *e820_origin_name(enum e820_origin o)
+const char *memmap_origin_name(enum memmap_origin o)
 {
 	switch (o) {
-	case E820_ORIGIN_LINUX: return "linux";
-	case E820_ORIGIN_XEN: return "xen";
-	case E820_ORIGIN_SYSFS: return "sysfs";
-	case E820_ORIGIN_JSON: return "json";
+	case MEMMAP_ORIGIN_LINUX: return "linux";
+	case MEMMAP_ORIGIN_XEN: return "xen";
+	case MEMMAP_ORIGIN_SYSFS: return "sysfs";
+	case MEMMAP_ORIGIN_JSON: return "json";
 	}
 	return "?";
 }
 
-int e820_read_file(const char *path, char **buf, size_t *len)
+int memmap_read_file(const char *path, char **buf, size_t *len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	size_t cap = 1 << 16, n = 0;

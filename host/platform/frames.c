@@ -22,14 +22,14 @@
 
 #include "platform/hosted_impl.h"
 
-int hp_valid_mfn(const struct p2m_hosted *h, xen_pfn_t mfn)
+int hp_valid_mfn(const struct hosted *h, xen_pfn_t mfn)
 {
 	return mfn >= h->base && mfn - h->base < h->bump &&
 	       (h->frames[mfn - h->base].flags & HF_ALLOCATED);
 }
 
 /* n frames, all or none; contiguous asks for consecutive mfns (runs). */
-int hp_alloc_locked(struct p2m_hosted *h, uint64_t n, xen_pfn_t *mfns,
+int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 		    int contiguous, uint32_t flags)
 {
 	uint64_t from_free = 0, i;
@@ -54,7 +54,7 @@ int hp_alloc_locked(struct p2m_hosted *h, uint64_t n, xen_pfn_t *mfns,
 
 static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
@@ -72,7 +72,7 @@ static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 	return rc;
 }
 
-static void punch(struct p2m_hosted *h, uint64_t first, uint64_t n)
+static void punch(struct hosted *h, uint64_t first, uint64_t n)
 {
 	if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(first * HP_PAGE), (off_t)(n * HP_PAGE)) != 0)
@@ -82,7 +82,7 @@ static void punch(struct p2m_hosted *h, uint64_t first, uint64_t n)
 }
 
 /* Frees and punches, merging consecutive pages into one fallocate. */
-void hp_free_locked(struct p2m_hosted *h, uint64_t n, const xen_pfn_t *mfns)
+void hp_free_locked(struct hosted *h, uint64_t n, const xen_pfn_t *mfns)
 {
 	uint64_t run_first = 0, run_len = 0;
 
@@ -118,7 +118,7 @@ void hp_free_locked(struct p2m_hosted *h, uint64_t n, const xen_pfn_t *mfns)
 
 static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < n; i++) {
@@ -148,7 +148,7 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 
 static void *frame_map(void *ctx, xen_pfn_t mfn)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	void *va = NULL;
 
 	pthread_mutex_lock(&h->mu);
@@ -163,7 +163,7 @@ static void *frame_map(void *ctx, xen_pfn_t mfn)
 
 static void frame_unmap(void *ctx, void *va)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	uint8_t *p = va;
 
 	if (p < h->view || p >= h->view + h->max_frames * HP_PAGE ||
@@ -177,7 +177,7 @@ static void frame_unmap(void *ctx, void *va)
 	madvise(p, HP_PAGE, MADV_DONTNEED);
 }
 
-int hp_pread(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
+int hp_pread(struct hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
 	     uint64_t len)
 {
 	off_t pos = (off_t)(hp_off(h, mfn) * HP_PAGE + at);
@@ -188,7 +188,7 @@ int hp_pread(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
 	return 0;
 }
 
-int hp_pwrite(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at,
+int hp_pwrite(struct hosted *h, xen_pfn_t mfn, uint64_t at,
 	      const void *buf, uint64_t len)
 {
 	off_t pos = (off_t)(hp_off(h, mfn) * HP_PAGE + at);
@@ -199,7 +199,7 @@ int hp_pwrite(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at,
 	return 0;
 }
 
-int p2m_hosted_read_frame(struct p2m_hosted *h, xen_pfn_t mfn, void *buf)
+int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
 {
 	int rc;
 
@@ -213,7 +213,7 @@ int p2m_hosted_read_frame(struct p2m_hosted *h, xen_pfn_t mfn, void *buf)
 	return rc;
 }
 
-bool p2m_hosted_is_frame(struct p2m_hosted *h, xen_pfn_t mfn)
+bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn)
 {
 	int ok;
 
@@ -227,7 +227,7 @@ bool p2m_hosted_is_frame(struct p2m_hosted *h, xen_pfn_t mfn)
 
 static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	xen_pfn_t v;
 
 	if (mfn >= h->m2p_entries)
@@ -239,7 +239,7 @@ static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
 	return 0;
 }
 
-int p2m_hosted_m2p_set(struct p2m_hosted *h, xen_pfn_t mfn, xen_pfn_t pfn)
+int hosted_m2p_set(struct hosted *h, xen_pfn_t mfn, xen_pfn_t pfn)
 {
 	if (mfn >= h->m2p_entries || pfn == ~(xen_pfn_t)0) {
 		pthread_mutex_lock(&h->mu);
@@ -253,7 +253,7 @@ int p2m_hosted_m2p_set(struct p2m_hosted *h, xen_pfn_t mfn, xen_pfn_t pfn)
 	return 0;
 }
 
-int p2m_hosted_m2p_clear(struct p2m_hosted *h, xen_pfn_t mfn)
+int hosted_m2p_clear(struct hosted *h, xen_pfn_t mfn)
 {
 	if (mfn >= h->m2p_entries) {
 		pthread_mutex_lock(&h->mu);
@@ -276,7 +276,7 @@ static void *map_sparse(uint64_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int hp_frames_init(struct p2m_hosted *h, char *err, size_t errlen)
+int hp_frames_init(struct hosted *h, char *err, size_t errlen)
 {
 	uint64_t bytes = h->max_frames * HP_PAGE;
 
@@ -307,7 +307,7 @@ int hp_frames_init(struct p2m_hosted *h, char *err, size_t errlen)
 	return 0;
 }
 
-void hp_frames_fini(struct p2m_hosted *h)
+void hp_frames_fini(struct hosted *h)
 {
 	if (h->m2p)
 		munmap(h->m2p, h->m2p_entries * sizeof(*h->m2p));

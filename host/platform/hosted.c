@@ -12,7 +12,7 @@
 
 #include "platform/hosted_impl.h"
 
-int hp_fail(struct p2m_hosted *h, int code, const char *fmt, ...)
+int hp_fail(struct hosted *h, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -22,7 +22,7 @@ int hp_fail(struct p2m_hosted *h, int code, const char *fmt, ...)
 	return code;
 }
 
-const char *p2m_hosted_last_error(struct p2m_hosted *h)
+const char *hosted_last_error(struct hosted *h)
 {
 	static _Thread_local char copy[sizeof(h->err)];
 
@@ -34,20 +34,20 @@ const char *p2m_hosted_last_error(struct p2m_hosted *h)
 
 static void plat_lock(void *ctx)
 {
-	pthread_mutex_lock(&((struct p2m_hosted *)ctx)->plock);
+	pthread_mutex_lock(&((struct hosted *)ctx)->plock);
 }
 
 static void plat_unlock(void *ctx)
 {
-	pthread_mutex_unlock(&((struct p2m_hosted *)ctx)->plock);
+	pthread_mutex_unlock(&((struct hosted *)ctx)->plock);
 }
 
 static xen_pfn_t root_table(void *ctx)
 {
-	return ((struct p2m_hosted *)ctx)->root;
+	return ((struct hosted *)ctx)->root;
 }
 
-void p2m_hosted_platform(struct p2m_hosted *h, struct p2m_platform *plat)
+void hosted_platform(struct hosted *h, struct p2m_platform *plat)
 {
 	memset(plat, 0, sizeof(*plat));
 	plat->ctx = h;
@@ -63,11 +63,11 @@ void p2m_hosted_platform(struct p2m_hosted *h, struct p2m_platform *plat)
 	plat->unlock = plat_unlock;
 }
 
-struct p2m_hosted *p2m_hosted_create(const struct p2m_hosted_config *cfg,
+struct hosted *hosted_create(const struct hosted_config *cfg,
 				     char *err, size_t errlen)
 {
-	struct p2m_hosted_config c = cfg ? *cfg : (struct p2m_hosted_config){ 0 };
-	struct p2m_hosted *h;
+	struct hosted_config c = cfg ? *cfg : (struct hosted_config){ 0 };
+	struct hosted *h;
 	char dummy[1];
 
 	if (!err || !errlen) {
@@ -76,11 +76,11 @@ struct p2m_hosted *p2m_hosted_create(const struct p2m_hosted_config *cfg,
 	}
 	err[0] = 0;
 	if (!c.max_frames)
-		c.max_frames = P2M_HOSTED_MAX_FRAMES;
+		c.max_frames = HOSTED_MAX_FRAMES;
 	if (!c.mfn_base)
-		c.mfn_base = P2M_HOSTED_MFN_BASE;
+		c.mfn_base = HOSTED_MFN_BASE;
 	if (!c.m2p_entries)
-		c.m2p_entries = P2M_HOSTED_M2P_ENTRIES;
+		c.m2p_entries = HOSTED_M2P_ENTRIES;
 	if (c.max_frames > ((uint64_t)1 << 30) || c.m2p_entries > ((uint64_t)1 << 36) ||
 	    c.mfn_base + c.max_frames > ((uint64_t)1 << 40)) {
 		snprintf(err, errlen, "hosted platform: configuration out of range (max_frames %#llx, "
@@ -121,7 +121,7 @@ struct p2m_hosted *p2m_hosted_create(const struct p2m_hosted_config *cfg,
 	return h;
 }
 
-void p2m_hosted_destroy(struct p2m_hosted *h)
+void hosted_destroy(struct hosted *h)
 {
 	if (!h)
 		return;
@@ -134,7 +134,7 @@ void p2m_hosted_destroy(struct p2m_hosted *h)
 	free(h);
 }
 
-void p2m_hosted_get_stats(struct p2m_hosted *h, struct p2m_hosted_stats *st)
+void hosted_get_stats(struct hosted *h, struct hosted_stats *st)
 {
 	struct stat sb;
 
@@ -151,14 +151,14 @@ void p2m_hosted_get_stats(struct p2m_hosted *h, struct p2m_hosted_stats *st)
 	pthread_mutex_unlock(&h->mu);
 }
 
-void p2m_hosted_fail_nth_alloc(struct p2m_hosted *h, uint64_t n)
+void hosted_fail_nth_alloc(struct hosted *h, uint64_t n)
 {
 	pthread_mutex_lock(&h->mu);
 	h->fail_alloc_in = n;
 	pthread_mutex_unlock(&h->mu);
 }
 
-bool p2m_hosted_alloc_failure_pending(struct p2m_hosted *h)
+bool hosted_alloc_failure_pending(struct hosted *h)
 {
 	bool pending;
 
@@ -168,14 +168,14 @@ bool p2m_hosted_alloc_failure_pending(struct p2m_hosted *h)
 	return pending;
 }
 
-void p2m_hosted_fail_nth_map(struct p2m_hosted *h, uint64_t n)
+void hosted_fail_nth_map(struct hosted *h, uint64_t n)
 {
 	pthread_mutex_lock(&h->mu);
 	h->fail_map_in = n;
 	pthread_mutex_unlock(&h->mu);
 }
 
-bool p2m_hosted_map_failure_pending(struct p2m_hosted *h)
+bool hosted_map_failure_pending(struct hosted *h)
 {
 	bool pending;
 
@@ -185,7 +185,7 @@ bool p2m_hosted_map_failure_pending(struct p2m_hosted *h)
 	return pending;
 }
 
-void p2m_hosted_set_map_limit(struct p2m_hosted *h, uint64_t limit)
+void hosted_set_map_limit(struct hosted *h, uint64_t limit)
 {
 	pthread_mutex_lock(&h->mu);
 	h->limit_override = limit;

@@ -17,7 +17,7 @@
  * covering each reservation at its real virtual indices, and the L1
  * frames libp2m hands it (make_table/set_window/map_frames). A toolstack
  * simulator can walk p2m_cr3 -> L4 -> L3 -> L2 -> L1 by mfn exactly as
- * libxc's map_p2m_list() does (p2m_hosted_read_pte, p2m_hosted_va_to_mfn).
+ * libxc's map_p2m_list() does (hosted_read_pte, hosted_va_to_mfn).
  * PTEs carry present, user, accessed and (for writable slots) RW.
  *
  * Deviation from a guest (the one place where pages are copied). Linux
@@ -27,7 +27,7 @@
  * default a window set to a table that maps one leaf at all 512 slots is
  * mmapped as ONE mapping of a "run": 512 memfd frames holding copies of
  * that leaf, made once per leaf and shared by every such window. The run
- * is platform overhead (p2m_hosted_stats.run_frames), not libp2m's; the
+ * is platform overhead (hosted_stats.run_frames), not libp2m's; the
  * page tables still name the leaf itself, so a walker sees the guest's
  * truth. A run is refreshed from its leaf whenever a window is set to it
  * and the leaf's contents changed. Single slots that libp2m maps to a
@@ -40,7 +40,7 @@
  * would hold afterwards (an upper bound: the kernel may merge neighbours)
  * and refuses with -P2M_EMAP and a message (needed, limit, the sysctl to
  * run) if the process would exceed /proc/sys/vm/max_map_count, keeping
- * P2M_HOSTED_MAP_MARGIN for the rest of the process. It never falls back
+ * HOSTED_MAP_MARGIN for the rest of the process. It never falls back
  * to private copies.
  *
  * M2P. A sparse (MAP_NORESERVE) array indexed by mfn; the m2p operation
@@ -60,11 +60,11 @@
 
 #include "p2m/platform.h"
 
-#define P2M_HOSTED_MFN_BASE      ((xen_pfn_t)0x100000)
-#define P2M_HOSTED_MAX_FRAMES    ((uint64_t)1 << 24)   /* 64 GiB of memfd */
-#define P2M_HOSTED_M2P_ENTRIES   ((uint64_t)1 << 32)   /* 16 TiB machine */
+#define HOSTED_MFN_BASE      ((xen_pfn_t)0x100000)
+#define HOSTED_MAX_FRAMES    ((uint64_t)1 << 24)   /* 64 GiB of memfd */
+#define HOSTED_M2P_ENTRIES   ((uint64_t)1 << 32)   /* 16 TiB machine */
 /* Mappings left to the rest of the process (malloc, stacks, libraries). */
-#define P2M_HOSTED_MAP_MARGIN    256
+#define HOSTED_MAP_MARGIN    256
 
 /* x86-64 PTE bits the mirror writes. */
 #define P2M_PTE_PRESENT   ((uint64_t)1 << 0)
@@ -74,14 +74,14 @@
 #define P2M_PTE_PSE       ((uint64_t)1 << 7)
 #define P2M_PTE_MFN_MASK  ((uint64_t)0x000ffffffffff000)
 
-struct p2m_hosted_config {
+struct hosted_config {
 	uint64_t max_frames;     /* memfd size in frames; 0: default */
 	xen_pfn_t mfn_base;      /* mfn of memfd page 0; 0: default */
 	uint64_t m2p_entries;    /* M2P size in entries; 0: default */
 	bool alias;              /* shared windows: 512 aliases, no runs */
 };
 
-struct p2m_hosted_stats {
+struct hosted_stats {
 	uint64_t live_frames;    /* from alloc_frames, not yet freed */
 	uint64_t table_frames;   /* the platform's own L4/L3/L2 frames */
 	uint64_t run_frames;     /* copies backing shared windows (overhead) */
@@ -93,54 +93,54 @@ struct p2m_hosted_stats {
 	uint64_t map_calls;      /* mmap calls so far */
 };
 
-struct p2m_hosted;
+struct hosted;
 
 /* NULL on failure, with the reason in err (if errlen > 0). cfg may be
  * NULL for the defaults. */
-struct p2m_hosted *p2m_hosted_create(const struct p2m_hosted_config *cfg,
+struct hosted *hosted_create(const struct hosted_config *cfg,
 				     char *err, size_t errlen);
 /* Unmaps everything, closes the memfd. Reservations still held are
  * released. */
-void p2m_hosted_destroy(struct p2m_hosted *h);
+void hosted_destroy(struct hosted *h);
 
 /* The operations table, ctx = h. */
-void p2m_hosted_platform(struct p2m_hosted *h, struct p2m_platform *plat);
+void hosted_platform(struct hosted *h, struct p2m_platform *plat);
 
 /* The message of the last failure of any platform call ("" if none).
  * Returns a copy owned by the calling thread. */
-const char *p2m_hosted_last_error(struct p2m_hosted *h);
+const char *hosted_last_error(struct hosted *h);
 
-void p2m_hosted_get_stats(struct p2m_hosted *h, struct p2m_hosted_stats *st);
+void hosted_get_stats(struct hosted *h, struct hosted_stats *st);
 
 /* Failure injection: the nth alloc_frames call from now (n >= 1) fails
  * with -P2M_ENOMEM; n = 0 disarms. Fires once. Same for the nth mapping
  * change (set_window/map_frames). *_pending says whether it has not fired
  * yet, so a test can step n until an operation completes untouched. */
-void p2m_hosted_fail_nth_alloc(struct p2m_hosted *h, uint64_t n);
-bool p2m_hosted_alloc_failure_pending(struct p2m_hosted *h);
-void p2m_hosted_fail_nth_map(struct p2m_hosted *h, uint64_t n);
-bool p2m_hosted_map_failure_pending(struct p2m_hosted *h);
+void hosted_fail_nth_alloc(struct hosted *h, uint64_t n);
+bool hosted_alloc_failure_pending(struct hosted *h);
+void hosted_fail_nth_map(struct hosted *h, uint64_t n);
+bool hosted_map_failure_pending(struct hosted *h);
 
 /* Test hook: use `limit` instead of /proc/sys/vm/max_map_count (0: back
  * to the sysctl). */
-void p2m_hosted_set_map_limit(struct p2m_hosted *h, uint64_t limit);
+void hosted_set_map_limit(struct hosted *h, uint64_t limit);
 
 /* The M2P (for the host side, as Xen's MMU_MACHPHYS_UPDATE). */
-int p2m_hosted_m2p_set(struct p2m_hosted *h, xen_pfn_t mfn, xen_pfn_t pfn);
-int p2m_hosted_m2p_clear(struct p2m_hosted *h, xen_pfn_t mfn);
+int hosted_m2p_set(struct hosted *h, xen_pfn_t mfn, xen_pfn_t pfn);
+int hosted_m2p_clear(struct hosted *h, xen_pfn_t mfn);
 
 /* The toolstack's view: read a whole frame, or entry idx of a page table,
  * by mfn. -P2M_ERANGE for an mfn that is not a live memfd frame. */
-int p2m_hosted_read_frame(struct p2m_hosted *h, xen_pfn_t mfn, void *buf);
-int p2m_hosted_read_pte(struct p2m_hosted *h, xen_pfn_t table,
+int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf);
+int hosted_read_pte(struct hosted *h, xen_pfn_t table,
 			unsigned idx, uint64_t *pte);
 /* Walk root_table() -> L4 -> L3 -> L2 -> L1 for va: the mfn and the L1
  * PTE mapping it. -P2M_ERANGE where an entry is not present (or names no
  * live frame), -P2M_EINVAL for a PSE entry. */
-int p2m_hosted_va_to_mfn(struct p2m_hosted *h, uint64_t va, xen_pfn_t *mfn,
+int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
 			 uint64_t *pte);
 
 /* Is mfn a frame of this platform (memfd page, allocated)? */
-bool p2m_hosted_is_frame(struct p2m_hosted *h, xen_pfn_t mfn);
+bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn);
 
 #endif

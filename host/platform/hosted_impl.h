@@ -63,7 +63,7 @@ struct hp_resv {
 	struct hp_resv *next;
 };
 
-struct p2m_hosted {
+struct hosted {
 	pthread_mutex_t plock;    /* the platform's lock()/unlock() */
 	pthread_mutex_t mu;
 
@@ -98,7 +98,7 @@ struct p2m_hosted {
 };
 
 /* hosted.c */
-int hp_fail(struct p2m_hosted *h, int code, const char *fmt, ...)
+int hp_fail(struct hosted *h, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* A failure-injection countdown: true on the call that hits zero. */
@@ -111,33 +111,33 @@ static inline int hp_take_injected(uint64_t *countdown)
 
 /* frames.c (h->mu held unless named as an operation) */
 void hp_frame_ops(struct p2m_platform *plat);
-int hp_valid_mfn(const struct p2m_hosted *h, xen_pfn_t mfn);
-static inline uint64_t hp_off(const struct p2m_hosted *h, xen_pfn_t mfn)
+int hp_valid_mfn(const struct hosted *h, xen_pfn_t mfn);
+static inline uint64_t hp_off(const struct hosted *h, xen_pfn_t mfn)
 {
 	return mfn - h->base;
 }
-int hp_alloc_locked(struct p2m_hosted *h, uint64_t n, xen_pfn_t *mfns,
+int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 		    int contiguous, uint32_t flags);
-void hp_free_locked(struct p2m_hosted *h, uint64_t n, const xen_pfn_t *mfns);
-int hp_pread(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
+void hp_free_locked(struct hosted *h, uint64_t n, const xen_pfn_t *mfns);
+int hp_pread(struct hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
 	     uint64_t len);
-int hp_pwrite(struct p2m_hosted *h, xen_pfn_t mfn, uint64_t at,
+int hp_pwrite(struct hosted *h, xen_pfn_t mfn, uint64_t at,
 	      const void *buf, uint64_t len);
-int hp_frames_init(struct p2m_hosted *h, char *err, size_t errlen);
-void hp_frames_fini(struct p2m_hosted *h);
+int hp_frames_init(struct hosted *h, char *err, size_t errlen);
+void hp_frames_fini(struct hosted *h);
 
 /* pagetable.c (h->mu held) */
-int hp_pt_cover(struct p2m_hosted *h, uint64_t va, uint64_t bytes);
-void hp_pt_uncover(struct p2m_hosted *h, uint64_t va, uint64_t bytes);
-int hp_pt_set_l2(struct p2m_hosted *h, uint64_t va, xen_pfn_t table);
-int hp_read_pte_locked(struct p2m_hosted *h, xen_pfn_t table, unsigned idx,
+int hp_pt_cover(struct hosted *h, uint64_t va, uint64_t bytes);
+void hp_pt_uncover(struct hosted *h, uint64_t va, uint64_t bytes);
+int hp_pt_set_l2(struct hosted *h, uint64_t va, xen_pfn_t table);
+int hp_read_pte_locked(struct hosted *h, xen_pfn_t table, unsigned idx,
 		       uint64_t *pte);
-int hp_write_pte_locked(struct p2m_hosted *h, xen_pfn_t table, unsigned idx,
+int hp_write_pte_locked(struct hosted *h, xen_pfn_t table, unsigned idx,
 			uint64_t pte);
 
 /* windows.c */
-void hp_windows_fini(struct p2m_hosted *h);
-void hp_leaf_freed(struct p2m_hosted *h, xen_pfn_t mfn);
+void hp_windows_fini(struct hosted *h);
+void hp_leaf_freed(struct hosted *h, xen_pfn_t mfn);
 int hp_reserve(void *ctx, size_t bytes, void **base);
 void hp_release(void *ctx, void *base, size_t bytes);
 int hp_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf);
@@ -147,7 +147,7 @@ int hp_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 		  unsigned flags);
 
 /* mapcount.c (h->mu held) */
-int hp_map_budget(struct p2m_hosted *h, int64_t delta);
+int hp_map_budget(struct hosted *h, int64_t delta);
 uint64_t hp_read_map_limit(void);
 int64_t hp_count_process_maps(void);
 

@@ -6,7 +6,7 @@
  * what the rest of the process held when last measured. Only when that
  * estimate comes near the limit is /proc/self/maps counted again, so the
  * common case costs no system call, and a refusal is always based on a
- * fresh count. The platform leaves P2M_HOSTED_MAP_MARGIN mappings to the
+ * fresh count. The platform leaves HOSTED_MAP_MARGIN mappings to the
  * rest of the process.
  */
 #define _GNU_SOURCE
@@ -45,25 +45,25 @@ int64_t hp_count_process_maps(void)
 	return lines;
 }
 
-static uint64_t limit_of(struct p2m_hosted *h)
+static uint64_t limit_of(struct hosted *h)
 {
 	return h->limit_override ? h->limit_override : h->limit_sys;
 }
 
-int hp_map_budget(struct p2m_hosted *h, int64_t delta)
+int hp_map_budget(struct hosted *h, int64_t delta)
 {
 	int64_t total, room, now;
 
 	if (delta <= 0)
 		return 0;
-	room = (int64_t)limit_of(h) - P2M_HOSTED_MAP_MARGIN;
+	room = (int64_t)limit_of(h) - HOSTED_MAP_MARGIN;
 	total = h->other_vmas + (int64_t)h->vmas + delta;
 	if (total <= room)
 		return 0;
 	/* Near the limit: measure instead of estimating. */
 	if (!h->limit_override)
 		h->limit_sys = hp_read_map_limit();
-	room = (int64_t)limit_of(h) - P2M_HOSTED_MAP_MARGIN;
+	room = (int64_t)limit_of(h) - HOSTED_MAP_MARGIN;
 	now = hp_count_process_maps();
 	if (now >= 0)
 		h->other_vmas = now - (int64_t)h->vmas;
@@ -76,6 +76,6 @@ int hp_map_budget(struct p2m_hosted *h, int64_t delta)
 		       "%lld needed) but vm.max_map_count is %llu and %d are kept for the rest of the "
 		       "process; raise it: sysctl -w vm.max_map_count=%lld",
 		       (long long)delta, (long long)now, (long long)(now + delta),
-		       (unsigned long long)limit_of(h), P2M_HOSTED_MAP_MARGIN,
-		       (long long)((now + delta + P2M_HOSTED_MAP_MARGIN) * 2));
+		       (unsigned long long)limit_of(h), HOSTED_MAP_MARGIN,
+		       (long long)((now + delta + HOSTED_MAP_MARGIN) * 2));
 }

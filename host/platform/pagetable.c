@@ -20,19 +20,19 @@ static unsigned idx(uint64_t va, int level)
 	return (unsigned)(va >> (12 + 9 * (level - 1))) & 511u;
 }
 
-int hp_read_pte_locked(struct p2m_hosted *h, xen_pfn_t table, unsigned i,
+int hp_read_pte_locked(struct hosted *h, xen_pfn_t table, unsigned i,
 		       uint64_t *pte)
 {
 	return hp_pread(h, table, (uint64_t)i * 8, pte, 8);
 }
 
-int hp_write_pte_locked(struct p2m_hosted *h, xen_pfn_t table, unsigned i,
+int hp_write_pte_locked(struct hosted *h, xen_pfn_t table, unsigned i,
 			uint64_t pte)
 {
 	return hp_pwrite(h, table, (uint64_t)i * 8, &pte, 8);
 }
 
-static int new_table(struct p2m_hosted *h, xen_pfn_t *mfn)
+static int new_table(struct hosted *h, xen_pfn_t *mfn)
 {
 	static const uint8_t zero[HP_PAGE];
 	int rc = hp_alloc_locked(h, 1, mfn, 0, HF_PLATFORM);
@@ -49,7 +49,7 @@ static int new_table(struct p2m_hosted *h, xen_pfn_t *mfn)
 }
 
 /* The table under entry i of parent, made if absent. */
-static int child(struct p2m_hosted *h, xen_pfn_t parent, unsigned i,
+static int child(struct hosted *h, xen_pfn_t parent, unsigned i,
 		 xen_pfn_t *out)
 {
 	uint64_t pte;
@@ -72,7 +72,7 @@ static int child(struct p2m_hosted *h, xen_pfn_t parent, unsigned i,
 	return rc;
 }
 
-static int l2_of(struct p2m_hosted *h, uint64_t va, xen_pfn_t *l2)
+static int l2_of(struct hosted *h, uint64_t va, xen_pfn_t *l2)
 {
 	uint64_t pte;
 	int rc = hp_read_pte_locked(h, h->root, idx(va, 4), &pte);
@@ -90,7 +90,7 @@ static int l2_of(struct p2m_hosted *h, uint64_t va, xen_pfn_t *l2)
 	return 0;
 }
 
-int hp_pt_cover(struct p2m_hosted *h, uint64_t va, uint64_t bytes)
+int hp_pt_cover(struct hosted *h, uint64_t va, uint64_t bytes)
 {
 	for (uint64_t a = va & ~(HP_L2_SPAN - 1); a < va + bytes; a += HP_L2_SPAN) {
 		xen_pfn_t l3, l2;
@@ -106,7 +106,7 @@ int hp_pt_cover(struct p2m_hosted *h, uint64_t va, uint64_t bytes)
 	return 0;
 }
 
-static int table_empty(struct p2m_hosted *h, xen_pfn_t t)
+static int table_empty(struct hosted *h, xen_pfn_t t)
 {
 	static const uint64_t zero[512];
 	uint64_t e[512];
@@ -117,7 +117,7 @@ static int table_empty(struct p2m_hosted *h, xen_pfn_t t)
 }
 
 /* Clear the L2 entries of [va, va + bytes) and free emptied tables. */
-void hp_pt_uncover(struct p2m_hosted *h, uint64_t va, uint64_t bytes)
+void hp_pt_uncover(struct hosted *h, uint64_t va, uint64_t bytes)
 {
 	for (uint64_t a = va & ~(HP_L2_SPAN - 1); a < va + bytes; a += HP_L2_SPAN) {
 		uint64_t l4e, l3e;
@@ -145,7 +145,7 @@ void hp_pt_uncover(struct p2m_hosted *h, uint64_t va, uint64_t bytes)
 	}
 }
 
-int hp_pt_set_l2(struct p2m_hosted *h, uint64_t va, xen_pfn_t table)
+int hp_pt_set_l2(struct hosted *h, uint64_t va, xen_pfn_t table)
 {
 	xen_pfn_t l2;
 	int rc = l2_of(h, va, &l2);
@@ -157,7 +157,7 @@ int hp_pt_set_l2(struct p2m_hosted *h, uint64_t va, xen_pfn_t table)
 				   table ? ((uint64_t)table << 12) | HP_PT_FLAGS : 0);
 }
 
-int p2m_hosted_read_pte(struct p2m_hosted *h, xen_pfn_t table, unsigned i,
+int hosted_read_pte(struct hosted *h, xen_pfn_t table, unsigned i,
 			uint64_t *pte)
 {
 	int rc;
@@ -174,7 +174,7 @@ int p2m_hosted_read_pte(struct p2m_hosted *h, xen_pfn_t table, unsigned i,
 	return rc;
 }
 
-int p2m_hosted_va_to_mfn(struct p2m_hosted *h, uint64_t va, xen_pfn_t *mfn,
+int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
 			 uint64_t *pte_out)
 {
 	xen_pfn_t t = h->root;

@@ -42,7 +42,7 @@ struct plan {
 	unsigned done;                 /* slots remapped so far */
 };
 
-static struct hp_resv *find_resv(struct p2m_hosted *h, uint64_t va)
+static struct hp_resv *find_resv(struct hosted *h, uint64_t va)
 {
 	for (struct hp_resv *r = h->resv; r; r = r->next)
 		if (va >= (uint64_t)r->base && va - (uint64_t)r->base < r->bytes)
@@ -56,7 +56,7 @@ static uint8_t *slot_va(const struct hp_resv *r, uint64_t wi, unsigned i)
 }
 
 /* backing = memfd page << 1 | writable; HP_NONE when unmapped. */
-static void backing(struct p2m_hosted *h, xen_pfn_t table, int run,
+static void backing(struct hosted *h, xen_pfn_t table, int run,
 		    const uint64_t *bits, const uint64_t *l1, uint64_t *b)
 {
 	for (unsigned i = 0; i < HP_SLOTS; i++) {
@@ -88,7 +88,7 @@ static int window_set(const struct hp_resv *r, uint64_t wi)
 }
 
 /* Fill in the plan's backing and counts from its new table/run/bits/l1. */
-static void plan_finish(struct p2m_hosted *h, struct plan *p, const uint64_t *old_l1)
+static void plan_finish(struct hosted *h, struct plan *p, const uint64_t *old_l1)
 {
 	struct hp_window *w = &p->r->win[p->wi];
 
@@ -132,7 +132,7 @@ void AnnotateIgnoreWritesEnd(const char *file, int line);
 #define ATOMIC_SWAP_END() ((void)0)
 #endif
 
-static int map_stretch(struct p2m_hosted *h, uint8_t *va, unsigned n, uint64_t b)
+static int map_stretch(struct hosted *h, uint8_t *va, unsigned n, uint64_t b)
 {
 	void *p;
 
@@ -150,7 +150,7 @@ static int map_stretch(struct p2m_hosted *h, uint8_t *va, unsigned n, uint64_t b
 
 /* Remap the slots whose backing changes from `from` to `to`, up to slot
  * `limit`; returns how far it got in *done. */
-static int remap(struct p2m_hosted *h, struct plan *p, const uint64_t *from,
+static int remap(struct hosted *h, struct plan *p, const uint64_t *from,
 		 const uint64_t *to, unsigned limit, unsigned *done)
 {
 	unsigned i = 0;
@@ -180,9 +180,9 @@ static int remap(struct p2m_hosted *h, struct plan *p, const uint64_t *from,
 	return 0;
 }
 
-static void run_put(struct p2m_hosted *h, int k);
+static void run_put(struct hosted *h, int k);
 
-static int execute(struct p2m_hosted *h, struct plan *plans, unsigned np)
+static int execute(struct hosted *h, struct plan *plans, unsigned np)
 {
 	unsigned k;
 	int e = 0;
@@ -230,7 +230,7 @@ static int execute(struct p2m_hosted *h, struct plan *plans, unsigned np)
 
 /* --- runs --- */
 
-static void run_free(struct p2m_hosted *h, struct hp_run *run)
+static void run_free(struct hosted *h, struct hp_run *run)
 {
 	xen_pfn_t mfns[HP_SLOTS];
 
@@ -241,7 +241,7 @@ static void run_free(struct p2m_hosted *h, struct hp_run *run)
 	run->live = 0;
 }
 
-static void run_put(struct p2m_hosted *h, int k)
+static void run_put(struct hosted *h, int k)
 {
 	struct hp_run *run = &h->runs[k];
 
@@ -249,7 +249,7 @@ static void run_put(struct p2m_hosted *h, int k)
 		run_free(h, run);
 }
 
-void hp_leaf_freed(struct p2m_hosted *h, xen_pfn_t mfn)
+void hp_leaf_freed(struct hosted *h, xen_pfn_t mfn)
 {
 	for (uint64_t k = 0; k < h->nruns; k++) {
 		struct hp_run *run = &h->runs[k];
@@ -264,7 +264,7 @@ void hp_leaf_freed(struct p2m_hosted *h, xen_pfn_t mfn)
 	h->frames[hp_off(h, mfn)].flags &= ~(uint32_t)HF_HAS_RUN;
 }
 
-static int run_fill(struct p2m_hosted *h, const struct hp_run *run, const uint8_t *page)
+static int run_fill(struct hosted *h, const struct hp_run *run, const uint8_t *page)
 {
 	for (unsigned i = 0; i < HP_SLOTS; i++) {
 		int rc = hp_pwrite(h, h->base + run->first + i, 0, page, HP_PAGE);
@@ -276,7 +276,7 @@ static int run_fill(struct p2m_hosted *h, const struct hp_run *run, const uint8_
 }
 
 /* The run of leaf, made or refreshed from the leaf's current contents. */
-static int run_get(struct p2m_hosted *h, xen_pfn_t leaf, int *out)
+static int run_get(struct hosted *h, xen_pfn_t leaf, int *out)
 {
 	uint8_t page[HP_PAGE], copy[HP_PAGE];
 	struct hp_run *run = NULL;
@@ -333,7 +333,7 @@ static int run_get(struct p2m_hosted *h, xen_pfn_t leaf, int *out)
 
 /* --- operations --- */
 
-static int check_table(struct p2m_hosted *h, xen_pfn_t t, const char *what)
+static int check_table(struct hosted *h, xen_pfn_t t, const char *what)
 {
 	if (!hp_valid_mfn(h, t) || (h->frames[hp_off(h, t)].flags & HF_PLATFORM))
 		return hp_fail(h, -P2M_EINVAL, "hosted platform: %s: mfn %#llx is not an allocated frame",
@@ -343,7 +343,7 @@ static int check_table(struct p2m_hosted *h, xen_pfn_t t, const char *what)
 
 int hp_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	uint64_t l1[HP_SLOTS];
 	int rc;
 
@@ -371,7 +371,7 @@ int hp_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 
 void hp_drop_table(void *ctx, xen_pfn_t table)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 
 	pthread_mutex_lock(&h->mu);
 	if (check_table(h, table, "drop_table") == 0) {
@@ -389,14 +389,14 @@ void hp_drop_table(void *ctx, xen_pfn_t table)
 	pthread_mutex_unlock(&h->mu);
 }
 
-static int injected_map_failure(struct p2m_hosted *h, const char *op)
+static int injected_map_failure(struct hosted *h, const char *op)
 {
 	if (!hp_take_injected(&h->fail_map_in))
 		return 0;
 	return hp_fail(h, -P2M_EMAP, "hosted platform: injected failure of %s", op);
 }
 
-static int set_window_locked(struct p2m_hosted *h, void *va, xen_pfn_t table)
+static int set_window_locked(struct hosted *h, void *va, xen_pfn_t table)
 {
 	uint64_t a = (uint64_t)va, old_l1[HP_SLOTS];
 	struct hp_resv *r = find_resv(h, a);
@@ -450,7 +450,7 @@ out:
 
 int hp_set_window(void *ctx, void *va, xen_pfn_t table)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
@@ -459,7 +459,7 @@ int hp_set_window(void *ctx, void *va, xen_pfn_t table)
 	return rc;
 }
 
-static int map_frames_locked(struct p2m_hosted *h, void *va, size_t n,
+static int map_frames_locked(struct hosted *h, void *va, size_t n,
 			     const xen_pfn_t *mfns, unsigned flags)
 {
 	uint64_t a = (uint64_t)va, first, last, old_l1[HP_SLOTS];
@@ -553,7 +553,7 @@ static int map_frames_locked(struct p2m_hosted *h, void *va, size_t n,
 int hp_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 		  unsigned flags)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
@@ -564,7 +564,7 @@ int hp_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 
 /* --- reservations --- */
 
-static int reserve_locked(struct p2m_hosted *h, size_t bytes, void **out)
+static int reserve_locked(struct hosted *h, size_t bytes, void **out)
 {
 	uint64_t len = (bytes + HP_WINDOW_BYTES - 1) & ~(HP_WINDOW_BYTES - 1);
 	struct hp_resv *r;
@@ -622,7 +622,7 @@ static int reserve_locked(struct p2m_hosted *h, size_t bytes, void **out)
 
 int hp_reserve(void *ctx, size_t bytes, void **base)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
@@ -631,7 +631,7 @@ int hp_reserve(void *ctx, size_t bytes, void **base)
 	return rc;
 }
 
-static void drop_resv(struct p2m_hosted *h, struct hp_resv *r)
+static void drop_resv(struct hosted *h, struct hp_resv *r)
 {
 	struct hp_resv **pp = &h->resv;
 
@@ -657,7 +657,7 @@ static void drop_resv(struct p2m_hosted *h, struct hp_resv *r)
 
 void hp_release(void *ctx, void *base, size_t bytes)
 {
-	struct p2m_hosted *h = ctx;
+	struct hosted *h = ctx;
 	struct hp_resv *r;
 	uint64_t len = (bytes + HP_WINDOW_BYTES - 1) & ~(HP_WINDOW_BYTES - 1);
 
@@ -671,7 +671,7 @@ void hp_release(void *ctx, void *base, size_t bytes)
 	pthread_mutex_unlock(&h->mu);
 }
 
-void hp_windows_fini(struct p2m_hosted *h)
+void hp_windows_fini(struct hosted *h)
 {
 	while (h->resv)
 		drop_resv(h, h->resv);

@@ -26,8 +26,12 @@
  *   - alloc_frames() never returns frame 0: libp2m's window records use 0
  *     for "no frame" (see the overview in p2m/p2m.h).
  *   - lock()/unlock() form one mutex; libp2m never calls into the platform
- *     while holding it except map_frames, set_window and make_table, and
+ *     while holding it except map_frames, set_window and root_table, and
  *     never allocates or frees under it.
+ *
+ * docs/porting.md takes the operations one by one (what each must
+ * guarantee, what may fail) with the guest's and the hosted platform as
+ * worked examples.
  */
 #ifndef P2M_PLATFORM_H
 #define P2M_PLATFORM_H

@@ -23,7 +23,7 @@
 
 typedef unsigned long long ull;
 
-void e820_check_store_init(struct e820_check_store *s, size_t max_entries)
+void plan_check_store_init(struct plan_check_store *s, size_t max_entries)
 {
 	size_t cap = 4 * max_entries + 16;
 
@@ -40,7 +40,7 @@ void e820_check_store_init(struct e820_check_store *s, size_t max_entries)
 		abort();
 }
 
-void e820_check_store_free(struct e820_check_store *s)
+void plan_check_store_free(struct plan_check_store *s)
 {
 	free(s->map);
 	free(s->layout);
@@ -51,7 +51,7 @@ void e820_check_store_free(struct e820_check_store *s)
 	free(s->conflicts);
 }
 
-void e820_check_plan_init(struct e820_check_store *s, struct p2m_e820_plan *plan)
+void plan_check_plan_init(struct plan_check_store *s, struct p2m_e820_plan *plan)
 {
 	p2m_e820_plan_init(plan, s->map, s->cap);
 	plan->layout = s->layout;
@@ -274,7 +274,7 @@ static void check_list(const char *what, const struct p2m_e820_range *l, size_t 
 	CHECK(k == n, "%s list: %zu entries, expected %zu", what, n, k);
 }
 
-void e820_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
+void plan_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 {
 	uint64_t sum = 0, cnt[P2M_E820_NCAT] = { 0 }, lim = p->limit ? p->limit : ~(uint64_t)0;
 	uint64_t remapped = 0, prev_src = 0, prev_dst = 0;
@@ -416,12 +416,12 @@ void e820_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 	}
 }
 
-int e820_plan_and_check(const struct p2m_e820_input *in,
-			struct e820_check_store *s, struct p2m_e820_plan *plan)
+int plan_check_run(const struct p2m_e820_input *in,
+			struct plan_check_store *s, struct p2m_e820_plan *plan)
 {
 	int rc;
 
-	e820_check_plan_init(s, plan);
+	plan_check_plan_init(s, plan);
 	rc = p2m_e820_plan(in, plan);
 	if (rc == -P2M_EINVAL) {
 		CHECK(plan->error[0], "EINVAL without a message");
@@ -429,6 +429,6 @@ int e820_plan_and_check(const struct p2m_e820_input *in,
 	}
 	CHECK(rc == 0 || rc == -P2M_ECONFLICT, "plan failed: %d %s", rc, plan->error);
 	CHECK(rc == 0 || plan->error[0], "ECONFLICT without a message");
-	e820_check(in, plan);
+	plan_check(in, plan);
 	return rc;
 }

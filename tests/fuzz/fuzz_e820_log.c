@@ -9,6 +9,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fuzz_parse_and_plan(data, size, E820_FMT_AUTO);
+	fuzz_parse_and_plan(data, size, MEMMAP_FMT_AUTO);
 	return 0;
 }

@@ -13,19 +13,19 @@
 #include "e820_check.h"
 
 static inline void fuzz_parse_and_plan(const uint8_t *data, size_t size,
-				       enum e820_format fmt)
+				       enum memmap_format fmt)
 {
-	static struct e820_check_store store;
+	static struct plan_check_store store;
 	static bool ready;
-	struct e820_maps maps = { 0 };
-	struct e820_parse_error err;
+	struct memmaps maps = { 0 };
+	struct memmap_error err;
 	int rc;
 
 	if (!ready) {
-		e820_check_store_init(&store, 256);
+		plan_check_store_init(&store, 256);
 		ready = true;
 	}
-	rc = e820_parse((const char *)data, size, fmt, &maps, &err);
+	rc = memmap_parse((const char *)data, size, fmt, &maps, &err);
 	if (rc == 0) {
 		if (!maps.n)
 			abort();
@@ -33,7 +33,7 @@ static inline void fuzz_parse_and_plan(const uint8_t *data, size_t size,
 		for (size_t i = 0; i < maps.n && i < 2; i++) {
 			struct p2m_e820_input in;
 			struct p2m_e820_plan plan;
-			const struct e820_map *m = &maps.v[i];
+			const struct memmap *m = &maps.v[i];
 
 			if (m->n > 256)
 				continue;
@@ -42,7 +42,7 @@ static inline void fuzz_parse_and_plan(const uint8_t *data, size_t size,
 			in.nr_map = m->n;
 			in.nr_pages = (size * 4099) & 0xfffff;
 			in.max_pages = in.nr_pages * 2;
-			e820_plan_and_check(&in, &store, &plan);
+			plan_check_run(&in, &store, &plan);
 		}
 	} else if (rc == -P2M_EPARSE) {
 		/* Every error names what was wrong. */
@@ -51,7 +51,7 @@ static inline void fuzz_parse_and_plan(const uint8_t *data, size_t size,
 	} else {
 		abort();
 	}
-	e820_maps_free(&maps);
+	memmaps_free(&maps);
 }
 
 #endif

@@ -9,7 +9,7 @@
  *   entry   (at most 64) addr (u32) << shift, size (u32) << shift (low bits kept so
  *           sizes need not be page multiples), type (u8: 1..12 and a few
  *           large values)
- * Every plan is checked by e820_check() (tests/fuzz/e820_check.c).
+ * Every plan is checked by plan_check() (tests/fuzz/e820_check.c).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +35,7 @@ static uint32_t type_of(uint8_t t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct e820_check_store store;
+	static struct plan_check_store store;
 	static bool ready;
 	struct p2m_e820_entry map[64];
 	struct p2m_e820_input in;
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 28)
 		return 0;
 	if (!ready) {
-		e820_check_store_init(&store, 64);
+		plan_check_store_init(&store, 64);
 		ready = true;
 	}
 	flags = data[0];
@@ -82,6 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	in.map = map;
 	in.nr_map = n;
-	e820_plan_and_check(&in, &store, &plan);
+	plan_check_run(&in, &store, &plan);
 	return 0;
 }

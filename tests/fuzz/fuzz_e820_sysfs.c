@@ -9,6 +9,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fuzz_parse_and_plan(data, size, E820_FMT_SYSFS);
+	fuzz_parse_and_plan(data, size, MEMMAP_FMT_SYSFS);
 	return 0;
 }

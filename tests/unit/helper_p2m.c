@@ -11,15 +11,15 @@
 
 #include "helper_p2m.h"
 
-static void platform_cfg(struct fx *f, const struct p2m_hosted_config *cfg)
+static void platform_cfg(struct fx *f, const struct hosted_config *cfg)
 {
 	char err[256];
 
 	memset(f, 0, sizeof(*f));
-	f->h = p2m_hosted_create(cfg, err, sizeof(err));
+	f->h = hosted_create(cfg, err, sizeof(err));
 	if (!f->h)
 		fail_msg("hosted platform: %s", err);
-	p2m_hosted_platform(f->h, &f->plat);
+	hosted_platform(f->h, &f->plat);
 }
 
 void fx_platform(struct fx *f)
@@ -32,7 +32,7 @@ void fx_init(struct fx *f, uint64_t capacity, bool tree)
 	fx_init_cfg(f, NULL, capacity, tree);
 }
 
-void fx_init_cfg(struct fx *f, const struct p2m_hosted_config *cfg, uint64_t capacity,
+void fx_init_cfg(struct fx *f, const struct hosted_config *cfg, uint64_t capacity,
 		 bool tree)
 {
 	int rc;
@@ -48,9 +48,9 @@ void fx_init_cfg(struct fx *f, const struct p2m_hosted_config *cfg, uint64_t cap
 
 uint64_t fx_live(struct fx *f)
 {
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 
-	p2m_hosted_get_stats(f->h, &st);
+	hosted_get_stats(f->h, &st);
 	return st.live_frames;
 }
 
@@ -78,7 +78,7 @@ void fx_fini(struct fx *f)
 			fail_msg("%llu frames still live after p2m_destroy",
 				 (unsigned long long)fx_live(f));
 	}
-	p2m_hosted_destroy(f->h);
+	hosted_destroy(f->h);
 	f->h = NULL;
 }
 
@@ -138,14 +138,14 @@ unsigned fx_inject_each_partial(enum fx_inject what, uint64_t capacity, bool tre
 		fx_check_accounting(&f);
 		snap_take(&f, &s);
 		if (what == FX_INJECT_ALLOC)
-			p2m_hosted_fail_nth_alloc(f.h, n);
+			hosted_fail_nth_alloc(f.h, n);
 		else
-			p2m_hosted_fail_nth_map(f.h, n);
+			hosted_fail_nth_map(f.h, n);
 		rc = op(&f, arg);
-		pending = what == FX_INJECT_ALLOC ? p2m_hosted_alloc_failure_pending(f.h)
-						  : p2m_hosted_map_failure_pending(f.h);
-		p2m_hosted_fail_nth_alloc(f.h, 0);
-		p2m_hosted_fail_nth_map(f.h, 0);
+		pending = what == FX_INJECT_ALLOC ? hosted_alloc_failure_pending(f.h)
+						  : hosted_map_failure_pending(f.h);
+		hosted_fail_nth_alloc(f.h, 0);
+		hosted_fail_nth_map(f.h, 0);
 		if (pending) {
 			/* The call needed fewer than n platform calls: done. */
 			if (rc)

@@ -29,7 +29,7 @@
 #define S ((uint64_t)P2M_PER_PAGE)     /* pfns per slot */
 
 struct fx {
-	struct p2m_hosted *h;
+	struct hosted *h;
 	struct p2m_platform plat;
 	struct p2m p;
 	bool created;
@@ -40,7 +40,7 @@ void fx_platform(struct fx *f);
 /* Platform and a P2M of `capacity` pfns; asserts success. */
 void fx_init(struct fx *f, uint64_t capacity, bool tree);
 /* The same on a platform made with cfg (e.g. alias mode). */
-void fx_init_cfg(struct fx *f, const struct p2m_hosted_config *cfg, uint64_t capacity,
+void fx_init_cfg(struct fx *f, const struct hosted_config *cfg, uint64_t capacity,
 		 bool tree);
 /* Destroy the P2M (asserting the platform is then empty of libp2m's
  * frames) and the platform. */

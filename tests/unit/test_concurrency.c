@@ -341,7 +341,7 @@ bad:
 		if (rc)
 			report("writer %u: op %u on pfn %#llx failed: %d %s (platform: %s)", id, op,
 			       (unsigned long long)pfn, rc, p2m_last_error(&f.p),
-			       p2m_hosted_last_error(f.h));
+			       hosted_last_error(f.h));
 		break;
 	}
 	return NULL;

@@ -119,12 +119,12 @@ static void platform_missing_an_op(void **state)
 static void destroy_returns_every_frame(void **state)
 {
 	struct fx f;
-	struct p2m_hosted_stats before, after;
+	struct hosted_stats before, after;
 	struct arch_shared_info arch;
 
 	(void)state;
 	fx_platform(&f);
-	p2m_hosted_get_stats(f.h, &before);
+	hosted_get_stats(f.h, &before);
 	assert_int_equal(p2m_create(&f.p, &f.plat, 4 * W, true), 0);
 	f.created = true;
 	for (uint64_t pfn = 0; pfn < 4 * W; pfn += 3001)
@@ -134,7 +134,7 @@ static void destroy_returns_every_frame(void **state)
 	fx_check_accounting(&f);
 	p2m_destroy(&f.p);
 	f.created = false;
-	p2m_hosted_get_stats(f.h, &after);
+	hosted_get_stats(f.h, &after);
 	assert_int_equal(after.live_frames, 0);
 	assert_int_equal(after.mappings, before.mappings);
 	assert_int_equal(after.table_frames, before.table_frames);
@@ -154,22 +154,22 @@ static void inject_create(void **state)
 
 		for (uint64_t n = 1;; n++) {
 			struct fx f;
-			struct p2m_hosted_stats before, after;
+			struct hosted_stats before, after;
 			bool pending;
 			int rc;
 
 			assert_true(n < 10000);
 			fx_platform(&f);
-			p2m_hosted_get_stats(f.h, &before);
+			hosted_get_stats(f.h, &before);
 			if (what == 0)
-				p2m_hosted_fail_nth_alloc(f.h, n);
+				hosted_fail_nth_alloc(f.h, n);
 			else
-				p2m_hosted_fail_nth_map(f.h, n);
+				hosted_fail_nth_map(f.h, n);
 			rc = p2m_create(&f.p, &f.plat, 3 * W, true);
-			pending = what == 0 ? p2m_hosted_alloc_failure_pending(f.h)
-					    : p2m_hosted_map_failure_pending(f.h);
-			p2m_hosted_fail_nth_alloc(f.h, 0);
-			p2m_hosted_fail_nth_map(f.h, 0);
+			pending = what == 0 ? hosted_alloc_failure_pending(f.h)
+					    : hosted_map_failure_pending(f.h);
+			hosted_fail_nth_alloc(f.h, 0);
+			hosted_fail_nth_map(f.h, 0);
 			if (pending) {
 				assert_int_equal(rc, 0);
 				f.created = true;
@@ -182,7 +182,7 @@ static void inject_create(void **state)
 				fail_msg("create with failure %llu: %d (%s)", (unsigned long long)n,
 					 rc, p2m_last_error(&f.p));
 			assert_true(p2m_last_error(&f.p)[0] != '\0');
-			p2m_hosted_get_stats(f.h, &after);
+			hosted_get_stats(f.h, &after);
 			if (after.live_frames != 0 || after.mappings != before.mappings ||
 			    after.table_frames != before.table_frames)
 				fail_msg("failure %llu of %s: %llu frames live, %llu mappings (was %llu), %llu tables (was %llu)",

@@ -85,7 +85,7 @@ static void qemu_counts(void **state)
 		const char *file, *nr, *line;
 	} cases[] = {
 		{ "qemu-2g-dom0-1g.log", "1G", "\"Remapped 97 page(s)\"" },
-		{ "qemu-6g-dom0-5g.log", "5G", "\"Remapped 262273 page(s)\"" },
+		{ "qemu-6g-dom0-5g.log", "5GiB", "\"Remapped 262273 page(s)\"" },   /* 5GiB: bytes, as 5G */
 		{ "qemu-64g-dom0-62g.log", "62G", "\"Remapped 262273 page(s)\"" },
 	};
 	char *out;
@@ -110,8 +110,8 @@ static void qemu_counts(void **state)
 
 static void json_and_svg(void **state)
 {
-	struct e820_maps m = { 0 };
-	struct e820_parse_error err;
+	struct memmaps m = { 0 };
+	struct memmap_error err;
 	char *out, svg[] = "/tmp/test_e820_cli_XXXXXX";
 	int fd = mkstemp(svg);
 	FILE *f;
@@ -124,9 +124,9 @@ static void json_and_svg(void **state)
 			     svg), 0);
 	assert_non_null(strstr(out, "\"remapped\": 262273"));
 	assert_non_null(strstr(out, "\"status\": \"ok\""));
-	assert_int_equal(e820_parse(out, strlen(out), E820_FMT_AUTO, &m, &err), 0);
+	assert_int_equal(memmap_parse(out, strlen(out), MEMMAP_FMT_AUTO, &m, &err), 0);
 	assert_int_equal(m.v[0].n, 8);
-	e820_maps_free(&m);
+	memmaps_free(&m);
 	free(out);
 	f = fopen(svg, "r");
 	assert_non_null(f);

@@ -44,7 +44,7 @@ static struct p2m_e820_entry X(uint64_t a, uint64_t b, uint32_t t)
 }
 
 struct run {
-	struct e820_check_store st;
+	struct plan_check_store st;
 	struct p2m_e820_plan p;
 	struct p2m_e820_input in;
 	int rc;
@@ -58,18 +58,18 @@ static void run_plan(struct run *r, const struct p2m_e820_entry *m, size_t n, bo
 	r->in.nr_map = n;
 	r->in.nr_pages = nr;
 	r->in.max_pages = max;
-	e820_check_store_init(&r->st, n + 8);
+	plan_check_store_init(&r->st, n + 8);
 }
 
 static int go(struct run *r)
 {
-	r->rc = e820_plan_and_check(&r->in, &r->st, &r->p);
+	r->rc = plan_check_run(&r->in, &r->st, &r->p);
 	return r->rc;
 }
 
 static void done(struct run *r)
 {
-	e820_check_store_free(&r->st);
+	plan_check_store_free(&r->st);
 }
 
 static void expect_range(const struct p2m_e820_range *x, uint64_t s, uint64_t e)

@@ -61,13 +61,13 @@ static void plan_qemu(struct planned *x, uint64_t end)
 static void cost_matches_libp2m(void **state)
 {
 	struct planned x;
-	struct e820_cost c;
+	struct plan_cost c;
 	struct p2m_stats st;
 	struct fx f;
 
 	(void)state;
 	plan_qemu(&x, 16 * W);
-	e820_cost(&x.p, false, &c);
+	plan_cost(&x.p, false, &c);
 	fx_init(&f, 16 * W, false);
 	assert_int_equal(p2m_e820_apply(&f.p, &x.p), 0);
 	for (size_t i = 0; i < x.p.nr_layout; i++)
@@ -90,27 +90,27 @@ static void cost_matches_libp2m(void **state)
 static void json_round_trip(void **state)
 {
 	struct planned x;
-	struct e820_cost c;
-	struct e820_maps maps = { 0 };
-	struct e820_parse_error err;
+	struct plan_cost c;
+	struct memmaps maps = { 0 };
+	struct memmap_error err;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
 	(void)state;
 	plan_qemu(&x, 0);
-	e820_cost(&x.p, true, &c);
+	plan_cost(&x.p, true, &c);
 	f = open_memstream(&buf, &len);
 	assert_non_null(f);
-	e820_write_json(f, &x.in, &x.p, &c, "a \"quoted\" source", 0);
+	plan_write_json(f, &x.in, &x.p, &c, "a \"quoted\" source", 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "\"remap-source\": 262273"));
 	assert_non_null(strstr(buf, "a \\\"quoted\\\" source"));
-	assert_int_equal(e820_parse(buf, len, E820_FMT_AUTO, &maps, &err), 0);
+	assert_int_equal(memmap_parse(buf, len, MEMMAP_FMT_AUTO, &maps, &err), 0);
 	assert_int_equal(maps.n, 1);
 	assert_int_equal(maps.v[0].n, x.in.nr_map);
 	assert_memory_equal(maps.v[0].entries, x.m, x.in.nr_map * sizeof(x.m[0]));
-	e820_maps_free(&maps);
+	memmaps_free(&maps);
 	free(buf);
 }
 
@@ -134,7 +134,7 @@ static void svg_draws_everything(void **state)
 	plan_qemu(&x, 0);
 	f = open_memstream(&buf, &len);
 	assert_non_null(f);
-	e820_write_svg(f, &x.p, "title <&>");
+	plan_write_svg(f, &x.p, "title <&>");
 	fclose(f);
 	assert_non_null(strstr(buf, "<svg"));
 	assert_non_null(strstr(buf, "</svg>"));

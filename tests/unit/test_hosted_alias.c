@@ -19,21 +19,21 @@
 #define WIN (512u * PAGE)
 
 struct fixture {
-	struct p2m_hosted *h;
+	struct hosted *h;
 	struct p2m_platform p;
 	uint8_t *base;
 };
 
 static struct fixture setup(int alias)
 {
-	struct p2m_hosted_config cfg = { .max_frames = 8192, .alias = alias };
+	struct hosted_config cfg = { .max_frames = 8192, .alias = alias };
 	struct fixture f;
 	char err[256];
 	void *base;
 
-	f.h = p2m_hosted_create(&cfg, err, sizeof(err));
+	f.h = hosted_create(&cfg, err, sizeof(err));
 	assert_non_null(f.h);
-	p2m_hosted_platform(f.h, &f.p);
+	hosted_platform(f.h, &f.p);
 	assert_int_equal(f.p.reserve(f.p.ctx, 2 * WIN, &base), 0);
 	assert_int_equal((uintptr_t)base % WIN, 0);
 	f.base = base;
@@ -79,7 +79,7 @@ static void alias_mode_shares_one_frame(void **state)
 {
 	struct fixture f = setup(1);
 	xen_pfn_t leaf = frame_with(&f, 0x1000), table;
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 
 	(void)state;
 	shared_window(&f, 0, leaf, &table);
@@ -90,24 +90,24 @@ static void alias_mode_shares_one_frame(void **state)
 	assert_int_equal(at(&f, 0, 3), 0xabcdef);
 	assert_int_equal(at(&f, 200, 3), 0xabcdef);
 	assert_int_equal(at(&f, 511, 3), 0xabcdef);
-	p2m_hosted_get_stats(f.h, &st);
+	hosted_get_stats(f.h, &st);
 	assert_int_equal(st.run_frames, 0);
 	assert_true(st.mappings >= 512);
-	p2m_hosted_destroy(f.h);
+	hosted_destroy(f.h);
 }
 
 static void default_mode_uses_a_refreshed_run(void **state)
 {
 	struct fixture f = setup(0);
 	xen_pfn_t leaf = frame_with(&f, 0x2000), t0, t1;
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 
 	(void)state;
 	shared_window(&f, 0, leaf, &t0);
 	shared_window(&f, 1, leaf, &t1);
 	assert_int_equal(at(&f, 17, 5), 0x2005);
 	assert_int_equal(at(&f, 512 + 300, 5), 0x2005);
-	p2m_hosted_get_stats(f.h, &st);
+	hosted_get_stats(f.h, &st);
 	assert_int_equal(st.runs, 1);          /* one run serves both windows */
 	assert_int_equal(st.run_frames, 512);
 	assert_true(st.mappings <= 3);          /* one per window + nothing */
@@ -117,7 +117,7 @@ static void default_mode_uses_a_refreshed_run(void **state)
 	assert_int_equal(f.p.set_window(f.p.ctx, f.base, t0), 0);
 	assert_int_equal(at(&f, 17, 5), 0x77);
 	assert_int_equal(at(&f, 512 + 300, 5), 0x77);
-	p2m_hosted_destroy(f.h);
+	hosted_destroy(f.h);
 }
 
 static void split_window_slots_alias_their_frames(void **state)
@@ -145,29 +145,29 @@ static void split_window_slots_alias_their_frames(void **state)
 	assert_int_equal(at(&f, 9, 1), 0x99);
 	/* Untouched slots still read the leaf's (copied) contents. */
 	assert_int_equal(at(&f, 100, 2), 0x3002);
-	p2m_hosted_destroy(f.h);
+	hosted_destroy(f.h);
 }
 
 static void release_drops_everything(void **state)
 {
 	struct fixture f = setup(0);
 	xen_pfn_t leaf = frame_with(&f, 0), table;
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 
 	(void)state;
 	shared_window(&f, 0, leaf, &table);
 	f.p.release(f.p.ctx, f.base, 2 * WIN);
-	p2m_hosted_get_stats(f.h, &st);
+	hosted_get_stats(f.h, &st);
 	assert_int_equal(st.mappings, 0);
 	assert_int_equal(st.table_frames, 1);   /* the root L4 only */
 	f.p.drop_table(f.p.ctx, table);
 	f.p.free_frames(f.p.ctx, 1, &table);
 	f.p.free_frames(f.p.ctx, 1, &leaf);
-	p2m_hosted_get_stats(f.h, &st);
+	hosted_get_stats(f.h, &st);
 	assert_int_equal(st.live_frames, 0);
 	assert_int_equal(st.run_frames, 0);     /* the leaf's run went with it */
-	assert_string_equal(p2m_hosted_last_error(f.h), "");
-	p2m_hosted_destroy(f.h);
+	assert_string_equal(hosted_last_error(f.h), "");
+	hosted_destroy(f.h);
 }
 
 int main(void)

@@ -33,10 +33,10 @@ static uint64_t process_maps(void)
 
 static void alias_windows_hit_the_limit(void **state)
 {
-	struct p2m_hosted_config cfg = { .max_frames = 1024, .alias = 1 };
-	struct p2m_hosted *h = p2m_hosted_create(&cfg, NULL, 0);
+	struct hosted_config cfg = { .max_frames = 1024, .alias = 1 };
+	struct hosted *h = hosted_create(&cfg, NULL, 0);
 	struct p2m_platform p;
-	struct p2m_hosted_stats before, after;
+	struct hosted_stats before, after;
 	xen_pfn_t leaf, table, m;
 	uint8_t *base;
 	void *b;
@@ -45,7 +45,7 @@ static void alias_windows_hit_the_limit(void **state)
 
 	(void)state;
 	assert_non_null(h);
-	p2m_hosted_platform(h, &p);
+	hosted_platform(h, &p);
 	assert_int_equal(p.reserve(p.ctx, 8 * WIN, &b), 0);
 	base = b;
 	assert_int_equal(p.alloc_frames(p.ctx, 1, &leaf), 0);
@@ -53,32 +53,32 @@ static void alias_windows_hit_the_limit(void **state)
 	assert_int_equal(p.make_table(p.ctx, table, leaf), 0);
 	/* Room for about two aliased windows (512 mappings each) beyond
 	 * what the process holds and the margin the platform keeps. */
-	p2m_hosted_set_map_limit(h, process_maps() + P2M_HOSTED_MAP_MARGIN + 1200);
+	hosted_set_map_limit(h, process_maps() + HOSTED_MAP_MARGIN + 1200);
 	while (set < 8 && (rc = p.set_window(p.ctx, base + (uint64_t)set * WIN, table)) == 0)
 		set++;
 	assert_int_equal(rc, -P2M_EMAP);
 	assert_int_equal(set, 2);
-	assert_non_null(strstr(p2m_hosted_last_error(h), "vm.max_map_count"));
-	assert_non_null(strstr(p2m_hosted_last_error(h), "sysctl -w vm.max_map_count="));
+	assert_non_null(strstr(hosted_last_error(h), "vm.max_map_count"));
+	assert_non_null(strstr(hosted_last_error(h), "sysctl -w vm.max_map_count="));
 	/* Nothing changed: the window is still unmapped, counts as before. */
-	p2m_hosted_get_stats(h, &before);
-	assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN, &m, NULL), -P2M_ERANGE);
+	hosted_get_stats(h, &before);
+	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN, &m, NULL), -P2M_ERANGE);
 	assert_int_equal(p.set_window(p.ctx, base + 2 * WIN, table), -P2M_EMAP);
-	p2m_hosted_get_stats(h, &after);
+	hosted_get_stats(h, &after);
 	assert_int_equal(before.mappings, after.mappings);
 	/* With room again, it works. */
-	p2m_hosted_set_map_limit(h, 1000000);
+	hosted_set_map_limit(h, 1000000);
 	assert_int_equal(p.set_window(p.ctx, base + 2 * WIN, table), 0);
-	assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN, &m, NULL), 0);
+	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN, &m, NULL), 0);
 	assert_int_equal(m, leaf);
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 }
 
 static void run_windows_cost_one_mapping_each(void **state)
 {
-	struct p2m_hosted *h = p2m_hosted_create(NULL, NULL, 0);
+	struct hosted *h = hosted_create(NULL, NULL, 0);
 	struct p2m_platform p;
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 	xen_pfn_t leaf, table;
 	const unsigned nwin = 1024;    /* 1 TiB of guest */
 	uint8_t *base;
@@ -86,21 +86,21 @@ static void run_windows_cost_one_mapping_each(void **state)
 
 	(void)state;
 	assert_non_null(h);
-	p2m_hosted_platform(h, &p);
+	hosted_platform(h, &p);
 	assert_int_equal(p.reserve(p.ctx, (size_t)nwin * WIN, &b), 0);
 	base = b;
 	assert_int_equal(p.alloc_frames(p.ctx, 1, &leaf), 0);
 	assert_int_equal(p.alloc_frames(p.ctx, 1, &table), 0);
 	assert_int_equal(p.make_table(p.ctx, table, leaf), 0);
 	/* A limit that 512 mappings per window would break many times over. */
-	p2m_hosted_set_map_limit(h, process_maps() + P2M_HOSTED_MAP_MARGIN + nwin + 16);
+	hosted_set_map_limit(h, process_maps() + HOSTED_MAP_MARGIN + nwin + 16);
 	for (unsigned w = 0; w < nwin; w++)
 		assert_int_equal(p.set_window(p.ctx, base + (uint64_t)w * WIN, table), 0);
-	p2m_hosted_get_stats(h, &st);
+	hosted_get_stats(h, &st);
 	assert_true(st.mappings <= nwin);
 	assert_int_equal(st.run_frames, 512);
 	assert_true(process_maps() <= st.map_limit);
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 }
 
 int main(void)

@@ -18,23 +18,23 @@
 #define PAGE 4096u
 #define WIN (512u * PAGE)
 
-static struct p2m_hosted *h;
+static struct hosted *h;
 static struct p2m_platform p;
 
 static int setup(void **state)
 {
-	struct p2m_hosted_config cfg = { .max_frames = 4096 };
+	struct hosted_config cfg = { .max_frames = 4096 };
 
 	(void)state;
-	h = p2m_hosted_create(&cfg, NULL, 0);
-	p2m_hosted_platform(h, &p);
+	h = hosted_create(&cfg, NULL, 0);
+	hosted_platform(h, &p);
 	return h ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 	return 0;
 }
 
@@ -46,7 +46,7 @@ static xen_pfn_t alloc1(void)
 	return m;
 }
 
-/* The toolstack's walk, written out with p2m_hosted_read_pte. */
+/* The toolstack's walk, written out with hosted_read_pte. */
 static xen_pfn_t walk(uint64_t va, uint64_t *l1e)
 {
 	xen_pfn_t t = p.root_table(p.ctx);
@@ -55,7 +55,7 @@ static xen_pfn_t walk(uint64_t va, uint64_t *l1e)
 	for (int level = 4; level >= 1; level--) {
 		unsigned i = (unsigned)(va >> (12 + 9 * (level - 1))) & 511;
 
-		assert_int_equal(p2m_hosted_read_pte(h, t, i, &e), 0);
+		assert_int_equal(hosted_read_pte(h, t, i, &e), 0);
 		if (!(e & P2M_PTE_PRESENT))
 			return 0;
 		assert_false(level > 1 && (e & P2M_PTE_PSE));
@@ -79,7 +79,7 @@ static void walk_finds_mapped_frames(void **state)
 	assert_int_equal(p.make_table(p.ctx, t0, leaf), 0);
 	assert_int_equal(p.make_table(p.ctx, t1, leaf), 0);
 	assert_int_equal(walk((uint64_t)base, &pte), 0);            /* not set yet */
-	assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)base, &m, NULL), -P2M_ERANGE);
+	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base, &m, NULL), -P2M_ERANGE);
 	assert_int_equal(p.set_window(p.ctx, base, t0), 0);
 	assert_int_equal(p.set_window(p.ctx, base + 2 * WIN, t1), 0);
 	for (unsigned s = 0; s < 512; s += 73) {
@@ -91,13 +91,13 @@ static void walk_finds_mapped_frames(void **state)
 	assert_int_equal(p.map_frames(p.ctx, base + 2 * WIN + 7 * PAGE, 1, &priv, P2M_MAP_RW), 0);
 	assert_int_equal(walk((uint64_t)base + 2 * WIN + 7 * PAGE, &pte), priv);
 	assert_true(pte & P2M_PTE_RW);
-	assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN + 7 * PAGE, &m, &pte), 0);
+	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN + 7 * PAGE, &m, &pte), 0);
 	assert_int_equal(m, priv);
-	assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN + 8 * PAGE, &m, NULL), 0);
+	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN + 8 * PAGE, &m, NULL), 0);
 	assert_int_equal(m, leaf);
 	/* A table in use cannot be remade. */
 	assert_int_equal(p.make_table(p.ctx, t0, priv), -P2M_EBUSY);  /* in use */
-	assert_non_null(strstr(p2m_hosted_last_error(h), "live table of 1 window"));
+	assert_non_null(strstr(hosted_last_error(h), "live table of 1 window"));
 	p.release(p.ctx, base, 3 * WIN);
 	assert_int_equal(walk((uint64_t)base, &pte), 0);
 	p.drop_table(p.ctx, t0);
@@ -107,7 +107,7 @@ static void walk_finds_mapped_frames(void **state)
 	p.free_frames(p.ctx, 1, &priv);
 	p.free_frames(p.ctx, 1, &leaf);
 	/* No later call failed (the message is the last failure's). */
-	assert_non_null(strstr(p2m_hosted_last_error(h), "live table of 1 window"));
+	assert_non_null(strstr(hosted_last_error(h), "live table of 1 window"));
 }
 
 static void shared_tables_are_read_only(void **state)
@@ -124,17 +124,17 @@ static void shared_tables_are_read_only(void **state)
 	assert_int_equal(p.set_window(p.ctx, base + WIN, t), 0);
 	/* One table under two windows: writing a slot would change both. */
 	assert_int_equal(p.map_frames(p.ctx, base, 1, &priv, P2M_MAP_RW), -P2M_EBUSY);
-	assert_non_null(strstr(p2m_hosted_last_error(h), "serves 2 windows"));
+	assert_non_null(strstr(hosted_last_error(h), "serves 2 windows"));
 	/* A page table is never mapped writable. */
 	assert_int_equal(p.map_frames(p.ctx, base, 1, &t, P2M_MAP_RW), -P2M_EINVAL);
 	/* Bad arguments name what was wrong. */
 	assert_int_equal(p.set_window(p.ctx, base + PAGE, t), -P2M_EINVAL);
 	assert_int_equal(p.set_window(p.ctx, base, priv), -P2M_EINVAL);
-	assert_non_null(strstr(p2m_hosted_last_error(h), "was not made a table"));
+	assert_non_null(strstr(hosted_last_error(h), "was not made a table"));
 	assert_int_equal(p.map_frames(p.ctx, base + 2 * WIN, 1, &priv, P2M_MAP_RW), -P2M_EINVAL);
 	assert_int_equal(p.map_frames(p.ctx, base + 511 * PAGE, 2, (xen_pfn_t[]){ priv, priv + 100000 }, 0),
 			 -P2M_EINVAL);
-	assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)base, &priv, NULL), 0);
+	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base, &priv, NULL), 0);
 	assert_int_equal(priv, leaf);   /* nothing changed */
 	p.release(p.ctx, base, 2 * WIN);
 }

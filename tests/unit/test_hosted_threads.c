@@ -22,7 +22,7 @@
 #define WRITERS 3
 #define ROUNDS 150
 
-static struct p2m_hosted *h;
+static struct hosted *h;
 static struct p2m_platform p;
 static uint8_t *base;
 static xen_pfn_t leaf;
@@ -54,7 +54,7 @@ static void *writer(void *arg)
 		p.lock(p.ctx);
 		assert_int_equal(p.map_frames(p.ctx, win + (uint64_t)slot * PAGE, 1, &m, P2M_MAP_RW), 0);
 		p.unlock(p.ctx);
-		assert_int_equal(p2m_hosted_va_to_mfn(h, (uint64_t)win + slot * PAGE, &got, NULL), 0);
+		assert_int_equal(hosted_va_to_mfn(h, (uint64_t)win + slot * PAGE, &got, NULL), 0);
 		assert_int_equal(got, m);
 		/* Back to the shared leaf, and the private frame is freed. */
 		p.lock(p.ctx);
@@ -90,14 +90,14 @@ static void *reader(void *arg)
 static void concurrent_writers_and_readers(void **state)
 {
 	pthread_t wt[WRITERS], rt[2];
-	struct p2m_hosted_stats st;
+	struct hosted_stats st;
 	xen_pfn_t table;
 	void *b;
 
 	(void)state;
-	h = p2m_hosted_create(NULL, NULL, 0);
+	h = hosted_create(NULL, NULL, 0);
 	assert_non_null(h);
-	p2m_hosted_platform(h, &p);
+	hosted_platform(h, &p);
 	assert_int_equal(p.reserve(p.ctx, WRITERS * WIN, &b), 0);
 	base = b;
 	assert_int_equal(p.alloc_frames(p.ctx, 1, &leaf), 0);
@@ -121,9 +121,9 @@ static void concurrent_writers_and_readers(void **state)
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < 2; i++)
 		pthread_join(rt[i], NULL);
-	p2m_hosted_get_stats(h, &st);
+	hosted_get_stats(h, &st);
 	assert_int_equal(st.live_frames, 2 + WRITERS);   /* leaf, table, their tables */
-	p2m_hosted_destroy(h);
+	hosted_destroy(h);
 }
 
 int main(void)

@@ -21,13 +21,13 @@ static void round_trip(void **state)
 	(void)state;
 	fx_init(&f, 2 * W, false);
 	assert_int_equal(p2m_set(&f.p, 0x1234, 0x7777), 0);
-	assert_int_equal(p2m_hosted_m2p_set(f.h, 0x7777, 0x1234), 0);
+	assert_int_equal(hosted_m2p_set(f.h, 0x7777, 0x1234), 0);
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, 0x7777), 0x1234);
 	/* Stale: the M2P still names the pfn, the P2M moved on. */
 	assert_int_equal(p2m_set(&f.p, 0x1234, 0x7778), 0);
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, 0x7777), P2M_INVALID);
 	/* An M2P entry pointing beyond the capacity. */
-	assert_int_equal(p2m_hosted_m2p_set(f.h, 0x7779, 5 * W), 0);
+	assert_int_equal(hosted_m2p_set(f.h, 0x7779, 5 * W), 0);
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, 0x7779), P2M_INVALID);
 	/* Not in the M2P at all. */
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, 0x7780), P2M_INVALID);
@@ -50,7 +50,7 @@ static void identity_fallback(void **state)
 	/* Beyond the capacity every pfn is identity. */
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, 2 * W + 5), 2 * W + 5);
 	/* A 1:1 frame whose M2P names a pfn that does not map it back. */
-	assert_int_equal(p2m_hosted_m2p_set(f.h, 0xa6, 0x3000), 0);
+	assert_int_equal(hosted_m2p_set(f.h, 0xa6, 0x3000), 0);
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, 0xa6), 0xa6);
 	fx_fini(&f);
 }
@@ -63,7 +63,7 @@ static void foreign_frames_fail(void **state)
 	(void)state;
 	fx_init(&f, W, false);
 	assert_int_equal(p2m_set_foreign(&f.p, &pfn, &mfn, 1), 0);
-	assert_int_equal(p2m_hosted_m2p_set(f.h, mfn, pfn), 0);
+	assert_int_equal(hosted_m2p_set(f.h, mfn, pfn), 0);
 	assert_int_equal(p2m_mfn_to_pfn(&f.p, mfn), P2M_INVALID);
 	fx_fini(&f);
 }

@@ -608,7 +608,7 @@ static const void *hosted_map(void *ctx, uint64_t mfn)
 {
 	uint64_t *page = malloc(4096);
 
-	if (page && p2m_hosted_read_frame(ctx, mfn, page)) {
+	if (page && hosted_read_frame(ctx, mfn, page)) {
 		free(page);
 		return NULL;
 	}
@@ -652,7 +652,7 @@ static void libp2m_reads_back(void **state)
 	struct fx f;
 	struct arch_shared_info arch;
 	struct p2mr_frames hf = { .map = hosted_map, .unmap = hosted_unmap,
-				  .max_mfn = P2M_HOSTED_MFN_BASE + P2M_HOSTED_MAX_FRAMES - 1 };
+				  .max_mfn = HOSTED_MFN_BASE + HOSTED_MAX_FRAMES - 1 };
 	struct p2mr_options tree = { .tree_only = true };
 	struct p2mr_result res;
 

@@ -506,7 +506,7 @@ static void run(uint64_t cap, const uint64_t *act, unsigned nact, uint64_t steps
 		uint64_t sweep, uint64_t seed, bool alias)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	struct p2m_hosted_config cfg = { .alias = alias };
+	struct hosted_config cfg = { .alias = alias };
 
 	assert_non_null(c);
 	seed0 = seed;

@@ -81,7 +81,7 @@ static void fields(void **state)
 	assert_int_equal(arch.max_pfn, 0);
 	assert_int_equal(arch.pfn_to_mfn_frame_list_list, p2m_tree_root(&f.p));
 	assert_int_not_equal(p2m_tree_root(&f.p), P2M_INVALID);
-	assert_true(p2m_hosted_is_frame(f.h, p2m_tree_root(&f.p)));
+	assert_true(hosted_is_frame(f.h, p2m_tree_root(&f.p)));
 	assert_int_equal(arch.p2m_cr3, xen_pfn_to_cr3(f.plat.root_table(f.plat.ctx)));
 	assert_int_equal(arch.p2m_vaddr, (unsigned long)(uintptr_t)f.p.list);
 	assert_int_equal(arch.p2m_generation, p2m_generation(&f.p));
@@ -270,7 +270,7 @@ static void tools_errors(void **state)
 	bad.pfn_to_mfn_frame_list_list = 0;
 	expect_tools_error(&bad, &f, false, "Bad mfn 0 for p2m frame list list");
 	/* A frame that is no page of the host's: freed or never allocated. */
-	bad.pfn_to_mfn_frame_list_list = P2M_HOSTED_MFN_BASE + 0x100000;
+	bad.pfn_to_mfn_frame_list_list = HOSTED_MFN_BASE + 0x100000;
 	expect_tools_error(&bad, &f, false, "Failed to map p2m frame list list");
 	bad.max_pfn = P2M_TREE_PFNS + 1;
 	expect_tools_error(&bad, &f, false, "too large for p2m tree");

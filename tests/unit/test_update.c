@@ -112,11 +112,11 @@ static void noop_writes_allocate_nothing(void **state)
 	assert_int_equal(p2m_generation(&f.p), gen);
 	/* The no-op writes need no allocation at all: a failing platform
 	 * does not disturb them. */
-	p2m_hosted_fail_nth_alloc(f.h, 1);
+	hosted_fail_nth_alloc(f.h, 1);
 	assert_int_equal(p2m_set(&f.p, 3, P2M_INVALID), 0);
 	assert_int_equal(p2m_set(&f.p, W + 3, p2m_identity_entry(W + 3)), 0);
-	assert_true(p2m_hosted_alloc_failure_pending(f.h));
-	p2m_hosted_fail_nth_alloc(f.h, 0);
+	assert_true(hosted_alloc_failure_pending(f.h));
+	hosted_fail_nth_alloc(f.h, 0);
 	/* But ~0 into identity is a change. */
 	assert_int_equal(p2m_set(&f.p, W + 3, P2M_INVALID), 0);
 	assert_int_equal(p2m_raw(&f.p, W + 3), P2M_INVALID);
@@ -291,11 +291,11 @@ static void prepare_then_set_allocates_nothing(void **state)
 		assert_int_equal(p2m_raw(&f.p, pfn), p2m_identity_entry(pfn));
 	assert_int_equal(p2m_prepare(&f.p, 1001), 0);
 	assert_int_equal(fx_live(&f), live + 3);
-	p2m_hosted_fail_nth_alloc(f.h, 1);
+	hosted_fail_nth_alloc(f.h, 1);
 	assert_int_equal(p2m_set(&f.p, 1000, 0x55), 0);
 	assert_int_equal(p2m_set(&f.p, 1023, P2M_INVALID), 0);
-	assert_true(p2m_hosted_alloc_failure_pending(f.h));
-	p2m_hosted_fail_nth_alloc(f.h, 0);
+	assert_true(hosted_alloc_failure_pending(f.h));
+	hosted_fail_nth_alloc(f.h, 0);
 	assert_int_equal(p2m_raw(&f.p, 1000), 0x55);
 	assert_int_equal(p2m_raw(&f.p, 1022), p2m_identity_entry(1022));
 	assert_int_equal(p2m_prepare(&f.p, W), -P2M_ERANGE);
