@@ -27,7 +27,7 @@ struct boot {
 	uint64_t list_tables_freed; /* initial-mapping L1s freed with it */
 #define MAX_LIST_TABLES 1024      /* a 1 GiB list: 512 L1s */
 	uint64_t list_table_pfns[MAX_LIST_TABLES]; /* their pfns */
-	uint64_t init_p2m_superpages, init_p2m_tables;
+	uint64_t init_p2m_superpages, init_p2m_gib_pages, init_p2m_tables;
 
 	/* the memory map and the plan */
 	struct p2m_e820_entry map_in[MAX_MAP];

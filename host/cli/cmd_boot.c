@@ -62,6 +62,7 @@ struct boot_opts {
 	const char *dom0_mem;  /* verbatim Xen syntax, NULL = derived from mem */
 	bool init_p2m, high;
 	const char *machine;
+	const char *cpu;       /* QEMU -cpu MODEL, NULL = QEMU's default */
 	const char *guest, *xen;
 	double timeout;        /* 0 = derived from mem */
 	const char *log;
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 		"  --high               the image with VIRT_BASE 0xffffffff80000000\n"
 		"                       (guest-high.elf; with --init-p2m guest-high-initp2m.elf)\n"
 		"  --machine pc|q35     QEMU machine type (default pc)\n"
+		"  --cpu MODEL          QEMU -cpu MODEL, e.g. qemu64,+pdpe1gb (1 GiB pages:\n"
+		"                       Xen then maps a large INIT_P2M list with them)\n"
 		"  --guest ELF          guest kernel (default: guest/ in the build tree)\n"
 		"  --xen PATH           Xen image (default: $P2M_XEN, else cache/xen/xen\n"
 		"                       from scripts/get-xen.sh, $P2M_CACHE overrides cache/)\n"
@@ -297,7 +300,7 @@ static bool on_line(void *ctx, double t, const char *line)
 
 static int parse_opts(int argc, char **argv, struct boot_opts *o)
 {
-	enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_GUEST, O_XEN, O_TMO, O_LOG,
+	enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_CPU, O_GUEST, O_XEN, O_TMO, O_LOG,
 	       O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{ "mem", required_argument, 0, O_MEM },
@@ -305,6 +308,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		{ "init-p2m", no_argument, 0, O_INIT },
 		{ "high", no_argument, 0, O_HIGH },
 		{ "machine", required_argument, 0, O_MACH },
+		{ "cpu", required_argument, 0, O_CPU },
 		{ "guest", required_argument, 0, O_GUEST },
 		{ "xen", required_argument, 0, O_XEN },
 		{ "timeout", required_argument, 0, O_TMO },
@@ -352,6 +356,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 			}
 			o->machine = optarg;
 			break;
+		case O_CPU: o->cpu = optarg; break;
 		case O_GUEST: o->guest = optarg; break;
 		case O_XEN: o->xen = optarg; break;
 		case O_TMO:
@@ -557,9 +562,12 @@ int cmd_boot(int argc, char **argv)
 		qa[n++] = "-object";
 		qa[n++] = backend;
 	}
-	if (o.mem > 900 * GIB) {
+	char cpu[160];
+	snprintf(cpu, sizeof(cpu), "%s%s", o.cpu ? o.cpu : "qemu64",
+		 o.mem > 900 * GIB ? ",phys-bits=42" : "");
+	if (o.cpu || o.mem > 900 * GIB) {
 		qa[n++] = "-cpu";
-		qa[n++] = "qemu64,phys-bits=42";
+		qa[n++] = cpu;
 	}
 	qa[n++] = "-kernel";
 	qa[n++] = xen;
