@@ -4,7 +4,8 @@
  *   1. adopt the initial list (either placement) and set up page tables
  *      and the M2P;
  *   2. get the memory map, plan it, seed the frame pool;
- *   3. create the P2M; move the frames under holes whose targets lie
+ *   3. create the P2M; copy the initial list and the initrd out of
+ *      ranges the plan takes away; move the frames under holes whose targets lie
  *      beyond the build's windows; give back the frames the plan
  *      releases or trims; build it from the initial list;
  *   4. apply the rest of the plan (the other moves, identity, extra
@@ -110,6 +111,7 @@ void kmain(start_info_t *si)
 	if (rc)
 		panic("p2m_create(%#lx): %s", (unsigned long)boot.plan.end,
 		      p2m_last_error(&boot.p2m));
+	relocate_objects();
 	memmap_remap_early();
 	memmap_release();
 	rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);

@@ -9,7 +9,12 @@
  *  max-pfn         max_pfn covers every populated pfn; generation even
  *  list-unmapped   no mapping of the initial list is left in our tables
  *  list-freed      every frame of the initial list (and freed tables) is
- *                  back in the pool, counted
+ *                  back in the pool, counted (a relocated list: its old
+ *                  pfns that stay RAM)
+ *  list-relocated  (when moved) the copy is unmapped, its frames and
+ *                  tables in the pool
+ *  initrd          (with a module) it lies in RAM that stays RAM, and a
+ *                  moved one kept its POSIX cksum (printed for the host)
  *  tools-walk      the linear list walked from p2m_cr3/p2m_vaddr by mfn
  *                  (4 KiB pages only) and the 3-level tree from
  *                  pfn_to_mfn_frame_list_list name the same leaf frames,
@@ -136,10 +141,32 @@ static void check_entries(void)
 	       (unsigned long)highest, (unsigned long)p2m_generation(p));
 }
 
+/* Pages mapped in [va, end), skipping whole absent tables. */
+static uint64_t mapped_pages(uint64_t va, uint64_t end)
+{
+	uint64_t mapped = 0;
+	struct pt_walk w;
+
+	while (va < end) {
+		uint64_t step = PAGE_SIZE;
+
+		if (pt_walk(va, &w) == 0)
+			mapped++;
+		else if (w.level > 1) /* a whole table's reach is absent */
+			step = (uint64_t)1 << (12 + 9 * (w.level - 1));
+		va = (va & ~(step - 1)) + step;
+	}
+	return mapped;
+}
+
+static bool stays_ram(uint64_t pfn)
+{
+	return p2m_e820_category_of(&boot.plan, pfn) == P2M_E820_C_RAM;
+}
+
 static void check_list_gone(void)
 {
-	uint64_t mapped = 0, va, end, notfree = 0, i;
-	struct pt_walk w;
+	uint64_t mapped = 0, end, notfree = 0, owed = 0, i;
 
 	if (boot.init_p2m) {
 		unsigned slot = pt_index(boot.list_va, 4);
@@ -149,28 +176,71 @@ static void check_list_gone(void)
 		       mapped ? "still present" : "empty");
 	} else {
 		end = boot.list_va + (boot.list_frames << PAGE_SHIFT);
-		for (va = boot.list_va; va < end;) {
-			uint64_t step = PAGE_SIZE;
-
-			if (pt_walk(va, &w) == 0)
-				mapped++;
-			else if (w.level > 1) /* a whole table's reach is absent */
-				step = (uint64_t)1 << (12 + 9 * (w.level - 1));
-			va = (va & ~(step - 1)) + step;
-		}
+		mapped = mapped_pages(boot.list_va, end);
 		result(!mapped, "list-unmapped",
 		       "%lu pages of the old list VA [%#lx, %#lx) still mapped",
 		       (unsigned long)mapped, (unsigned long)boot.list_va, (unsigned long)end);
 	}
-	for (i = 0; i < boot.list_frames; i++)
+	/* A relocated list's old pfns that stay RAM joined the pool when it
+	 * moved (and may be in use by now); the others went with the plan
+	 * (remapped or released). The count given must be the plan's. */
+	if (boot.list_moved) {
+		for (i = 0; i < boot.list_frames; i++)
+			owed += stays_ram(boot.list_pfn + i);
+		result(owed == boot.moved_old_kept, "list-freed",
+		       "%lu old list frames joined the pool when the list moved; "
+		       "%lu of its pfns stay RAM in the plan",
+		       (unsigned long)boot.moved_old_kept, (unsigned long)owed);
+		return;
+	}
+	for (i = 0; i < boot.list_frames; i++) {
+		owed++;
 		notfree += !frames_is_free(boot.list_pfn + i);
+	}
 	for (i = 0; i < boot.list_tables_freed; i++)
 		notfree += !frames_is_free(boot.list_table_pfns[i]);
 	result(!notfree, "list-freed",
 	       "%lu of %lu list frames and %lu of %lu freed table frames are in the pool",
-	       (unsigned long)(boot.list_frames - (notfree > boot.list_frames ? boot.list_frames : notfree)),
-	       (unsigned long)boot.list_frames,
+	       (unsigned long)(owed - (notfree > owed ? owed : notfree)), (unsigned long)owed,
 	       (unsigned long)boot.list_tables_freed, (unsigned long)boot.list_tables_freed);
+}
+
+/* The relocated copy of the list (relocate.c): unmapped, its frames and
+ * tables back in the pool; the old list's pfns that stay RAM joined the
+ * pool when it moved (counted by list-freed). */
+static void check_list_moved(void)
+{
+	uint64_t mapped, notfree = 0, i, pfn;
+
+	mapped = mapped_pages(boot.moved_va, boot.moved_va + (boot.moved_frames << PAGE_SHIFT));
+	for (i = 0; i < boot.moved_frames; i++)
+		notfree += !frames_is_free(boot.moved_pfn + i);
+	for (i = 0; i < boot.moved_tables; i++)
+		notfree += !m2p_read(boot.moved_table_mfns[i], &pfn) || !frames_is_free(pfn);
+	result(!mapped && !notfree, "list-relocated",
+	       "copy at VA %#lx, pfns [%#lx, %#lx) + %u tables: %lu pages still mapped, "
+	       "%lu frames not in the pool; %lu old frames stayed RAM",
+	       (unsigned long)boot.moved_va, (unsigned long)boot.moved_pfn,
+	       (unsigned long)(boot.moved_pfn + boot.moved_frames), boot.moved_tables,
+	       (unsigned long)mapped, (unsigned long)notfree,
+	       (unsigned long)boot.moved_old_kept);
+}
+
+/* The initrd lies in RAM that stays RAM; a moved one has the cksum it
+ * had before the move. The cksum is POSIX cksum's, for the host. */
+static void check_initrd(void)
+{
+	uint64_t frames = (boot.initrd_len + PAGE_SIZE - 1) >> PAGE_SHIFT, bad = 0, i;
+	uint32_t sum = relocate_initrd_cksum(boot.initrd_pfn, boot.initrd_len);
+
+	for (i = 0; i < frames; i++)
+		bad += !stays_ram(boot.initrd_pfn + i);
+	result(!bad && (!boot.initrd_moved || sum == boot.initrd_cksum_before), "initrd",
+	       "%lu bytes at pfns [%#lx, %#lx)%s, %lu pfns not RAM, cksum %u (before the move %u)",
+	       (unsigned long)boot.initrd_len, (unsigned long)boot.initrd_pfn,
+	       (unsigned long)(boot.initrd_pfn + frames),
+	       boot.initrd_moved ? " (moved)" : "", (unsigned long)bad, sum,
+	       boot.initrd_moved ? boot.initrd_cksum_before : sum);
 }
 
 /* A cached read-only view per level for walks by mfn. */
@@ -331,6 +401,10 @@ unsigned checks_run(void)
 	printk("checks:\n");
 	check_entries();
 	check_list_gone();
+	if (boot.list_moved)
+		check_list_moved();
+	if (boot.initrd_len)
+		check_initrd();
 	check_tools_walk();
 	check_released();
 	p2m_get_stats(&boot.p2m, &st);

@@ -165,7 +165,9 @@ static void free_in_initial_mapping(void)
 
 void initial_free(void)
 {
-	if (boot.init_p2m) {
+	if (boot.list_moved) {
+		relocate_free_list();
+	} else if (boot.init_p2m) {
 		unsigned slot = pt_index(boot.list_va, 4);
 
 		/* One entry drops Xen's whole INIT_P2M tree: the L3, the L2s,
@@ -176,7 +178,7 @@ void initial_free(void)
 	} else {
 		free_in_initial_mapping();
 	}
-	if (!frames_add(boot.list_pfn, boot.list_frames))
+	if (!boot.list_moved && !frames_add(boot.list_pfn, boot.list_frames))
 		panic("initial list frames [%#lx, +%#lx) overlap the pool",
 		      (unsigned long)boot.list_pfn, (unsigned long)boot.list_frames);
 	boot.initial = NULL;
@@ -184,7 +186,8 @@ void initial_free(void)
 	/* Revector: the list is now libp2m's. */
 	start_info->mfn_list = (unsigned long)boot.p2m.list;
 	printk("freed the initial list: %lu frames%s, %lu bootstrap L1s\n",
-	       (unsigned long)boot.list_frames,
+	       (unsigned long)(boot.list_moved ? boot.moved_frames : boot.list_frames),
+	       boot.list_moved ? " (its relocated copy)" :
 	       boot.init_p2m ? " (list and INIT_P2M tables)" : "",
 	       (unsigned long)boot.list_tables_freed);
 }
