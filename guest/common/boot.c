@@ -10,7 +10,8 @@
  *      releases or trims; build it from the initial list;
  *   4. apply the rest of the plan (the other moves, identity, extra
  *      memory);
- *   5. free the initial list and the page tables that mapped it;
+ *   5. free the initial list and the page tables that mapped it; trim
+ *      the initial mapping past the kernel and recycle Xen's tables;
  *   6. publish to shared_info;
  *   7. prove the result (checks.c), print the layout, exit with a verdict.
  *
@@ -126,6 +127,7 @@ void kmain(start_info_t *si)
 
 	/* 5 */
 	initial_free();
+	recycle_initial_mapping();
 
 	/* 6 */
 	map_shared_info();

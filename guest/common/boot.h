@@ -34,6 +34,11 @@ struct boot {
 	uint64_t moved_va, moved_pfn, moved_frames, moved_old_kept;
 	unsigned moved_tables;
 	xen_pfn_t moved_table_mfns[MAX_LIST_TABLES];
+	/* recycle.c: the initial mapping past the kernel's end */
+	uint64_t recycle_first;     /* first pfn past the kernel */
+	uint64_t recycle_unmapped, recycle_pooled, recycle_writable;
+	uint64_t recycle_l1, recycle_l2, recycle_l3;
+	uint64_t recycle_expect_l1, recycle_expect_l2, recycle_expect_l3;
 	/* start_info's module (the initrd), where it is now */
 	uint64_t initrd_pfn, initrd_len, initrd_from;
 	bool initrd_moved;
@@ -73,6 +78,9 @@ void memmap_apply(void);
 void relocate_objects(void);
 void relocate_free_list(void);
 uint32_t relocate_initrd_cksum(uint64_t pfn, uint64_t len);
+/* recycle.c */
+void recycle_initial_mapping(void);
+bool recycle_kept(uint64_t pfn);
 /* checks.c: returns the number of failed checks */
 unsigned checks_run(void);
 /* boot.c */

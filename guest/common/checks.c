@@ -13,6 +13,10 @@
  *                  pfns that stay RAM)
  *  list-relocated  (when moved) the copy is unmapped, its frames and
  *                  tables in the pool
+ *  initial-mapping past the kernel's end only kept pages are mapped
+ *                  (start_info, a domU's rings); the L1/L2/L3s freed are
+ *                  those of the chunks that keep nothing (expected from
+ *                  the geometry), each writable again
  *  initrd          (with a module) it lies in RAM that stays RAM, and a
  *                  moved one kept its POSIX cksum (printed for the host)
  *  tools-walk      the linear list walked from p2m_cr3/p2m_vaddr by mfn
@@ -243,6 +247,49 @@ static void check_initrd(void)
 	       boot.initrd_moved ? boot.initrd_cksum_before : sum);
 }
 
+/* The initial mapping past the kernel's end (recycle.c): exactly the
+ * kept pages are mapped, and the tables freed (with the list and by the
+ * recycling) are those of the chunks and regions that keep nothing. */
+static void check_initial_mapping(void)
+{
+	uint64_t va = VIRT_BASE + (boot.recycle_first << PAGE_SHIFT);
+	uint64_t end = VIRT_BASE + (boot.boot_end_pfn << PAGE_SHIFT);
+	uint64_t kept = 0, kept_mapped = 0, stray = 0, p, tables;
+	struct pt_walk w;
+
+	for (p = boot.recycle_first; p < boot.boot_end_pfn; p++)
+		kept += recycle_kept(p);
+	while (va < end) {
+		uint64_t step = PAGE_SIZE;
+
+		if (pt_walk(va, &w) == 0) {
+			if (recycle_kept((va - VIRT_BASE) >> PAGE_SHIFT))
+				kept_mapped++;
+			else
+				stray++;
+		} else if (w.level > 1) {
+			step = (uint64_t)1 << (12 + 9 * (w.level - 1));
+		}
+		va = (va & ~(step - 1)) + step;
+	}
+	tables = boot.recycle_l1 + boot.recycle_l2 + boot.recycle_l3;
+	result(!stray && kept_mapped == kept &&
+		       boot.recycle_l1 + boot.list_tables_freed == boot.recycle_expect_l1 &&
+		       boot.recycle_l2 == boot.recycle_expect_l2 &&
+		       boot.recycle_l3 == boot.recycle_expect_l3 && boot.recycle_writable == tables,
+	       "initial-mapping",
+	       "past pfn %#lx: %lu of %lu kept pages mapped, %lu stray; %lu pages unmapped "
+	       "(%lu pooled); L1s freed %lu + %lu with the list (expected %lu), L2s %lu (%lu), "
+	       "L3s %lu (%lu), %lu of %lu writable",
+	       (unsigned long)boot.recycle_first, (unsigned long)kept_mapped, (unsigned long)kept,
+	       (unsigned long)stray, (unsigned long)boot.recycle_unmapped,
+	       (unsigned long)boot.recycle_pooled, (unsigned long)boot.recycle_l1,
+	       (unsigned long)boot.list_tables_freed, (unsigned long)boot.recycle_expect_l1,
+	       (unsigned long)boot.recycle_l2, (unsigned long)boot.recycle_expect_l2,
+	       (unsigned long)boot.recycle_l3, (unsigned long)boot.recycle_expect_l3,
+	       (unsigned long)boot.recycle_writable, (unsigned long)tables);
+}
+
 /* A cached read-only view per level for walks by mfn. */
 struct view {
 	xen_pfn_t mfn;
@@ -403,6 +450,7 @@ unsigned checks_run(void)
 	check_list_gone();
 	if (boot.list_moved)
 		check_list_moved();
+	check_initial_mapping();
 	if (boot.initrd_len)
 		check_initrd();
 	check_tools_walk();
