@@ -1,5 +1,5 @@
 /*
- * kmain: the guest's whole life, in the order of DESIGN.md "Boot":
+ * kmain: the guest's whole life (guest/README.md, "The sequence"):
  *
  *   1. adopt the initial list (either placement) and set up page tables
  *      and the M2P;

@@ -1,6 +1,6 @@
 /*
  * What the boot sequence learns and builds, shared by its steps
- * (boot.c drives them in the order of DESIGN.md "Boot"; checks.c proves
+ * (boot.c drives them in the order of guest/README.md; checks.c proves
  * the result).
  */
 #ifndef GUEST_BOOT_H
