@@ -145,8 +145,9 @@ static void check_entries(void)
 	       (unsigned long)highest, (unsigned long)p2m_generation(p));
 }
 
-/* Pages mapped in [va, end), skipping whole absent tables. */
-static uint64_t mapped_pages(uint64_t va, uint64_t end)
+/* Pages mapped in [va, end), skipping whole absent tables; with kept,
+ * those recycle_kept() keeps are counted there instead. */
+static uint64_t mapped_pages(uint64_t va, uint64_t end, uint64_t *kept)
 {
 	uint64_t mapped = 0;
 	struct pt_walk w;
@@ -154,9 +155,12 @@ static uint64_t mapped_pages(uint64_t va, uint64_t end)
 	while (va < end) {
 		uint64_t step = PAGE_SIZE;
 
-		if (pt_walk(va, &w) == 0)
-			mapped++;
-		else if (w.level > 1) /* a whole table's reach is absent */
+		if (pt_walk(va, &w) == 0) {
+			if (kept && recycle_kept((va - VIRT_BASE) >> PAGE_SHIFT))
+				(*kept)++;
+			else
+				mapped++;
+		} else if (w.level > 1) /* a whole table's reach is absent */
 			step = (uint64_t)1 << (12 + 9 * (w.level - 1));
 		va = (va & ~(step - 1)) + step;
 	}
@@ -180,7 +184,7 @@ static void check_list_gone(void)
 		       mapped ? "still present" : "empty");
 	} else {
 		end = boot.list_va + (boot.list_frames << PAGE_SHIFT);
-		mapped = mapped_pages(boot.list_va, end);
+		mapped = mapped_pages(boot.list_va, end, NULL);
 		result(!mapped, "list-unmapped",
 		       "%lu pages of the old list VA [%#lx, %#lx) still mapped",
 		       (unsigned long)mapped, (unsigned long)boot.list_va, (unsigned long)end);
@@ -216,7 +220,8 @@ static void check_list_moved(void)
 {
 	uint64_t mapped, notfree = 0, i, pfn;
 
-	mapped = mapped_pages(boot.moved_va, boot.moved_va + (boot.moved_frames << PAGE_SHIFT));
+	mapped = mapped_pages(boot.moved_va, boot.moved_va + (boot.moved_frames << PAGE_SHIFT),
+			      NULL);
 	for (i = 0; i < boot.moved_frames; i++)
 		notfree += !frames_is_free(boot.moved_pfn + i);
 	for (i = 0; i < boot.moved_tables; i++)
@@ -254,24 +259,11 @@ static void check_initial_mapping(void)
 {
 	uint64_t va = VIRT_BASE + (boot.recycle_first << PAGE_SHIFT);
 	uint64_t end = VIRT_BASE + (boot.boot_end_pfn << PAGE_SHIFT);
-	uint64_t kept = 0, kept_mapped = 0, stray = 0, p, tables;
-	struct pt_walk w;
+	uint64_t kept = 0, kept_mapped = 0, stray, p, tables;
 
 	for (p = boot.recycle_first; p < boot.boot_end_pfn; p++)
 		kept += recycle_kept(p);
-	while (va < end) {
-		uint64_t step = PAGE_SIZE;
-
-		if (pt_walk(va, &w) == 0) {
-			if (recycle_kept((va - VIRT_BASE) >> PAGE_SHIFT))
-				kept_mapped++;
-			else
-				stray++;
-		} else if (w.level > 1) {
-			step = (uint64_t)1 << (12 + 9 * (w.level - 1));
-		}
-		va = (va & ~(step - 1)) + step;
-	}
+	stray = mapped_pages(va, end, &kept_mapped);
 	tables = boot.recycle_l1 + boot.recycle_l2 + boot.recycle_l3;
 	result(!stray && kept_mapped == kept &&
 		       boot.recycle_l1 + boot.list_tables_freed == boot.recycle_expect_l1 &&
