@@ -127,11 +127,14 @@ static void move_list(void)
 		if (pt_set_entry(pt_root_mfn(), pt_index(boot.list_va, 4), 0))
 			panic("relocate: cannot clear the INIT_P2M L4 slot");
 		pt_flush_tlb();
-		for (i = 0; i < boot.list_frames; i++)
-			if (stays_ram(boot.list_pfn + i)) {
-				frames_add(boot.list_pfn + i, 1);
-				boot.moved_old_kept++;
-			}
+		for (i = 0; i < boot.list_frames; i++) {
+			if (!stays_ram(boot.list_pfn + i))
+				continue;
+			if (!frames_add(boot.list_pfn + i, 1))
+				panic("relocate: old list pfn %#lx already free",
+				      (unsigned long)(boot.list_pfn + i));
+			boot.moved_old_kept++;
+		}
 	} else {
 		drop_old_in_initial_mapping();
 	}
