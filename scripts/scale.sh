@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scale.sh: boot the PV guest as a very large dom0 on Xen under QEMU and
-# print a table (size, INIT_P2M, result, wall time, peak host RSS).
+# print a table (size, INIT_P2M, CPU, result, wall time, peak host RSS).
 #
 #   scripts/scale.sh [--build DIR] [--only N[,N...]] [--logs DIR]   (--help: this text)
 #
@@ -14,8 +14,18 @@
 #                                          initial mapping needs one order-19 chunk)
 #   3  -m 600G, dom0 590G, INIT_P2M        expected to pass
 #   4  -m 1T,   dom0 1000G, INIT_P2M       expected to pass
+#   5  as 3 on a CPU with 1 GiB pages       expected to pass (Xen maps the
+#      (-cpu qemu64,+pdpe1gb)               1.15 GiB list with a 1 GiB page)
+#   6  as 4 on a CPU with 1 GiB pages       expected to pass (the 1.95 GiB list:
+#                                           one 1 GiB and 488 2 MiB pages)
+#   7  -m 524G, dom0 525824M (513.5 GiB),   expected to pass: just above the
+#      INIT_P2M, 1 GiB pages                smallest dom0 with a 1 GiB page
+#                                           (512 GiB: a 1 GiB list), so the
+#                                           list gets one 1 GiB, one 2 MiB
+#                                           and 256 4 KiB pages
 # Wall time and peak RSS are QEMU's, from wait4() in `p2m boot`. Not part of
-# every CI run: it takes ~4-5 minutes and most of the machine's memory.
+# every CI run: each run takes minutes (runs 6 and 7 up to 10-17 minutes on
+# a loaded machine) and most of the machine's memory.
 # Exit status 0 when every run gave its expected result.
 set -uo pipefail   # not -e: a run that fails is reported in the table, and the rest still run
 
@@ -41,19 +51,23 @@ p2m="$build/p2m"
 logs="${logs:-$build/scale-logs}"
 mkdir -p "$logs"
 
-# name|label|INIT_P2M|expected|p2m boot args
+# name|label|INIT_P2M|CPU|expected|p2m boot args
+gb1="qemu64,+pdpe1gb"
 runs=(
-	"1|500G|no|pass|--mem 600G --dom0-mem 500G --timeout 900"
-	"2|590G|no|refused|--mem 600G --dom0-mem 590G --timeout 900"
-	"3|590G|yes|pass|--mem 600G --dom0-mem 590G --init-p2m --timeout 900"
-	"4|1000G|yes|pass|--mem 1T --dom0-mem 1000G --init-p2m --timeout 1800"
+	"1|500G|no|qemu64|pass|--mem 600G --dom0-mem 500G --timeout 900"
+	"2|590G|no|qemu64|refused|--mem 600G --dom0-mem 590G --timeout 900"
+	"3|590G|yes|qemu64|pass|--mem 600G --dom0-mem 590G --init-p2m --timeout 900"
+	"4|1000G|yes|qemu64|pass|--mem 1T --dom0-mem 1000G --init-p2m --timeout 1800"
+	"5|590G|yes|$gb1|pass|--mem 600G --dom0-mem 590G --init-p2m --cpu $gb1 --timeout 900"
+	"6|1000G|yes|$gb1|pass|--mem 1T --dom0-mem 1000G --init-p2m --cpu $gb1 --timeout 1800"
+	"7|513.5G|yes|$gb1|pass|--mem 524G --dom0-mem 525824M --init-p2m --cpu $gb1 --timeout 900"
 )
 
 need_kib=$((17 * 1024 * 1024))
 rows=()
 bad=0
 for r in "${runs[@]}"; do
-	IFS='|' read -r n size initp2m expect args <<<"$r"
+	IFS='|' read -r n size initp2m cpu expect args <<<"$r"
 	if [ -n "$only" ] && [[ ",$only," != *",$n,"* ]]; then continue; fi
 	avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 	if [ "$avail" -lt "$need_kib" ]; then
@@ -81,14 +95,14 @@ for r in "${runs[@]}"; do
 			bad=1
 		fi
 	fi
-	rows+=("$size|$initp2m|$result|${wall:-?}|${rss:-?}")
+	rows+=("$size|$initp2m|$cpu|$result|${wall:-?}|${rss:-?}")
 done
 
 echo
-printf '| %-6s | %-8s | %-70s | %-9s | %-9s |\n' size INIT_P2M result wall "peak RSS"
-printf '|--------|----------|%s|-----------|-----------|\n' "$(printf -- '-%.0s' $(seq 72))"
+printf '| %-6s | %-8s | %-15s | %-70s | %-9s | %-9s |\n' size INIT_P2M CPU result wall "peak RSS"
+printf '|--------|----------|-----------------|%s|-----------|-----------|\n' "$(printf -- '-%.0s' $(seq 72))"
 for row in "${rows[@]}"; do
-	IFS='|' read -r a b c d e <<<"$row"
-	printf '| %-6s | %-8s | %-70s | %-9s | %-9s |\n' "$a" "$b" "$c" "$d" "$e"
+	IFS='|' read -r a b c d e f <<<"$row"
+	printf '| %-6s | %-8s | %-15s | %-70s | %-9s | %-9s |\n' "$a" "$b" "$c" "$d" "$e" "$f"
 done
 exit $bad

@@ -4,12 +4,14 @@
  *   1. adopt the initial list (either placement) and set up page tables
  *      and the M2P;
  *   2. get the memory map, plan it, seed the frame pool;
- *   3. create the P2M; move the frames under holes whose targets lie
+ *   3. create the P2M; copy the initial list and the initrd out of
+ *      ranges the plan takes away; move the frames under holes whose targets lie
  *      beyond the build's windows; give back the frames the plan
  *      releases or trims; build it from the initial list;
  *   4. apply the rest of the plan (the other moves, identity, extra
  *      memory);
- *   5. free the initial list and the page tables that mapped it;
+ *   5. free the initial list and the page tables that mapped it; trim
+ *      the initial mapping past the kernel and recycle Xen's tables;
  *   6. publish to shared_info;
  *   7. prove the result (checks.c), print the layout, exit with a verdict.
  *
@@ -111,6 +113,7 @@ void kmain(start_info_t *si)
 	if (rc)
 		panic("p2m_create(%#lx): %s", (unsigned long)boot.plan.end,
 		      p2m_last_error(&boot.p2m));
+	relocate_objects();
 	memmap_remap_early();
 	memmap_release();
 	rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);
@@ -125,6 +128,7 @@ void kmain(start_info_t *si)
 
 	/* 5 */
 	initial_free();
+	recycle_initial_mapping();
 
 	/* 6 */
 	map_shared_info();

@@ -27,7 +27,22 @@ struct boot {
 	uint64_t list_tables_freed; /* initial-mapping L1s freed with it */
 #define MAX_LIST_TABLES 1024      /* a 1 GiB list: 512 L1s */
 	uint64_t list_table_pfns[MAX_LIST_TABLES]; /* their pfns */
-	uint64_t init_p2m_superpages, init_p2m_tables;
+	uint64_t init_p2m_superpages, init_p2m_gib_pages, init_p2m_tables;
+	/* relocate.c: the list's copy when the plan moved it (the old list
+	 * is then gone; its pfns that stay RAM joined the pool) */
+	bool list_moved;
+	uint64_t moved_va, moved_pfn, moved_frames, moved_old_kept;
+	unsigned moved_tables;
+	xen_pfn_t moved_table_mfns[MAX_LIST_TABLES];
+	/* recycle.c: the initial mapping past the kernel's end */
+	uint64_t recycle_first;     /* first pfn past the kernel */
+	uint64_t recycle_unmapped, recycle_pooled, recycle_writable;
+	uint64_t recycle_l1, recycle_l2, recycle_l3;
+	uint64_t recycle_expect_l1, recycle_expect_l2, recycle_expect_l3;
+	/* start_info's module (the initrd), where it is now */
+	uint64_t initrd_pfn, initrd_len, initrd_from;
+	bool initrd_moved;
+	uint32_t initrd_cksum_before;
 
 	/* the memory map and the plan */
 	struct p2m_e820_entry map_in[MAX_MAP];
@@ -59,6 +74,13 @@ void memmap_pool(void);
 void memmap_remap_early(void);
 void memmap_release(void);
 void memmap_apply(void);
+/* relocate.c */
+void relocate_objects(void);
+void relocate_free_list(void);
+uint32_t relocate_initrd_cksum(uint64_t pfn, uint64_t len);
+/* recycle.c */
+void recycle_initial_mapping(void);
+bool recycle_kept(uint64_t pfn);
 /* checks.c: returns the number of failed checks */
 unsigned checks_run(void);
 /* boot.c */

@@ -9,7 +9,16 @@
  *  max-pfn         max_pfn covers every populated pfn; generation even
  *  list-unmapped   no mapping of the initial list is left in our tables
  *  list-freed      every frame of the initial list (and freed tables) is
- *                  back in the pool, counted
+ *                  back in the pool, counted (a relocated list: its old
+ *                  pfns that stay RAM)
+ *  list-relocated  (when moved) the copy is unmapped, its frames and
+ *                  tables in the pool
+ *  initial-mapping past the kernel's end only kept pages are mapped
+ *                  (start_info, a domU's rings); the L1/L2/L3s freed are
+ *                  those of the chunks that keep nothing (expected from
+ *                  the geometry), each writable again
+ *  initrd          (with a module) it lies in RAM that stays RAM, and a
+ *                  moved one kept its POSIX cksum (printed for the host)
  *  tools-walk      libp2mread (the tools' reader) reads the linear list
  *                  from p2m_cr3/p2m_vaddr and the 3-level tree from
  *                  pfn_to_mfn_frame_list_list by mfn without a refusal,
@@ -159,10 +168,36 @@ static void check_entries(void)
  * the old list. */
 static uint64_t boot_allocs = ~0ull;
 
+/* Pages mapped in [va, end), skipping whole absent tables; with kept,
+ * those recycle_kept() keeps are counted there instead. */
+static uint64_t mapped_pages(uint64_t va, uint64_t end, uint64_t *kept)
+{
+	uint64_t mapped = 0;
+	struct pt_walk w;
+
+	while (va < end) {
+		uint64_t step = PAGE_SIZE;
+
+		if (pt_walk(va, &w) == 0) {
+			if (kept && recycle_kept((va - VIRT_BASE) >> PAGE_SHIFT))
+				(*kept)++;
+			else
+				mapped++;
+		} else if (w.level > 1) /* a whole table's reach is absent */
+			step = (uint64_t)1 << (12 + 9 * (w.level - 1));
+		va = (va & ~(step - 1)) + step;
+	}
+	return mapped;
+}
+
+static bool stays_ram(uint64_t pfn)
+{
+	return p2m_e820_category_of(&boot.plan, pfn) == P2M_E820_C_RAM;
+}
+
 static void check_list_gone(void)
 {
-	uint64_t mapped = 0, va, end, notfree = 0, i, since;
-	struct pt_walk w;
+	uint64_t mapped = 0, end, notfree = 0, owed = 0, i, since;
 
 	if (boot.init_p2m) {
 		unsigned slot = pt_index(boot.list_va, 4);
@@ -172,21 +207,27 @@ static void check_list_gone(void)
 		       mapped ? "still present" : "empty");
 	} else {
 		end = boot.list_va + (boot.list_frames << PAGE_SHIFT);
-		for (va = boot.list_va; va < end;) {
-			uint64_t step = PAGE_SIZE;
-
-			if (pt_walk(va, &w) == 0)
-				mapped++;
-			else if (w.level > 1) /* a whole table's reach is absent */
-				step = (uint64_t)1 << (12 + 9 * (w.level - 1));
-			va = (va & ~(step - 1)) + step;
-		}
+		mapped = mapped_pages(boot.list_va, end, NULL);
 		result(!mapped, "list-unmapped",
 		       "%lu pages of the old list VA [%#lx, %#lx) still mapped",
 		       (unsigned long)mapped, (unsigned long)boot.list_va, (unsigned long)end);
 	}
-	for (i = 0; i < boot.list_frames; i++)
+	/* A relocated list's old pfns that stay RAM joined the pool when it
+	 * moved (and may be in use by now); the others went with the plan
+	 * (remapped or released). The count given must be the plan's. */
+	if (boot.list_moved) {
+		for (i = 0; i < boot.list_frames; i++)
+			owed += stays_ram(boot.list_pfn + i);
+		result(owed == boot.moved_old_kept, "list-freed",
+		       "%lu old list frames joined the pool when the list moved; "
+		       "%lu of its pfns stay RAM in the plan",
+		       (unsigned long)boot.moved_old_kept, (unsigned long)owed);
+		return;
+	}
+	for (i = 0; i < boot.list_frames; i++) {
+		owed++;
 		notfree += !frames_is_free(boot.list_pfn + i);
+	}
 	for (i = 0; i < boot.list_tables_freed; i++)
 		notfree += !frames_is_free(boot.list_table_pfns[i]);
 	if (boot_allocs == ~0ull)
@@ -195,10 +236,78 @@ static void check_list_gone(void)
 	result(notfree <= since, "list-freed",
 	       "%lu of %lu list frames and %lu of %lu freed table frames are in the pool "
 	       "(%lu not, %lu frames allocated since boot may reuse them)",
-	       (unsigned long)(boot.list_frames - (notfree > boot.list_frames ? boot.list_frames : notfree)),
-	       (unsigned long)boot.list_frames,
+	       (unsigned long)(owed - (notfree > owed ? owed : notfree)), (unsigned long)owed,
 	       (unsigned long)boot.list_tables_freed, (unsigned long)boot.list_tables_freed,
 	       (unsigned long)notfree, (unsigned long)since);
+}
+
+/* The relocated copy of the list (relocate.c): unmapped, its frames and
+ * tables back in the pool; the old list's pfns that stay RAM joined the
+ * pool when it moved (counted by list-freed). */
+static void check_list_moved(void)
+{
+	uint64_t mapped, notfree = 0, i, pfn;
+
+	mapped = mapped_pages(boot.moved_va, boot.moved_va + (boot.moved_frames << PAGE_SHIFT),
+			      NULL);
+	for (i = 0; i < boot.moved_frames; i++)
+		notfree += !frames_is_free(boot.moved_pfn + i);
+	for (i = 0; i < boot.moved_tables; i++)
+		notfree += !m2p_read(boot.moved_table_mfns[i], &pfn) || !frames_is_free(pfn);
+	result(!mapped && !notfree, "list-relocated",
+	       "copy at VA %#lx, pfns [%#lx, %#lx) + %u tables: %lu pages still mapped, "
+	       "%lu frames not in the pool; %lu old frames stayed RAM",
+	       (unsigned long)boot.moved_va, (unsigned long)boot.moved_pfn,
+	       (unsigned long)(boot.moved_pfn + boot.moved_frames), boot.moved_tables,
+	       (unsigned long)mapped, (unsigned long)notfree,
+	       (unsigned long)boot.moved_old_kept);
+}
+
+/* The initrd lies in RAM that stays RAM; a moved one has the cksum it
+ * had before the move. The cksum is POSIX cksum's, for the host. */
+static void check_initrd(void)
+{
+	uint64_t frames = (boot.initrd_len + PAGE_SIZE - 1) >> PAGE_SHIFT, bad = 0, i;
+	uint32_t sum = relocate_initrd_cksum(boot.initrd_pfn, boot.initrd_len);
+
+	for (i = 0; i < frames; i++)
+		bad += !stays_ram(boot.initrd_pfn + i);
+	result(!bad && (!boot.initrd_moved || sum == boot.initrd_cksum_before), "initrd",
+	       "%lu bytes at pfns [%#lx, %#lx)%s, %lu pfns not RAM, cksum %u (before the move %u)",
+	       (unsigned long)boot.initrd_len, (unsigned long)boot.initrd_pfn,
+	       (unsigned long)(boot.initrd_pfn + frames),
+	       boot.initrd_moved ? " (moved)" : "", (unsigned long)bad, sum,
+	       boot.initrd_moved ? boot.initrd_cksum_before : sum);
+}
+
+/* The initial mapping past the kernel's end (recycle.c): exactly the
+ * kept pages are mapped, and the tables freed (with the list and by the
+ * recycling) are those of the chunks and regions that keep nothing. */
+static void check_initial_mapping(void)
+{
+	uint64_t va = VIRT_BASE + (boot.recycle_first << PAGE_SHIFT);
+	uint64_t end = VIRT_BASE + (boot.boot_end_pfn << PAGE_SHIFT);
+	uint64_t kept = 0, kept_mapped = 0, stray, p, tables;
+
+	for (p = boot.recycle_first; p < boot.boot_end_pfn; p++)
+		kept += recycle_kept(p);
+	stray = mapped_pages(va, end, &kept_mapped);
+	tables = boot.recycle_l1 + boot.recycle_l2 + boot.recycle_l3;
+	result(!stray && kept_mapped == kept &&
+		       boot.recycle_l1 + boot.list_tables_freed == boot.recycle_expect_l1 &&
+		       boot.recycle_l2 == boot.recycle_expect_l2 &&
+		       boot.recycle_l3 == boot.recycle_expect_l3 && boot.recycle_writable == tables,
+	       "initial-mapping",
+	       "past pfn %#lx: %lu of %lu kept pages mapped, %lu stray; %lu pages unmapped "
+	       "(%lu pooled); L1s freed %lu + %lu with the list (expected %lu), L2s %lu (%lu), "
+	       "L3s %lu (%lu), %lu of %lu writable",
+	       (unsigned long)boot.recycle_first, (unsigned long)kept_mapped, (unsigned long)kept,
+	       (unsigned long)stray, (unsigned long)boot.recycle_unmapped,
+	       (unsigned long)boot.recycle_pooled, (unsigned long)boot.recycle_l1,
+	       (unsigned long)boot.list_tables_freed, (unsigned long)boot.recycle_expect_l1,
+	       (unsigned long)boot.recycle_l2, (unsigned long)boot.recycle_expect_l2,
+	       (unsigned long)boot.recycle_l3, (unsigned long)boot.recycle_expect_l3,
+	       (unsigned long)boot.recycle_writable, (unsigned long)tables);
 }
 
 /* The toolstack's view through libp2mread, the reader the host's tools
@@ -318,6 +427,11 @@ unsigned checks_run(void)
 	printk("checks:\n");
 	check_entries();
 	check_list_gone();
+	if (boot.list_moved)
+		check_list_moved();
+	check_initial_mapping();
+	if (boot.initrd_len)
+		check_initrd();
 	check_tools_walk();
 	check_released();
 	if (balloon_active()) {

@@ -108,6 +108,23 @@ bool frames_take(uint64_t n, uint64_t *out)
 	return true;
 }
 
+bool frames_take_run(uint64_t n, uint64_t *pfn)
+{
+	unsigned i;
+
+	for (i = 0; i < nr_ext; i++) {
+		if (ext[i].end - ext[i].start < n)
+			continue;
+		*pfn = ext[i].start;
+		ext[i].start += n;
+		if (ext[i].start == ext[i].end)
+			remove_at(i);
+		nr_free -= n;
+		return true;
+	}
+	return false;
+}
+
 void frames_remove(uint64_t pfn, uint64_t n)
 {
 	uint64_t end = pfn + n;

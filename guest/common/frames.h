@@ -23,6 +23,8 @@
 bool frames_add(uint64_t pfn, uint64_t n);
 /* Take n frames (all or none), lowest first; pfns into out. */
 bool frames_take(uint64_t n, uint64_t *out);
+/* Take n frames with consecutive pfns (first fit): [*pfn, *pfn + n). */
+bool frames_take_run(uint64_t n, uint64_t *pfn);
 /* Remove [pfn, pfn + n) from the pool, whatever of it is there. */
 void frames_remove(uint64_t pfn, uint64_t n);
 bool frames_is_free(uint64_t pfn);

@@ -51,5 +51,10 @@ const char *cmdline_value(const char *key, size_t *len);
 /* A size in pfns ("768M", "2G", "196608p"; "0"/"off": 0): 1 if present,
  * 0 if absent; a malformed value panics naming it. */
 int cmdline_pfns(const char *key, uint64_t *pfns);
+/* Every memmap=SIZE$START word (Linux's form for a reserved range;
+ * SIZE and START are bytes, decimal or 0x hex, with K/M/G/T): up to cap
+ * ranges into addr[] and size[]; returns how many. Another form of
+ * memmap= or a malformed value panics naming it. */
+unsigned cmdline_memmap(uint64_t *addr, uint64_t *size, unsigned cap);
 
 #endif

@@ -4,9 +4,9 @@
  *  - in the initial mapping (no INIT_P2M note): the list's pages are pfns
  *    of the boot image region, mapped at VIRT_BASE + pfn * 4096 through
  *    the bootstrap L1s, which it may share with the kernel and start_info;
- *  - at the INIT_P2M address (an L4 slot of its own): Xen built an L3, L2s
- *    and possibly L1s for it, mapping it with 2 MiB superpages where it
- *    could (machine-aligned, so misaligned in pfn space); the list and
+ *  - at the INIT_P2M address (an L4 slot of its own): Xen built an L3,
+ *    possibly L2s and L1s for it, mapping it with 1 GiB and 2 MiB pages
+ *    where it could (machine-aligned, so misaligned in pfn space); the list and
  *    those tables are pfns [first_p2m_pfn, first_p2m_pfn + nr_p2m_frames)
  *    and none of them is reachable through the initial mapping.
  *
@@ -18,6 +18,7 @@
 #include "arch/x86_64/pt.h"
 #include "common/boot.h"
 #include "common/frames.h"
+#include "common/init_p2m_walk.h"
 
 static uint64_t va_of_pfn(uint64_t pfn)
 {
@@ -44,79 +45,49 @@ static uint64_t find_boot_end(void)
 	return pfn;
 }
 
-static const uint64_t *map_table(xen_pfn_t mfn)
+static const uint64_t *ipw_map(void *ctx, uint64_t mfn)
 {
-	const uint64_t *t = pt_map(mfn, false);
-
-	if (!t)
-		panic("cannot map page table %#lx read-only", (unsigned long)mfn);
-	return t;
+	(void)ctx;
+	return pt_map(mfn, false);
 }
 
-/* Walk Xen's INIT_P2M tables: count tables and superpages, and check
- * that every page mapped in the list's range is a frame of the
- * announced pfn range (through the M2P). */
+static void ipw_unmap(void *ctx, const uint64_t *t)
+{
+	(void)ctx;
+	pt_unmap((void *)t);
+}
+
+static bool ipw_m2p(void *ctx, uint64_t mfn, uint64_t *pfn)
+{
+	(void)ctx;
+	return m2p_lookup(mfn, pfn);
+}
+
+/* Walk Xen's INIT_P2M tables (init_p2m_walk.c): 1 GiB, 2 MiB and 4 KiB
+ * pages in any mix; every frame must be one of the announced pfns and
+ * together they must account for all of them. */
 static void walk_init_p2m(start_info_t *si)
 {
+	static const struct ipw_ops ops = { NULL, ipw_map, ipw_unmap, ipw_m2p };
 	uint64_t slot = pt_index(boot.list_va, 4);
 	uint64_t e4 = pt_read_entry(pt_root_mfn(), (unsigned)slot);
 	uint64_t lo = si->first_p2m_pfn, hi = lo + si->nr_p2m_frames;
-	uint64_t pages = 0, outside = 0, tables = 0, supers = 0;
-	const uint64_t *l3, *l2, *l1;
-	unsigned i, j, k;
+	struct ipw_result r;
+	bool ok;
 
 	if (!(e4 & PTE_P))
 		panic("INIT_P2M: L4 slot %lu of the list is empty", (unsigned long)slot);
-	l3 = map_table(pte_mfn(e4));
-	tables++;
-	for (i = 0; i < PT_ENTRIES; i++) {
-		if (!(l3[i] & PTE_P))
-			continue;
-		if (l3[i] & PTE_PSE)
-			panic("INIT_P2M: 1 GiB page at L3[%u] (not handled)", i);
-		l2 = map_table(pte_mfn(l3[i]));
-		tables++;
-		for (j = 0; j < PT_ENTRIES; j++) {
-			uint64_t e = l2[j], n = 1, base;
-
-			if (!(e & PTE_P))
-				continue;
-			if (e & PTE_PSE) {
-				supers++;
-				n = 512;
-				base = pte_mfn(e) & ~511ull;
-				for (k = 0; k < n; k++) {
-					uint64_t pfn;
-
-					if (!m2p_read(base + k, &pfn) || pfn < lo || pfn >= hi)
-						outside++;
-				}
-				pages += n;
-				continue;
-			}
-			l1 = map_table(pte_mfn(e));
-			tables++;
-			for (k = 0; k < PT_ENTRIES; k++) {
-				uint64_t pfn;
-
-				if (!(l1[k] & PTE_P))
-					continue;
-				pages++;
-				if (!m2p_read(pte_mfn(l1[k]), &pfn) || pfn < lo || pfn >= hi)
-					outside++;
-			}
-			pt_unmap((void *)l1);
-		}
-		pt_unmap((void *)l2);
-	}
-	pt_unmap((void *)l3);
-	boot.init_p2m_superpages = supers;
-	boot.init_p2m_tables = tables;
-	printk("INIT_P2M mapping at %#lx: %lu tables, %lu 2 MiB pages, %lu pages in all, %lu outside pfns [%#lx, %#lx)\n",
-	       (unsigned long)boot.list_va, (unsigned long)tables,
-	       (unsigned long)supers, (unsigned long)pages,
-	       (unsigned long)outside, (unsigned long)lo, (unsigned long)hi);
-	if (outside || pages + tables != si->nr_p2m_frames)
+	ok = init_p2m_walk(&ops, pte_mfn(e4), lo, hi, &r);
+	boot.init_p2m_superpages = r.pages_2m;
+	boot.init_p2m_gib_pages = r.pages_1g;
+	boot.init_p2m_tables = r.tables;
+	printk("INIT_P2M mapping at %#lx: %lu tables, %lu 1 GiB pages, %lu 2 MiB pages, "
+	       "%lu 4 KiB pages, %lu frames in all, %lu outside pfns [%#lx, %#lx), %lu bad entries\n",
+	       (unsigned long)boot.list_va, (unsigned long)r.tables, (unsigned long)r.pages_1g,
+	       (unsigned long)r.pages_2m, (unsigned long)r.pages_4k,
+	       (unsigned long)(r.pages + r.tables), (unsigned long)r.outside,
+	       (unsigned long)lo, (unsigned long)hi, (unsigned long)r.bad_entries);
+	if (!ok)
 		panic("INIT_P2M mapping does not match first_p2m_pfn/nr_p2m_frames");
 }
 
@@ -194,7 +165,9 @@ static void free_in_initial_mapping(void)
 
 void initial_free(void)
 {
-	if (boot.init_p2m) {
+	if (boot.list_moved) {
+		relocate_free_list();
+	} else if (boot.init_p2m) {
 		unsigned slot = pt_index(boot.list_va, 4);
 
 		/* One entry drops Xen's whole INIT_P2M tree: the L3, the L2s,
@@ -205,7 +178,7 @@ void initial_free(void)
 	} else {
 		free_in_initial_mapping();
 	}
-	if (!frames_add(boot.list_pfn, boot.list_frames))
+	if (!boot.list_moved && !frames_add(boot.list_pfn, boot.list_frames))
 		panic("initial list frames [%#lx, +%#lx) overlap the pool",
 		      (unsigned long)boot.list_pfn, (unsigned long)boot.list_frames);
 	boot.initial = NULL;
@@ -213,7 +186,8 @@ void initial_free(void)
 	/* Revector: the list is now libp2m's. */
 	start_info->mfn_list = (unsigned long)boot.p2m.list;
 	printk("freed the initial list: %lu frames%s, %lu bootstrap L1s\n",
-	       (unsigned long)boot.list_frames,
+	       (unsigned long)(boot.list_moved ? boot.moved_frames : boot.list_frames),
+	       boot.list_moved ? " (its relocated copy)" :
 	       boot.init_p2m ? " (list and INIT_P2M tables)" : "",
 	       (unsigned long)boot.list_tables_freed);
 }

@@ -20,6 +20,23 @@ static uint64_t pfn_of_va(uint64_t va)
 	return (va - VIRT_BASE) >> PAGE_SHIFT;
 }
 
+/* memmap=SIZE$START (Linux's reserved form) joins the map as a reserved
+ * entry; the planner's sanitiser lets it win over the RAM below it. */
+static void add_memmap_reserved(void)
+{
+	uint64_t addr[8], size[8];
+	unsigned n = cmdline_memmap(addr, size, 8), i;
+
+	for (i = 0; i < n; i++) {
+		if (boot.nr_map_in == MAX_MAP)
+			panic("memmap=: the map is full (%u entries)", MAX_MAP);
+		boot.map_in[boot.nr_map_in++] = (struct p2m_e820_entry){
+			.addr = addr[i], .size = size[i], .type = P2M_E820_RESERVED };
+		printk("memmap=: reserved [%#lx, %#lx) added to the map\n",
+		       (unsigned long)addr[i], (unsigned long)(addr[i] + size[i]));
+	}
+}
+
 void memmap_get(void)
 {
 	struct xen_memory_map mm;
@@ -40,6 +57,7 @@ void memmap_get(void)
 	} else {
 		boot.nr_map_in = mm.nr_entries;
 	}
+	add_memmap_reserved();
 	rc = hyp_memory_op(XENMEM_maximum_reservation, &self);
 	boot.max_pages = rc > 0 ? (uint64_t)rc : 0;
 	printk("memory map (%s, rc %d): %u entries; nr_pages %#lx, maximum reservation %#lx\n",
@@ -135,6 +153,15 @@ void memmap_plan(void)
 		pfn_of_va(start_info->pt_base), start_info->nr_pt_frames };
 	in.objects[P2M_E820_OBJ_START_INFO] = (struct p2m_e820_object){
 		pfn_of_va((uint64_t)(uintptr_t)start_info), 1 };
+	/* The initrd: a VA in the initial mapping, or a pfn when Xen says so. */
+	if (start_info->mod_len) {
+		boot.initrd_pfn = (start_info->flags & SIF_MOD_START_PFN)
+					  ? start_info->mod_start
+					  : pfn_of_va(start_info->mod_start);
+		boot.initrd_len = start_info->mod_len;
+		in.objects[P2M_E820_OBJ_INITRD] = (struct p2m_e820_object){
+			boot.initrd_pfn, (boot.initrd_len + PAGE_SIZE - 1) >> PAGE_SHIFT };
+	}
 
 	p2m_e820_plan_init(pl, boot.map, MAX_RANGES);
 	pl->layout = boot.layout;
@@ -156,10 +183,11 @@ void memmap_plan(void)
 		p2m_e820_describe_conflict(&pl->conflicts[i], buf, sizeof(buf));
 		printk("  conflict: %s\n", buf);
 	}
+	/* A fatal conflict (kernel, page tables, start_info) fails the plan
+	 * with a message naming both ranges; the others are relocated
+	 * (relocate.c) before the first frame moves. */
 	if (rc)
 		panic("E820 plan: %s", pl->error);
-	if (pl->nr_conflicts)
-		panic("E820 plan: relocating Xen's objects is not implemented");
 	printk("plan: end %#lx, max_pages %#lx, extra budget %#lx\n",
 	       (unsigned long)pl->end, (unsigned long)pl->max_pages,
 	       (unsigned long)pl->extra_budget);

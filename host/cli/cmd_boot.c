@@ -50,6 +50,7 @@ struct boot_opts {
 	const char *dom0_mem;  /* verbatim Xen syntax, NULL = derived from mem */
 	bool init_p2m, high;
 	const char *machine;
+	const char *cpu;       /* QEMU -cpu MODEL, NULL = QEMU's default */
 	const char *guest, *xen;
 	double timeout;        /* 0 = derived from mem */
 	const char *log;
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 		"  --high               the image with VIRT_BASE 0xffffffff80000000\n"
 		"                       (guest-high.elf; with --init-p2m guest-high-initp2m.elf)\n"
 		"  --machine pc|q35     QEMU machine type (default pc)\n"
+		"  --cpu MODEL          QEMU -cpu MODEL, e.g. qemu64,+pdpe1gb (1 GiB pages:\n"
+		"                       Xen then maps a large INIT_P2M list with them)\n"
 		"  --guest ELF          guest kernel (default: guest/ in the build tree)\n"
 		"  --xen PATH           Xen image (default: $P2M_XEN, else cache/xen/xen\n"
 		"                       from scripts/get-xen.sh, $P2M_CACHE overrides cache/)\n"
@@ -124,7 +127,7 @@ static int check_dom0_mem(const char *spec)
 	return 0;
 }
 
-enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_GUEST, O_XEN, O_TMO, O_LOG,
+enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_CPU, O_GUEST, O_XEN, O_TMO, O_LOG,
        O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP };
 
 static const struct option long_opts[] = {
@@ -133,6 +136,7 @@ static const struct option long_opts[] = {
 	{ "init-p2m", no_argument, 0, O_INIT },
 	{ "high", no_argument, 0, O_HIGH },
 	{ "machine", required_argument, 0, O_MACH },
+	{ "cpu", required_argument, 0, O_CPU },
 	{ "guest", required_argument, 0, O_GUEST },
 	{ "xen", required_argument, 0, O_XEN },
 	{ "timeout", required_argument, 0, O_TMO },
@@ -212,6 +216,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		case O_HIGH: o->high = true; break;
 		case O_GUEST: o->guest = optarg; break;
 		case O_XEN: o->xen = optarg; break;
+		case O_CPU: o->cpu = optarg; break;
 		case O_LOG: o->log = optarg; break;
 		case O_ARGS: o->args = optarg; break;
 		case O_XARGS: o->xen_args = optarg; break;
@@ -371,7 +376,7 @@ int cmd_boot(int argc, char **argv)
 	const struct boot_machine m = {
 		.qemu = "qemu-system-x86_64", .machine = o.machine, .mem = o.mem,
 		.dom0_mem = dom0, .xen = xen, .guest = guest, .args = o.args,
-		.xen_args = o.xen_args, .module = o.module,
+		.xen_args = o.xen_args, .module = o.module, .cpu = o.cpu,
 	};
 	if (!bootqemu_build(&m, &q)) {
 		fail("the QEMU command line is too long (--args, --xen-args or a path)");

@@ -115,8 +115,13 @@ bool bootqemu_build(const struct boot_machine *m, struct bootqemu *q)
 	opt(q, "-m", q->mem);
 	if (big)
 		opt(q, "-object", q->backend);
-	if (m->mem > 900 * BOOT_GIB)
-		opt(q, "-cpu", "qemu64,phys-bits=42");
+	/* Above ~1 TiB QEMU moves high RAM past the default 40 address bits. */
+	if (m->cpu || m->mem > 900 * BOOT_GIB) {
+		if (!put(q->cpu, sizeof(q->cpu), "%s%s", m->cpu ? m->cpu : "qemu64",
+			 m->mem > 900 * BOOT_GIB ? ",phys-bits=42" : ""))
+			return false;
+		opt(q, "-cpu", q->cpu);
+	}
 	opt(q, "-kernel", m->xen);
 	opt(q, "-append", q->append);
 	opt(q, "-initrd", q->initrd);

@@ -12,7 +12,7 @@
  *
  *   qemu-system-x86_64 -accel tcg -nographic -no-reboot -machine M -m MEM
  *     [-object memory-backend-ram,...,reserve=off]  (RAM over 16 GiB)
- *     [-cpu qemu64,phys-bits=42]                    (RAM over 900 GiB)
+ *     [-cpu MODEL[,phys-bits=42]]   (--cpu; phys-bits for RAM over 900 GiB)
  *     -kernel XEN -append "console=com1 ... dom0_mem=D ... XEN_ARGS"
  *     -initrd "GUEST ARGS[,MODULE]" -device isa-debug-exit,iobase=0xf4,iosize=0x04
  *
@@ -47,6 +47,7 @@ struct boot_machine {
 	const char *args;      /* dom0's command line ("" for none) */
 	const char *xen_args;  /* extra Xen options ("" for none) */
 	const char *module;    /* second module (dom0's initrd), or NULL */
+	const char *cpu;       /* QEMU -cpu MODEL, or NULL for QEMU's default */
 };
 
 #define BOOTQEMU_MAX_ARGS 48
@@ -58,6 +59,7 @@ struct bootqemu {
 	char mem[32];
 	char machine[128];
 	char backend[128];
+	char cpu[160];
 	char append[1024];
 	char initrd[3 * 4096 + 1024];   /* three paths (PATH_MAX) and the args */
 };

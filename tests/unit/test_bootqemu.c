@@ -103,6 +103,14 @@ static void large_machines(void **state)
 	m = machine(900 * GIB, "800G");
 	assert_true(bootqemu_build(&m, &q));
 	assert_null(strstr(joined(&q), "-cpu"));
+	/* --cpu is passed as given; over 900 GiB the address bits follow it. */
+	m.cpu = "qemu64,+pdpe1gb";
+	assert_true(bootqemu_build(&m, &q));
+	assert_non_null(strstr(joined(&q), " -cpu qemu64,+pdpe1gb -kernel"));
+	m = machine(1024 * GIB, "1000G");
+	m.cpu = "EPYC";
+	assert_true(bootqemu_build(&m, &q));
+	assert_non_null(strstr(joined(&q), " -cpu EPYC,phys-bits=42 -kernel"));
 }
 
 /* Guest arguments ride in the first module; commas in any module are
