@@ -24,6 +24,8 @@
 #                 commit, 600 GiB of host RAM): the run ends with the domU
 #                 alive. ~13.5 GB of host RAM and several minutes; run alone.
 #
+# The hypervisor is $P2M_XEN when set (e.g. cache/xen/xen-shadow of
+# `scripts/get-xen.sh --shadow`), else cache/xen/xen.
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the
 # initramfs is rebuilt in DIR/toolstack/ each run (~2 s). The dom0's /init
 # prints "toolstack: N passed, N failed" (one check per domU and step) and
@@ -34,6 +36,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cache="${P2M_CACHE:-$root/cache}"
+xen_image="${P2M_XEN:-$cache/xen/xen}"
 build="${P2M_BUILD:-}"
 save=0
 fetch=1
@@ -50,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--args) args="$2"; shift 2 ;;
 	--timeout) timeout="$2"; shift 2 ;;
 	--big) big=1; shift ;;
-	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -68,7 +71,7 @@ pkgs="$cache/pkgs"
 if [ "$fetch" = 1 ]; then
 	"$here/get-xen.sh" --tools >/dev/null || die "scripts/get-xen.sh --tools failed"
 elif ! ls "$pkgs"/boot/vmlinuz-*-amd64 >/dev/null 2>&1 || [ ! -x "$pkgs/usr/lib/xen-4.17/bin/xl" ] ||
-	[ ! -f "$cache/xen/xen" ]; then
+	[ ! -f "$xen_image" ]; then
 	echo "toolstack.sh: packages not fetched (run scripts/get-xen.sh --tools): skipped" >&2
 	exit 77
 fi
@@ -279,6 +282,6 @@ chmod +x "$stage"/init
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.cpio.gz"
 echo "toolstack.sh: initramfs $work/initrd.cpio.gz ($(du -h "$work/initrd.cpio.gz" | cut -f1)), kernel $kernel"
 
-exec "$build/p2m" boot --guest "$kernel" --module "$work/initrd.cpio.gz" \
+exec "$build/p2m" boot --xen "$xen_image" --guest "$kernel" --module "$work/initrd.cpio.gz" \
 	--args "console=hvc0 earlyprintk=xen loglevel=4" \
 	--mem "$qemu_mem" --dom0-mem "$dom0_mem" --timeout "$timeout" --log "$work/console.log"
