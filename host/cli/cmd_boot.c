@@ -70,6 +70,7 @@ struct boot_opts {
 	const char *expect[8]; /* console substrings that must appear */
 	int n_expect;
 	bool dry_run, quiet;
+	bool clean_log;        /* fail on Xen's warnings about the guest */
 };
 
 static void usage(FILE *f)
@@ -94,6 +95,8 @@ static void usage(FILE *f)
 		"  --module FILE        a second boot module (an initrd for a Linux dom0 given\n"
 		"                       as --guest; see scripts/toolstack.sh)\n"
 		"  --expect TEXT        fail unless a console line contains TEXT (up to 8)\n"
+		"  --clean-xen-log      fail if Xen logs a warning about what a guest did (a debug\n"
+		"                       Xen prints them; default on when $P2M_CLEAN_XEN_LOG is set)\n"
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
@@ -298,7 +301,7 @@ static bool on_line(void *ctx, double t, const char *line)
 static int parse_opts(int argc, char **argv, struct boot_opts *o)
 {
 	enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_GUEST, O_XEN, O_TMO, O_LOG,
-	       O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP };
+	       O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP, O_CLEAN };
 	static const struct option lo[] = {
 		{ "mem", required_argument, 0, O_MEM },
 		{ "dom0-mem", required_argument, 0, O_DOM0 },
@@ -316,12 +319,14 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		{ "dry-run", no_argument, 0, O_DRY },
 		{ "quiet", no_argument, 0, O_QUIET },
 		{ "help", no_argument, 0, O_HELP },
+		{ "clean-xen-log", no_argument, 0, O_CLEAN },
 		{ 0, 0, 0, 0 },
 	};
 	o->mem = 2 * GIB;
 	o->machine = "pc";
 	o->args = "";
 	o->xen_args = "";
+	o->clean_log = getenv("P2M_CLEAN_XEN_LOG") != NULL;
 	optind = 1;
 	opterr = 0;
 	for (;;) {
@@ -375,6 +380,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 			break;
 		case O_DRY: o->dry_run = true; break;
 		case O_QUIET: o->quiet = true; break;
+		case O_CLEAN: o->clean_log = true; break;
 		case O_HELP: case 'h': usage(stdout); return -1;
 		default:
 			fail("unknown or incomplete option '%s' (see p2m boot --help)", argv[optind - 1]);
@@ -638,6 +644,9 @@ int cmd_boot(int argc, char **argv)
 		snprintf(why, sizeof(why), "the guest passed its checks but wrote 0x%x to isa-debug-exit (pass is 0x%x)",
 			 code, BOOT_DEBUG_EXIT_PASS);
 
+	if (!why[0] && o.clean_log && b->guest_warnings)
+		snprintf(why, sizeof(why), "Xen logged %lu warning(s) about the guest, the first: %s",
+			 b->guest_warnings, b->guest_warning);
 	for (int i = 0; i < o.n_expect && !why[0]; i++)
 		if (!w.found[i])
 			snprintf(why, sizeof(why), "no console line contains the expected \"%s\"", o.expect[i]);
