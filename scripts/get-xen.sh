@@ -168,6 +168,14 @@ ensure_build_tools() {
 # apt with the cache's own configuration: deb-src lines only, own lists.
 apt_src() { APT_CONFIG="$aptdir/apt.conf" "$@"; }
 
+# One deb-src line per archive the host's policy lists for the binary
+# ("500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages").
+src_lines() { # signed-by option
+	apt-cache policy xen-hypervisor-4.17-amd64 2>/dev/null |
+		awk -v o="$1" '$2 ~ /^https?:/ && $5 == "Packages" { split($3, s, "/"); print "deb-src " o $2 " " s[1] " " s[2] }' |
+		sort -u
+}
+
 # Write apt/ (config, deb-src for every archive that carries the binary
 # package, per the host's own policy) and refresh its lists when the sources
 # changed or were never fetched. $1=1 forces a refresh.
@@ -182,15 +190,10 @@ setup_src_apt() {
 	CONF
 	mv "$aptdir/apt.conf.new" "$aptdir/apt.conf"
 	[ -f "$kr" ] && opt="[signed-by=$kr] "
-	# policy lines look like "500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages"
-	lines="$(apt-cache policy xen-hypervisor-4.17-amd64 2>/dev/null |
-		awk -v o="$opt" '$2 ~ /^https?:/ && $5 == "Packages" { split($3, s, "/"); print "deb-src " o $2 " " s[1] " " s[2] }' |
-		sort -u)"
+	lines="$(src_lines "$opt")"
 	if [ -z "$lines" ]; then
 		apt_update_once
-		lines="$(apt-cache policy xen-hypervisor-4.17-amd64 2>/dev/null |
-			awk -v o="$opt" '$2 ~ /^https?:/ && $5 == "Packages" { split($3, s, "/"); print "deb-src " o $2 " " s[1] " " s[2] }' |
-			sort -u)"
+		lines="$(src_lines "$opt")"
 	fi
 	[ -n "$lines" ] || die "step 'deb-src': the host's apt sources offer no xen-hypervisor-4.17-amd64"
 	if [ "$lines" != "$(cat "$aptdir/sources.list" 2>/dev/null)" ]; then

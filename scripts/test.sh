@@ -8,10 +8,11 @@
 #   clang-tsan     TSan (-DP2M_SANITIZE=thread), the tests labelled `concurrency`
 # then run every libFuzzer target briefly (fuzz: scripts/fuzz.sh -t 15),
 # then the debug-Xen pass (xen-debug: scripts/get-xen.sh --shadow builds
-# Xen from Debian's source with CONFIG_DEBUG=y, ~N min cold, cached after;
-# every Xen scenario of the gcc tree runs once more on it, and a warning
-# Xen logs about the guest fails it), and print a summary. Exits non-zero
-# if anything failed.
+# the shadow Xen and its CONFIG_DEBUG=y twin from Debian's source, ~17 min
+# of CPU for both, i.e. ~10 min on an idle 2-core machine when cold and
+# seconds once cached in cache/xen/; every Xen scenario of the gcc tree
+# runs once more on the debug image, and a warning Xen logs about the
+# guest fails it), and print a summary. Exits non-zero if anything failed.
 #
 #   scripts/test.sh [CONFIG...]     (default: all four, fuzz, then xen-debug)
 # Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
