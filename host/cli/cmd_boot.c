@@ -71,6 +71,7 @@ struct boot_opts {
 	int n_expect;
 	bool dry_run, quiet;
 	bool clean_log;        /* fail on Xen's warnings about the guest */
+	bool clean_domu;       /* ... about a domU only (a Linux dom0 is not ours) */
 };
 
 static void usage(FILE *f)
@@ -95,8 +96,9 @@ static void usage(FILE *f)
 		"  --module FILE        a second boot module (an initrd for a Linux dom0 given\n"
 		"                       as --guest; see scripts/toolstack.sh)\n"
 		"  --expect TEXT        fail unless a console line contains TEXT (up to 8)\n"
-		"  --clean-xen-log      fail if Xen logs a warning about what a guest did (a debug\n"
-		"                       Xen prints them; default on when $P2M_CLEAN_XEN_LOG is set)\n"
+		"  --clean-xen-log[=domu]  fail if Xen logs a warning about what a guest (or only\n"
+		"                       a domU) did; a debug Xen prints them. $P2M_CLEAN_XEN_LOG\n"
+		"                       set (to 1, or domu) is the default\n"
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
@@ -319,14 +321,16 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		{ "dry-run", no_argument, 0, O_DRY },
 		{ "quiet", no_argument, 0, O_QUIET },
 		{ "help", no_argument, 0, O_HELP },
-		{ "clean-xen-log", no_argument, 0, O_CLEAN },
+		{ "clean-xen-log", optional_argument, 0, O_CLEAN },
 		{ 0, 0, 0, 0 },
 	};
 	o->mem = 2 * GIB;
 	o->machine = "pc";
 	o->args = "";
 	o->xen_args = "";
-	o->clean_log = getenv("P2M_CLEAN_XEN_LOG") != NULL;
+	const char *clean = getenv("P2M_CLEAN_XEN_LOG");
+	o->clean_log = clean != NULL;
+	o->clean_domu = clean && !strcmp(clean, "domu");
 	optind = 1;
 	opterr = 0;
 	for (;;) {
@@ -380,7 +384,14 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 			break;
 		case O_DRY: o->dry_run = true; break;
 		case O_QUIET: o->quiet = true; break;
-		case O_CLEAN: o->clean_log = true; break;
+		case O_CLEAN:
+			if (optarg && strcmp(optarg, "domu")) {
+				fail("--clean-xen-log='%s': the only value is domu", optarg);
+				return 2;
+			}
+			o->clean_log = true;
+			o->clean_domu = optarg && !strcmp(optarg, "domu");
+			break;
 		case O_HELP: case 'h': usage(stdout); return -1;
 		default:
 			fail("unknown or incomplete option '%s' (see p2m boot --help)", argv[optind - 1]);
@@ -588,7 +599,7 @@ int cmd_boot(int argc, char **argv)
 	fflush(stdout);
 
 	int lock_fd = o.mem > BIGMEM_THRESHOLD ? take_bigmem_lock(o.mem) : -1;
-	struct watch w = { .quiet = o.quiet, .o = &o };
+	struct watch w = { .quiet = o.quiet, .o = &o, .log.warn_from_domid = o.clean_domu };
 	if (o.log) {
 		w.logf = fopen(o.log, "w");
 		if (!w.logf) {

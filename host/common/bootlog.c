@@ -72,8 +72,8 @@ static size_t vcpu_tag(const char *p)
 }
 
 /* gdprintk's "file.c:123:d1v0 " at p: the word ends in ":<digits>:" and
- * a guest vCPU. */
-static bool gdprintk_tag(const char *p)
+ * a guest vCPU. Returns where the vCPU starts, or NULL. */
+static const char *gdprintk_tag(const char *p)
 {
 	const char *end = p + strcspn(p, " ");
 	for (const char *c = p; c < end; c++) {
@@ -83,13 +83,16 @@ static bool gdprintk_tag(const char *p)
 		while (isdigit((unsigned char)*d))
 			d++;
 		if (*d == ':' && d + 1 + vcpu_tag(d + 1) == end && vcpu_tag(d + 1))
-			return true;
+			return d + 1;
 	}
-	return false;
+	return NULL;
 }
 
-bool bootlog_guest_warning(const char *line)
+bool bootlog_guest_warning(const char *line, long *domid)
 {
+	long unused;
+	domid = domid ? domid : &unused;
+	*domid = -1;
 	if (!is_xen_line(line))
 		return false; /* the guest's own output, "(d1) ..." included */
 	const char *x = skip_xen_prefix(line);
@@ -100,8 +103,13 @@ bool bootlog_guest_warning(const char *line)
 			x++;
 	}
 	size_t v = vcpu_tag(x), d = dom_tag(x);
-	if (gdprintk_tag(x) || (v && (x[v] == ' ' || x[v] == ':')) || (d && x[d] == ':'))
+	const char *who = gdprintk_tag(x);
+	if (!who && ((v && (x[v] == ' ' || x[v] == ':')) || (d && x[d] == ':')))
+		who = x;
+	if (who) {
+		*domid = strtol(who + 1, NULL, 10);
 		return true;
+	}
 	for (size_t i = 0; i < sizeof(mmu_refusals) / sizeof(mmu_refusals[0]); i++)
 		if (strstr(x, mmu_refusals[i]))
 			return true;
@@ -165,8 +173,12 @@ enum bootlog_event bootlog_line(struct bootlog *b, const char *line)
 	const char *x = skip_xen_prefix(line);
 	if (strstr(x, "Freed ") && strstr(x, "init memory"))
 		b->dom0_started = true; /* from here on, unprefixed lines are dom0's */
-	else if (b->dom0_started && bootlog_guest_warning(line) && !b->guest_warnings++)
-		keep(b->guest_warning, x);
+	else if (b->dom0_started) {
+		long dom;
+		if (bootlog_guest_warning(line, &dom) && (dom < 0 || dom >= b->warn_from_domid) &&
+		    !b->guest_warnings++)
+			keep(b->guest_warning, x);
+	}
 	if (strstr(x, "Panic on CPU")) {
 		b->xen_panic = true;
 		b->expect_reason = true;

@@ -41,6 +41,9 @@ struct bootlog {
 	char guest_panic[BOOTLOG_MSG];  /* the guest's first "PANIC: ..." line */
 	bool dom0_started;          /* Xen printed "Freed ... init memory" */
 	unsigned long guest_lines;  /* unprefixed lines since then (dom0 output) */
+	long warn_from_domid;       /* set by the caller: warnings naming a lower
+	                             * domain id are not counted (1: dom0 is Linux,
+	                             * only the domUs are ours) */
 	unsigned long guest_warnings;   /* Xen's warnings about a guest, after dom0 start */
 	char guest_warning[BOOTLOG_MSG]; /* the first one, "(XEN) " removed */
 	bool expect_reason;         /* internal: the next line is the panic reason */
@@ -62,12 +65,13 @@ enum bootlog_event bootlog_line(struct bootlog *b, const char *line);
 bool bootlog_parse_verdict(const char *s, long *passed, long *failed);
 
 /* Is LINE (one console line) Xen reporting something a guest did wrong?
+ * *domid (may be NULL) gets the domain it names, -1 when it names none.
  * True for a Xen line attributed to a guest vCPU or domain (Xen's
  * gdprintk "file.c:LINE:d1v0 ...", gprintk "d1v0 ...", "d1: ...") and
  * for Xen's MMU refusals however attributed ("Bad type", "Could not get
  * page", "Bad L1 flags", "Attempt to ..."); false for the guest's own
  * output ("(d1) ..." or unprefixed), for Xen's idle vCPU and for the
  * few attributed lines that report no misuse (bootlog.c lists them). */
-bool bootlog_guest_warning(const char *line);
+bool bootlog_guest_warning(const char *line, long *domid);
 
 #endif
