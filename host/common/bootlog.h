@@ -14,7 +14,8 @@
  *     "... crashed", "... shutdown", "Reboot in five seconds": after
  *     these nothing more will come, so the runner may end QEMU at once;
  *   - Xen's warnings about something a guest did (bootlog_guest_warning):
- *     counted, the first one kept. A debug Xen (CONFIG_DEBUG=y) with
+ *     counted (those naming a domain below warn_from_domid excepted),
+ *     the first one kept. A debug Xen (CONFIG_DEBUG=y) with
  *     guest_loglvl=all prints them for every MMU or privileged-operation
  *     request it refuses or corrects; `p2m boot --clean-xen-log` fails
  *     the run on one.
