@@ -36,6 +36,8 @@
 #                 at 16 MiB, at 256 MiB and at the end, and the
 #                 guest's checks after each step; `xl list` after each step.
 #
+# The hypervisor is $P2M_XEN when set (e.g. cache/xen/xen-shadow of
+# `scripts/get-xen.sh --shadow`), else cache/xen/xen.
 # Everything comes from Debian packages (scripts/get-xen.sh --tools); the
 # initramfs is rebuilt in DIR/toolstack/ each run (~2 s). The dom0's /init
 # (scripts/toolstack-init.sh) prints "toolstack: N passed, N failed" (one check per domU and step) and
@@ -46,6 +48,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cache="${P2M_CACHE:-$root/cache}"
+xen_image="${P2M_XEN:-$cache/xen/xen}"
 build="${P2M_BUILD:-}"
 save=0
 fetch=1
@@ -79,7 +82,7 @@ pkgs="$cache/pkgs"
 if [ "$fetch" = 1 ]; then
 	"$here/get-xen.sh" --tools >/dev/null || die "scripts/get-xen.sh --tools failed"
 elif ! ls "$pkgs"/boot/vmlinuz-*-amd64 >/dev/null 2>&1 || [ ! -x "$pkgs/usr/lib/xen-4.17/bin/xl" ] ||
-	[ ! -f "$cache/xen/xen" ]; then
+	[ ! -f "$xen_image" ]; then
 	echo "toolstack.sh: packages not fetched (run scripts/get-xen.sh --tools): skipped" >&2
 	exit 77
 fi
@@ -154,6 +157,6 @@ fi
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.cpio.gz"
 echo "toolstack.sh: initramfs $work/initrd.cpio.gz ($(du -h "$work/initrd.cpio.gz" | cut -f1)), kernel $kernel"
 
-exec "$build/p2m" boot --guest "$kernel" --module "$work/initrd.cpio.gz" \
+exec "$build/p2m" boot --xen "$xen_image" --guest "$kernel" --module "$work/initrd.cpio.gz" \
 	--args "console=hvc0 earlyprintk=xen loglevel=4" \
 	--mem "$qemu_mem" --dom0-mem "$dom0_mem" --timeout "$timeout" --log "$work/console.log"

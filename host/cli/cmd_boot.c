@@ -58,6 +58,7 @@ struct boot_opts {
 	const char *module;    /* a second multiboot module (dom0's initrd) */
 	struct boot_expect expect; /* console substrings that must appear */
 	bool dry_run, quiet;
+	bool clean_domu;       /* --clean-xen-log=domu: a Linux dom0's warnings are not ours */
 };
 
 static void usage(FILE *f)
@@ -85,6 +86,9 @@ static void usage(FILE *f)
 		"  --module FILE        a second boot module (an initrd for a Linux dom0 given\n"
 		"                       as --guest; see scripts/toolstack.sh)\n"
 		"  --expect TEXT        fail unless a console line contains TEXT (up to 8)\n"
+		"  --clean-xen-log[=domu]  fail if Xen logs a warning about what a guest (or only\n"
+		"                       a domU) did; a debug Xen prints them. $P2M_CLEAN_XEN_LOG\n"
+		"                       set (to 1, or domu) is the default\n"
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
@@ -128,7 +132,7 @@ static int check_dom0_mem(const char *spec)
 }
 
 enum { O_MEM = 256, O_DOM0, O_INIT, O_HIGH, O_MACH, O_CPU, O_GUEST, O_XEN, O_TMO, O_LOG,
-       O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP };
+       O_ARGS, O_XARGS, O_MOD, O_EXPECT, O_DRY, O_QUIET, O_HELP, O_CLEAN };
 
 static const struct option long_opts[] = {
 	{ "mem", required_argument, 0, O_MEM },
@@ -148,6 +152,7 @@ static const struct option long_opts[] = {
 	{ "dry-run", no_argument, 0, O_DRY },
 	{ "quiet", no_argument, 0, O_QUIET },
 	{ "help", no_argument, 0, O_HELP },
+	{ "clean-xen-log", optional_argument, 0, O_CLEAN },
 	{ 0, 0, 0, 0 },
 };
 
@@ -203,6 +208,9 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 	o->mem = 2 * BOOT_GIB;
 	o->machine = "pc";
 	o->args = "";
+	const char *clean = getenv("P2M_CLEAN_XEN_LOG");
+	o->expect.clean_log = clean != NULL;
+	o->clean_domu = clean && !strcmp(clean, "domu");
 	o->xen_args = "";
 	optind = 1;
 	opterr = 0;
@@ -223,6 +231,14 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		case O_MOD: o->module = optarg; break;
 		case O_DRY: o->dry_run = true; break;
 		case O_QUIET: o->quiet = true; break;
+		case O_CLEAN:
+			if (optarg && strcmp(optarg, "domu")) {
+				fail("--clean-xen-log='%s': the only value is domu", optarg);
+				return 2;
+			}
+			o->expect.clean_log = true;
+			o->clean_domu = optarg != NULL;
+			break;
 		case O_HELP: case 'h': usage(stdout); return -1;
 		default:
 			fail("unknown or incomplete option '%s' (see p2m boot --help)", argv[optind - 1]);
@@ -394,6 +410,7 @@ int cmd_boot(int argc, char **argv)
 
 	w.quiet = o.quiet;
 	w.expect = o.expect;
+	w.log.warn_from_domid = o.clean_domu; /* domu: from domain 1 on */
 	if ((rc = run_qemu(&o, q.argv, timeout, &w, &r)))
 		return rc;
 	bool pass = bootverdict(&w.log, &r, timeout, &w.expect, why, sizeof(why));

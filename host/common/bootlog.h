@@ -12,7 +12,13 @@
  *   - the guest's own "PANIC: reason" line (the first one is kept);
  *   - dom0 ending without the emulator exiting: "Hardware Dom0 halted",
  *     "... crashed", "... shutdown", "Reboot in five seconds": after
- *     these nothing more will come, so the runner may end QEMU at once.
+ *     these nothing more will come, so the runner may end QEMU at once;
+ *   - Xen's warnings about something a guest did (bootlog_guest_warning):
+ *     counted (those naming a domain below warn_from_domid excepted),
+ *     the first one kept. A debug Xen (CONFIG_DEBUG=y) with
+ *     guest_loglvl=all prints them for every MMU or privileged-operation
+ *     request it refuses or corrects; `p2m boot --clean-xen-log` fails
+ *     the run on one.
  *
  * Invariants: a bootlog starts zeroed (BOOTLOG_INIT or memset 0); strings
  * it keeps are NUL-terminated and truncated, never overrun.
@@ -36,6 +42,11 @@ struct bootlog {
 	char guest_panic[BOOTLOG_MSG];  /* the guest's first "PANIC: ..." line */
 	bool dom0_started;          /* Xen printed "Freed ... init memory" */
 	unsigned long guest_lines;  /* unprefixed lines since then (dom0 output) */
+	long warn_from_domid;       /* set by the caller: warnings naming a lower
+	                             * domain id are not counted (1: dom0 is Linux,
+	                             * only the domUs are ours) */
+	unsigned long guest_warnings;   /* Xen's warnings about a guest, after dom0 start */
+	char guest_warning[BOOTLOG_MSG]; /* the first one, "(XEN) " removed */
 	bool expect_reason;         /* internal: the next line is the panic reason */
 };
 
@@ -53,5 +64,15 @@ enum bootlog_event bootlog_line(struct bootlog *b, const char *line);
 /* Parse "N passed, N failed" anywhere in s (", N skipped" may follow).
  * Returns true and sets *passed and *failed when found. */
 bool bootlog_parse_verdict(const char *s, long *passed, long *failed);
+
+/* Is LINE (one console line) Xen reporting something a guest did wrong?
+ * *domid (may be NULL) gets the domain it names, -1 when it names none.
+ * True for a Xen line attributed to a guest vCPU or domain (Xen's
+ * gdprintk "file.c:LINE:d1v0 ...", gprintk "d1v0 ...", "d1: ...") and
+ * for Xen's MMU refusals however attributed ("Bad type", "Could not get
+ * page", "Bad L1 flags", "Attempt to ..."); false for the guest's own
+ * output ("(d1) ..." or unprefixed), for Xen's idle vCPU and for the
+ * few attributed lines that report no misuse (bootlog.c lists them). */
+bool bootlog_guest_warning(const char *line, long *domid);
 
 #endif

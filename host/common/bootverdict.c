@@ -56,6 +56,9 @@ bool bootverdict(const struct bootlog *b, const struct vmrun_result *r, double t
 	else if (code != BOOT_DEBUG_EXIT_PASS)
 		snprintf(why, n, "the guest passed its checks but wrote 0x%x to isa-debug-exit (pass is 0x%x)",
 			 code, BOOT_DEBUG_EXIT_PASS);
+	if (!why[0] && e->clean_log && b->guest_warnings)
+		snprintf(why, n, "Xen logged %lu warning(s) about the guest, the first: %s",
+			 b->guest_warnings, b->guest_warning);
 	for (int i = 0; i < e->n && !why[0]; i++)
 		if (!e->found[i])
 			snprintf(why, n, "no console line contains the expected \"%s\"", e->text[i]);

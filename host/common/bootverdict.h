@@ -8,7 +8,8 @@
  * code, and every --expect text appeared. Otherwise the first reason in
  * this order is given: interrupted, Xen panic, guest panic, dom0 crash,
  * timeout, no verdict line, failed checks, no isa-debug-exit, wrong exit
- * code, an expected text missing. tests/unit/test_bootverdict.c covers
+ * code, a warning of Xen's about the guest (with clean_log), an expected
+ * text missing. tests/unit/test_bootverdict.c covers
  * each. A new check of the log is one more line in bootverdict().
  */
 #ifndef HOST_BOOTVERDICT_H
@@ -35,6 +36,7 @@ struct boot_expect {
 	const char *text[BOOT_MAX_EXPECT];
 	bool found[BOOT_MAX_EXPECT];
 	int n;
+	bool clean_log;   /* no warning of Xen's about a guest may appear (bootlog) */
 };
 
 /* Mark the texts line contains. */

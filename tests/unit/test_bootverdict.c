@@ -152,6 +152,13 @@ static void expected_texts(void **state)
 	boot_expect_line(&e, "(XEN) noise");
 	boot_expect_line(&e, "e820: remapped 262273 pages");
 	assert_true(bootverdict(&b, &r, 100, &e, why, sizeof(why)));
+	/* Xen's warnings about the guest fail the run only with clean_log. */
+	b.guest_warnings = 2;
+	snprintf(b.guest_warning, sizeof(b.guest_warning), "%s", "d1v0 Bad L1 flags 800000");
+	assert_true(bootverdict(&b, &r, 100, &e, why, sizeof(why)));
+	e.clean_log = true;
+	expect_fail(&b, &r, &e, "Xen logged 2 warning(s) about the guest, the first: d1v0 Bad L1 flags 800000");
+	e.clean_log = false;
 	/* A failed boot reports its own reason before a missing text. */
 	e.found[0] = false;
 	b.failed = 2;
