@@ -151,7 +151,7 @@ static void test_attribution_shapes(void **state)
  * __FILE__ is the full path) logged while Linux 6.1 ran as dom0 in the
  * toolstack tier: Linux's doing, not our guest's. */
 static const char *const linux_dom0_lines[] = {
-	"(XEN) /work/main/cache/src/xen-4.17.5+72-g01140da4e8-1/xen/arch/x86/pv/emul-priv-op.c:1030:d0v0 RDMSR 0xc0010055 unimplemented",
+	"(XEN) /root/p2mkit/cache/src/xen-4.17.5+72-g01140da4e8-1/xen/arch/x86/pv/emul-priv-op.c:1030:d0v0 RDMSR 0xc0010055 unimplemented",
 	"(XEN) d0: Forcing read-only access to MFN fed00",
 };
 
