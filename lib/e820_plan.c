@@ -2,9 +2,10 @@
  * The plan: one category for every pfn of [0, end), the lists derived from
  * it, and the remap pairs.
  *
- * Three walks over the sanitised map, each cut at nr_pages and the limit
- * so that a piece is wholly populated or not, wholly below the limit or
- * not (e820_cursor_next):
+ * First dom0's NVS ranges under the kernel may be moved
+ * (lib/e820_nvs.c). Then three walks over the sanitised map as moved,
+ * each cut at nr_pages and the limit so that a piece is wholly populated
+ * or not, wholly below the limit or not (e820_cursor_next):
  *   1. count the populated non-RAM pfns (the remap sources) and the RAM
  *      pfns in [nr_pages, limit) (the room for targets); from them the
  *      number remapped, released, and the balloon's share;
@@ -143,10 +144,11 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	plan->fatal = 0;
 	plan->nr_layout = plan->nr_identity = plan->nr_remap = 0;
 	plan->nr_release = plan->nr_extra = plan->nr_conflicts = 0;
+	plan->nr_moved = 0;
 	for (int i = 0; i < P2M_E820_NCAT; i++)
 		plan->pfns[i] = 0;
 
-	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, plan);
+	rc = p2m_e820_sanitize(in, plan);
 	if (rc)
 		return rc;
 
@@ -171,6 +173,8 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 		if (!plan->end)
 			plan->end = WINDOW;
 	}
+
+	e820_move_nvs(in, plan);
 
 	/* Walk 1: sources and room. */
 	e820_cursor_init(&c, plan, nr, lim);
@@ -210,7 +214,8 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 				emit(plan, &l, p.start < lim ? P2M_E820_C_RAM :
 				     P2M_E820_C_TRIMMED, p.start, p.end);
 		} else if (!p.ram) {
-			emit(plan, &l, P2M_E820_C_IDENTITY, p.start, p.end);
+			emit(plan, &l, p.moved ? P2M_E820_C_NVS_MOVED :
+			     P2M_E820_C_IDENTITY, p.start, p.end);
 		} else if (p.start < lim) {
 			emit_split(plan, &l, p.start, p.end, &dst_seen,
 				   remapped, remapped + extra, P2M_E820_C_REMAP_DST,

@@ -11,7 +11,8 @@
 #include "p2m/p2m.h"
 
 #define MAX_MAP 128
-#define MAX_RANGES (2 * MAX_MAP + 3)
+/* The planner's map needs room for its sanitiser's scratch too. */
+#define MAX_RANGES P2M_E820_MAP_CAP(MAX_MAP)
 
 struct boot {
 	/* start_info and the initial mapping */

@@ -423,6 +423,11 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 		       PRIx64 "]  %" PRIu64 " pages\n", p->remap[i].src,
 		       p->remap[i].src + p->remap[i].count, p->remap[i].dst,
 		       p->remap[i].dst + p->remap[i].count, p->remap[i].count);
+	for (size_t i = 0; i < p->nr_moved; i++)
+		printf("ACPI NVS [%#" PRIx64 "->%#" PRIx64 "] moved to pfns [%#" PRIx64 "->%#"
+		       PRIx64 "] (Linux 6.12: it lay under the kernel, its page tables or start_info)\n",
+		       p->moved[i].src, p->moved[i].src + p->moved[i].count, p->moved[i].dst,
+		       p->moved[i].dst + p->moved[i].count);
 	print_ranges("released to Xen", p->release, p->nr_release, true);
 	print_ranges("extra (balloon, missing)", p->extra, p->nr_extra, false);
 	printf("conflicts (%zu):%s\n", p->nr_conflicts, p->nr_conflicts ? "" :
@@ -499,13 +504,13 @@ int cmd_e820(int argc, char **argv)
 
 	/* First pass: sanitise alone to size the lists and, without
 	 * --nr-pages, count the map's RAM. */
-	n = 2 * in.nr_map + 3;
+	n = P2M_E820_MAP_CAP(in.nr_map);
 	p2m_e820_plan_init(&p, calloc(n, sizeof(struct p2m_e820_range)), n);
 	if (!p.map) {
 		fprintf(stderr, "p2m e820: out of memory\n");
 		goto out;
 	}
-	rc = p2m_e820_sanitize(in.map, in.nr_map, in.dom0, &p);
+	rc = p2m_e820_sanitize(&in, &p);
 	if (rc) {
 		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p.error);
 		free(p.map);
@@ -534,9 +539,10 @@ int cmd_e820(int argc, char **argv)
 		ret = 2;
 		goto free_lists;
 	}
-	/* Every list has at most one range per map range and cut, and the
-	 * remap list one per source/target stretch. */
-	n = 3 * p.nr_map + 8;
+	/* Every list has at most one range per map range and cut (moved
+	 * NVS ranges cut twice each), and the remap list one per
+	 * source/target stretch. */
+	n = 3 * p.nr_map + 8 + 4 * P2M_E820_MAX_MOVED;
 	p.layout = calloc(n, sizeof(*p.layout));
 	p.identity = calloc(n, sizeof(*p.identity));
 	p.release = calloc(n, sizeof(*p.release));
