@@ -236,7 +236,8 @@ static void check_tools_walk(void)
 			continue;
 		}
 		leaf_mfn = t;
-		if (tree) {
+		/* The tree reaches the first 512 GiB (512 x 512 slots). */
+		if (tree && s < (uint64_t)P2M_PER_PAGE * P2M_PER_PAGE) {
 			const uint64_t *tp = view_of(&top, a->pfn_to_mfn_frame_list_list);
 			const uint64_t *mp = view_of(&mid, tp[s / P2M_PER_PAGE]);
 

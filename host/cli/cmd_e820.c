@@ -336,7 +336,7 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 		return -1;
 	}
 	p2m_hosted_platform(h, &plat);
-	rc = p2m_create(&pm, &plat, cap, cap <= P2M_TREE_PFNS);
+	rc = p2m_create(&pm, &plat, cap, true);
 	if (rc) {
 		fprintf(stderr, "p2m e820: p2m_create: %s: %s\n", p2m_strerror(rc), p2m_last_error(&pm));
 		p2m_hosted_destroy(h);
