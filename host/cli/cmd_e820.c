@@ -37,7 +37,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: p2m e820 [INPUT | --dmesg FILE | --xen-log FILE | --sysfs DIR |\n"
 "                 --sysfs-lines FILE | --json-in FILE] [--map xen|linux|sysfs|N]\n"
-"                [--nr-pages SIZE] [--max SIZE] [--dom0 | --domU]\n"
+"                [--nr-pages SIZE] [--max SIZE] [--dom0 | --domU] [--ibft]\n"
 "                [--limit SIZE | --no-limit] [--end SIZE]\n"
 "                [--kernel R] [--p2m-list R] [--page-tables R] [--start-info R]\n"
 "                [--initrd R] [--json] [--svg FILE] [--no-dump]\n"
@@ -67,6 +67,8 @@ static void usage(FILE *f)
 "  --max SIZE         the maximum reservation (default: --nr-pages)\n"
 "  --dom0, --domU     whose map this is (default: dom0); dom0 counts E820\n"
 "                     'unusable' as RAM and reserves 640K-1M\n"
+"  --ibft             dom0: reserve from 512K (the iBFT window of Linux\n"
+"                     kernels built with CONFIG_ISCSI_IBFT_FIND, newer than 6.1)\n"
 "  --limit SIZE       RAM above it is not used (default: 512G for a domU,\n"
 "                     none for dom0, as Linux); --no-limit\n"
 "  --end SIZE         plan up to here (default: the map's top, to 1 GiB)\n"
@@ -89,7 +91,7 @@ struct opts {
 	enum e820_format fmt;
 	const char *default_map;
 	uint64_t nr_pages, max_pages, limit, end;
-	bool have_nr, have_max, have_limit, dom0, json, dump;
+	bool have_nr, have_max, have_limit, dom0, ibft, json, dump;
 	bool xen_view;           /* the map chosen is a PV kernel's "Xen:" one */
 	struct p2m_e820_object objects[P2M_E820_NOBJ];
 };
@@ -143,7 +145,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DMESG = 256, O_XEN, O_SYSFS, O_SYSFS_LINES, O_JSON_IN, O_MAP, O_NR,
 	       O_MAX, O_DOM0, O_DOMU, O_LIMIT, O_NOLIMIT, O_END, O_JSON, O_SVG,
-	       O_NODUMP, O_OBJ };
+	       O_NODUMP, O_IBFT, O_OBJ };
 	static const struct option lo[] = {
 		{ "dmesg", required_argument, 0, O_DMESG },
 		{ "xen-log", required_argument, 0, O_XEN },
@@ -162,6 +164,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, 0, O_JSON },
 		{ "svg", required_argument, 0, O_SVG },
 		{ "no-dump", no_argument, 0, O_NODUMP },
+		{ "ibft", no_argument, 0, O_IBFT },
 		{ "kernel", required_argument, 0, O_OBJ + P2M_E820_OBJ_KERNEL },
 		{ "p2m-list", required_argument, 0, O_OBJ + P2M_E820_OBJ_P2M_LIST },
 		{ "page-tables", required_argument, 0, O_OBJ + P2M_E820_OBJ_PAGE_TABLES },
@@ -237,6 +240,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_NODUMP:
 			o->dump = false;
+			break;
+		case O_IBFT:
+			o->ibft = true;
 			break;
 		default:
 			if (c >= O_OBJ && c < O_OBJ + P2M_E820_NOBJ) {
@@ -413,8 +419,12 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 		       p2m_e820_category_name((enum p2m_e820_category)k), p->pfns[k], a);
 	}
 	printf("  Linux would log: \"Released %" PRIu64 " page(s)\", \"Remapped %" PRIu64
-	       " page(s)\"\n", p->pfns[P2M_E820_C_RELEASED] + p->pfns[P2M_E820_C_TRIMMED],
+	       " page(s)\"", p->pfns[P2M_E820_C_RELEASED] + p->pfns[P2M_E820_C_TRIMMED],
 	       p->pfns[P2M_E820_C_REMAP_DST]);
+	if (p->nr_moved)
+		printf(", \"Remapped %" PRIu64 " non-RAM page(s)\" (6.12 and later)",
+		       p->pfns[P2M_E820_C_NVS_MOVED]);
+	printf("\n");
 	printf("\n");
 	print_ranges("identity ranges", p->identity, p->nr_identity, false);
 	printf("remap (%zu):%s\n", p->nr_remap, p->nr_remap ? "" : " none");
@@ -495,6 +505,7 @@ int cmd_e820(int argc, char **argv)
 	}
 
 	p2m_e820_input_init(&in, o.dom0);
+	in.ibft = o.ibft;
 	in.map = maps.v[idx].entries;
 	in.nr_map = maps.v[idx].n;
 	if (o.have_limit)
