@@ -18,6 +18,15 @@ static int fail(struct p2m *p, int err, const char *what, size_t n, size_t cap)
 	return -err;
 }
 
+static int beyond(struct p2m *p, const char *what, uint64_t s, uint64_t e)
+{
+	p2m_snprintf(p->error, sizeof(p->error),
+		     "e820 plan: %s pfns [%#llx, %#llx) beyond the capacity %#llx", what,
+		     (unsigned long long)s, (unsigned long long)e,
+		     (unsigned long long)p->capacity);
+	return -P2M_ERANGE;
+}
+
 int p2m_e820_apply(struct p2m *p, const struct p2m_e820_plan *plan)
 {
 	int rc;
@@ -28,26 +37,13 @@ int p2m_e820_apply(struct p2m *p, const struct p2m_e820_plan *plan)
 		return fail(p, P2M_EINVAL, "extra", plan->nr_extra, plan->extra_cap);
 	if ((plan->nr_release && (!plan->release || plan->nr_release > plan->release_cap)))
 		return fail(p, P2M_EINVAL, "release", plan->nr_release, plan->release_cap);
-	for (size_t i = 0; i < plan->nr_extra; i++) {
-		if (plan->extra[i].end > p->capacity) {
-			p2m_snprintf(p->error, sizeof(p->error),
-				     "e820 plan: extra pfns [%#llx, %#llx) beyond the capacity %#llx",
-				     (unsigned long long)plan->extra[i].start,
-				     (unsigned long long)plan->extra[i].end,
-				     (unsigned long long)p->capacity);
-			return -P2M_ERANGE;
-		}
-	}
-	for (size_t i = 0; i < plan->nr_moved; i++) {
-		if (plan->moved[i].dst + plan->moved[i].count > p->capacity) {
-			p2m_snprintf(p->error, sizeof(p->error),
-				     "e820 plan: moved NVS pfns [%#llx, +%#llx) beyond the capacity %#llx",
-				     (unsigned long long)plan->moved[i].dst,
-				     (unsigned long long)plan->moved[i].count,
-				     (unsigned long long)p->capacity);
-			return -P2M_ERANGE;
-		}
-	}
+	for (size_t i = 0; i < plan->nr_extra; i++)
+		if (plan->extra[i].end > p->capacity)
+			return beyond(p, "extra", plan->extra[i].start, plan->extra[i].end);
+	for (size_t i = 0; i < plan->nr_moved; i++)
+		if (plan->moved[i].dst + plan->moved[i].count > p->capacity)
+			return beyond(p, "moved NVS", plan->moved[i].dst,
+				      plan->moved[i].dst + plan->moved[i].count);
 	for (size_t i = 0; i < plan->nr_identity; i++) {
 		uint64_t s = plan->identity[i].start;
 		uint64_t e = e820_min(plan->identity[i].end, p->capacity);

@@ -76,12 +76,19 @@ static uint64_t src_end(const struct src *s, uint32_t i)
 
 typedef bool (*before_fn)(const struct src *s, uint32_t x, uint32_t y);
 
+static void swap_idx(uint32_t *h, size_t a, size_t b)
+{
+	uint32_t t = h[a];
+
+	h[a] = h[b];
+	h[b] = t;
+}
+
 static void sift_down(const struct src *s, uint32_t *h, size_t n, size_t i,
 		      before_fn below)
 {
 	for (;;) {
 		size_t c = 2 * i + 1;
-		uint32_t t;
 
 		if (c >= n)
 			return;
@@ -89,9 +96,7 @@ static void sift_down(const struct src *s, uint32_t *h, size_t n, size_t i,
 			c++;
 		if (!below(s, h[i], h[c]))
 			return;
-		t = h[i];
-		h[i] = h[c];
-		h[c] = t;
+		swap_idx(h, i, c);
 		i = c;
 	}
 }
@@ -100,13 +105,10 @@ static void sift_up(const struct src *s, uint32_t *h, size_t i, before_fn below)
 {
 	while (i) {
 		size_t p = (i - 1) / 2;
-		uint32_t t;
 
 		if (!below(s, h[p], h[i]))
 			return;
-		t = h[i];
-		h[i] = h[p];
-		h[p] = t;
+		swap_idx(h, i, p);
 		i = p;
 	}
 }
@@ -136,10 +138,7 @@ static void sort_by_start(const struct src *s, uint32_t *v, size_t n)
 	for (size_t i = n / 2; i-- > 0;)
 		sift_down(s, v, n, i, start_before);
 	for (size_t k = n; k > 1; k--) {
-		uint32_t t = v[0];
-
-		v[0] = v[k - 1];
-		v[k - 1] = t;
+		swap_idx(v, 0, k - 1);
 		sift_down(s, v, k - 1, 0, start_before);
 	}
 }

@@ -541,6 +541,10 @@ static void nvs_moved_for_dom0(void **state)
 		assert_int_equal(p2m_raw(&f.p, dst + i), src + i);
 	assert_int_equal(p2m_kind_of(&f.p, dst - 1), P2M_KIND_MISSING);
 	assert_int_equal(p2m_kind_of(&f.p, dst + 256), P2M_KIND_IDENTITY);
+	/* A move beyond the capacity is refused, naming it. */
+	r.p.moved[0].dst = f.p.capacity - 255;
+	assert_int_equal(p2m_e820_apply(&f.p, &r.p), -P2M_ERANGE);
+	assert_non_null(strstr(p2m_last_error(&f.p), "moved NVS pfns"));
 	fx_fini(&f);
 	done(&r);
 
