@@ -131,13 +131,75 @@ static void build_remap(struct p2m_e820_plan *plan, uint64_t remapped)
 	plan->nr_remap = n;
 }
 
+/* Walk 2: the category of every piece, in pfn order; the first
+ * `remapped` sources and targets pair up, `extra` RAM pfns follow the
+ * targets. */
+static void categorise(struct p2m_e820_plan *plan, uint64_t remapped, uint64_t extra)
+{
+	uint64_t nr = plan->nr_pages, lim = e820_limit(plan->limit);
+	uint64_t src_seen = 0, dst_seen = 0;
+	struct e820_cursor c;
+	struct e820_piece p;
+	struct lists l;
+
+	e820_rlist_init(&l.layout, plan->layout, plan->layout_cap);
+	e820_rlist_init(&l.identity, plan->identity, plan->identity_cap);
+	e820_rlist_init(&l.release, plan->release, plan->release_cap);
+	e820_rlist_init(&l.extra, plan->extra, plan->extra_cap);
+	e820_cursor_init(&c, plan, nr, lim);
+	while (e820_cursor_next(&c, &p)) {
+		if (p.start < nr) {
+			if (!p.ram)
+				emit_split(plan, &l, p.start, p.end, &src_seen,
+					   remapped, remapped, P2M_E820_C_REMAP_SRC,
+					   P2M_E820_C_RELEASED, P2M_E820_C_RELEASED);
+			else
+				emit(plan, &l, p.start < lim ? P2M_E820_C_RAM :
+				     P2M_E820_C_TRIMMED, p.start, p.end);
+		} else if (!p.ram) {
+			emit(plan, &l, p.moved ? P2M_E820_C_NVS_MOVED :
+			     P2M_E820_C_IDENTITY, p.start, p.end);
+		} else if (p.start < lim) {
+			emit_split(plan, &l, p.start, p.end, &dst_seen,
+				   remapped, remapped + extra, P2M_E820_C_REMAP_DST,
+				   P2M_E820_C_EXTRA, P2M_E820_C_UNUSED);
+		} else {
+			emit(plan, &l, P2M_E820_C_UNUSED, p.start, p.end);
+		}
+	}
+	plan->nr_layout = l.layout.n;
+	plan->nr_identity = l.identity.n;
+	plan->nr_release = l.release.n;
+	plan->nr_extra = l.extra.n;
+}
+
+/* -P2M_ENOSPC naming the first list given but too small. */
+static int check_stored(struct p2m_e820_plan *plan)
+{
+	int rc;
+
+	if ((rc = e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
+				   plan->layout_cap)) ||
+	    (rc = e820_rlist_check(plan, "identity", plan->identity,
+				   plan->nr_identity, plan->identity_cap)) ||
+	    (rc = e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
+				   plan->remap_cap)) ||
+	    (rc = e820_rlist_check(plan, "release", plan->release,
+				   plan->nr_release, plan->release_cap)) ||
+	    (rc = e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
+				   plan->extra_cap)) ||
+	    (rc = e820_rlist_check(plan, "conflict", plan->conflicts,
+				   plan->nr_conflicts, plan->conflicts_cap)))
+		return rc;
+	return 0;
+}
+
 int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 {
 	struct e820_cursor c;
 	struct e820_piece p;
-	struct lists l;
 	uint64_t nr, lim, eff_nr, max_eff, sources = 0, room = 0;
-	uint64_t remapped, budget, extra, clamp, src_seen = 0, dst_seen = 0;
+	uint64_t remapped, budget, extra, clamp;
 	int rc;
 
 	plan->error[0] = 0;
@@ -199,35 +261,7 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	extra = budget > remapped ? e820_min(budget - remapped, room - remapped) : 0;
 
 	/* Walk 2: categories. */
-	e820_rlist_init(&l.layout, plan->layout, plan->layout_cap);
-	e820_rlist_init(&l.identity, plan->identity, plan->identity_cap);
-	e820_rlist_init(&l.release, plan->release, plan->release_cap);
-	e820_rlist_init(&l.extra, plan->extra, plan->extra_cap);
-	e820_cursor_init(&c, plan, nr, lim);
-	while (e820_cursor_next(&c, &p)) {
-		if (p.start < nr) {
-			if (!p.ram)
-				emit_split(plan, &l, p.start, p.end, &src_seen,
-					   remapped, remapped, P2M_E820_C_REMAP_SRC,
-					   P2M_E820_C_RELEASED, P2M_E820_C_RELEASED);
-			else
-				emit(plan, &l, p.start < lim ? P2M_E820_C_RAM :
-				     P2M_E820_C_TRIMMED, p.start, p.end);
-		} else if (!p.ram) {
-			emit(plan, &l, p.moved ? P2M_E820_C_NVS_MOVED :
-			     P2M_E820_C_IDENTITY, p.start, p.end);
-		} else if (p.start < lim) {
-			emit_split(plan, &l, p.start, p.end, &dst_seen,
-				   remapped, remapped + extra, P2M_E820_C_REMAP_DST,
-				   P2M_E820_C_EXTRA, P2M_E820_C_UNUSED);
-		} else {
-			emit(plan, &l, P2M_E820_C_UNUSED, p.start, p.end);
-		}
-	}
-	plan->nr_layout = l.layout.n;
-	plan->nr_identity = l.identity.n;
-	plan->nr_release = l.release.n;
-	plan->nr_extra = l.extra.n;
+	categorise(plan, remapped, extra);
 
 	/* Walk 3: the pairs. */
 	build_remap(plan, remapped);
@@ -235,18 +269,8 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	rc = e820_check_objects(in, plan);
 	if (rc && rc != -P2M_ECONFLICT)
 		return rc;
-	if ((rc = e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
-				   plan->layout_cap)) ||
-	    (rc = e820_rlist_check(plan, "identity", plan->identity,
-				   plan->nr_identity, plan->identity_cap)) ||
-	    (rc = e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
-				   plan->remap_cap)) ||
-	    (rc = e820_rlist_check(plan, "release", plan->release,
-				   plan->nr_release, plan->release_cap)) ||
-	    (rc = e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
-				   plan->extra_cap)) ||
-	    (rc = e820_rlist_check(plan, "conflict", plan->conflicts,
-				   plan->nr_conflicts, plan->conflicts_cap)))
+	rc = check_stored(plan);
+	if (rc)
 		return rc;
 	return plan->fatal ? -P2M_ECONFLICT : 0;
 }
