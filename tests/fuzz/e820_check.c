@@ -180,11 +180,11 @@ static void check_pfn(const struct p2m_e820_input *in, const struct p2m_e820_pla
 }
 
 /* The model costs O(n) per pfn: on large maps (thousands of entries)
- * only about 256 ranges and entries, spread over the map, are compared
+ * only about 128 ranges and entries, spread over the map, are compared
  * with it; the structural checks still see every range. */
 static size_t model_stride(size_t n)
 {
-	return n > 512 ? n / 256 : 1;
+	return n > 512 ? n / 128 : 1;
 }
 
 static void check_map(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
@@ -451,6 +451,9 @@ void e820_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 			uint32_t t = plan_type(p, q);
 			size_t k;
 
+			/* A moved NVS range's old pfns are RAM now. */
+			if (moved_type(p, q, &(uint64_t){ q + 1 }, t) == P2M_E820_RAM)
+				t = P2M_E820_RAM;
 			CHECK(t == P2M_E820_RAM, "remap[%zu] target pfn %#llx is not RAM", i, (ull)q);
 			k = map_index(p, q);
 			q = p->map[k].end;
