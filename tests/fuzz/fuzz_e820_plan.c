@@ -37,6 +37,8 @@ static size_t tile(struct p2m_e820_entry *map, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (map[i].addr + map[i].size > span)
 			span = map[i].addr + map[i].size;
+	if (span > ((uint64_t)1 << 62))
+		return n;              /* no room for a second copy */
 	span = (span + 4095) & ~(uint64_t)4095;
 	reps = n ? TILED / n : 0;
 	if (reps > ((uint64_t)1 << 62) / span)
