@@ -374,7 +374,9 @@ int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 		p->windows[w] = (struct p2m_window){ 0, 0 };
 	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
 		p->top[i] = p->shared_mid;
-	p->tree_enabled = tree && capacity <= P2M_TREE_PFNS;
+	/* The tree names the first 512 GiB whatever the capacity (see
+	 * docs/tree-rule.md). */
+	p->tree_enabled = tree;
 
 	for (uint64_t w = 0; w < nwin; w++) {
 		if (p->plat.set_window(p->plat.ctx, window_va(p, w),

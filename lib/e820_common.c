@@ -78,6 +78,7 @@ int p2m_e820_rlist_check(struct p2m_e820_plan *plan, const char *what,
 void p2m_e820_cursor_init(struct p2m_e820_cursor *c, const struct p2m_e820_plan *plan,
 		      uint64_t cut0, uint64_t cut1)
 {
+	c->plan = plan;
 	c->map = plan->map;
 	c->n = plan->nr_map;
 	c->i = 0;
@@ -85,6 +86,33 @@ void p2m_e820_cursor_init(struct p2m_e820_cursor *c, const struct p2m_e820_plan 
 	c->end = plan->end;
 	c->cut[0] = cut0;
 	c->cut[1] = cut1;
+}
+
+/* Cut the piece at the ends of moved ranges; inside one, its old pfns
+ * are RAM and its new ones moved NVS. */
+static void moved_override(const struct p2m_e820_cursor *c, struct p2m_e820_piece *p,
+			   uint64_t *e)
+{
+	const struct p2m_e820_plan *plan = c->plan;
+	uint64_t mend;
+
+	p->moved = false;
+	for (size_t k = 0; k < plan->nr_moved; k++) {
+		const struct p2m_e820_remap *m = &plan->moved[k];
+		uint64_t cuts[4] = { m->src, m->src + m->count, m->dst, m->dst + m->count };
+
+		for (int j = 0; j < 4; j++)
+			if (cuts[j] > c->pos && cuts[j] < *e)
+				*e = cuts[j];
+	}
+	if (e820_moved_at(plan, c->pos, false, &mend)) {
+		p->ram = true;
+		p->type = P2M_E820_RAM;
+	} else if (e820_moved_at(plan, c->pos, true, &mend)) {
+		p->ram = false;
+		p->moved = true;
+		p->type = P2M_E820_NVS;
+	}
 }
 
 bool p2m_e820_cursor_next(struct p2m_e820_cursor *c, struct p2m_e820_piece *p)
@@ -108,6 +136,7 @@ bool p2m_e820_cursor_next(struct p2m_e820_cursor *c, struct p2m_e820_piece *p)
 	for (int k = 0; k < 2; k++)
 		if (c->cut[k] > c->pos && c->cut[k] < e)
 			e = c->cut[k];
+	moved_override(c, p, &e);
 	p->start = c->pos;
 	p->end = e;
 	c->pos = e;
@@ -163,6 +192,7 @@ const char *p2m_e820_category_name(enum p2m_e820_category c)
 		[P2M_E820_C_REMAP_DST] = "remapped",
 		[P2M_E820_C_EXTRA] = "extra",
 		[P2M_E820_C_UNUSED] = "unused",
+		[P2M_E820_C_NVS_MOVED] = "nvs-moved",
 	};
 
 	return (unsigned)c < P2M_E820_NCAT ? names[c] : "?";

@@ -2,7 +2,8 @@
  * Conflicts between the frames Xen placed (kernel, initial list, page
  * tables, start_info, initrd) and the plan: every one of them must lie in
  * pfns that stay RAM (populated, map RAM, below the limit). The first pfn
- * that does not names the range it lies under. The initial list and the
+ * that does not names the range it lies under (an ACPI NVS range moved
+ * away, lib/e820_nvs.c, counts as RAM). The initial list and the
  * initrd can be copied elsewhere: we suggest the first RAM stretch above
  * 1 MiB large enough and clear of every object and earlier suggestion
  * (low memory is left to firmware and real-mode users). The others are
@@ -35,15 +36,22 @@ static size_t map_find(const struct p2m_e820_plan *plan, uint64_t pfn)
 static bool first_bad(const struct p2m_e820_plan *plan, uint64_t s, uint64_t e,
 		      struct p2m_e820_conflict *c)
 {
-	uint64_t lim = p2m_e820_limit(plan->limit), q = s;
+	uint64_t lim = p2m_e820_limit(plan->limit), q = s, mend;
 
 	while (q < e) {
 		size_t i = map_find(plan, q);
 
 		if (i < plan->nr_map && plan->map[i].start <= q) {
 			const struct p2m_e820_range *r = &plan->map[i];
+			bool ram = r->kind == P2M_E820_RAM;
+			uint64_t rend = r->end;
 
-			if (r->kind != P2M_E820_RAM) {
+			/* A moved NVS range's old pfns are RAM now. */
+			if (!ram && e820_moved_at(plan, q, false, &mend)) {
+				ram = true;
+				rend = mend;
+			}
+			if (!ram) {
 				c->reason = P2M_E820_UNDER_ENTRY;
 				c->range_type = r->kind;
 				c->range_start = r->start;
@@ -54,10 +62,10 @@ static bool first_bad(const struct p2m_e820_plan *plan, uint64_t s, uint64_t e,
 				c->reason = P2M_E820_ABOVE_LIMIT;
 				c->range_type = 0;
 				c->range_start = lim;
-				c->range_end = r->end;
+				c->range_end = rend;
 				return true;
 			}
-			q = p2m_e820_min(r->end, lim);
+			q = p2m_e820_min(rend, lim);
 			continue;
 		}
 		c->reason = P2M_E820_UNDER_GAP;

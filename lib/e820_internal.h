@@ -48,14 +48,18 @@ static inline uint64_t p2m_e820_limit(uint64_t limit)
 }
 
 /* Walking [0, end) as pieces: each piece lies inside one map entry or one
- * gap, and does not straddle the cuts (nr_pages, limit). */
+ * gap, and does not straddle the cuts (nr_pages, limit) or the ends of a
+ * moved NVS range (plan->moved[]): its old pfns read as RAM, its new
+ * ones as moved NVS. */
 struct p2m_e820_piece {
 	uint64_t start, end;
 	bool ram;
+	bool moved;                   /* a moved NVS range's new pfns */
 	uint32_t type;                /* E820 type; 0 for a gap */
 };
 
 struct p2m_e820_cursor {
+	const struct p2m_e820_plan *plan;
 	const struct p2m_e820_range *map;
 	size_t n, i;
 	uint64_t pos, end;
@@ -65,6 +69,15 @@ struct p2m_e820_cursor {
 void p2m_e820_cursor_init(struct p2m_e820_cursor *c, const struct p2m_e820_plan *plan,
 		      uint64_t cut0, uint64_t cut1);
 bool p2m_e820_cursor_next(struct p2m_e820_cursor *c, struct p2m_e820_piece *p);
+
+/* Choose plan->moved[] (dom0's NVS under the kernel, its page tables,
+ * start_info); needs map, end, nr_pages and limit of plan. */
+void e820_move_nvs(const struct p2m_e820_input *in, struct p2m_e820_plan *plan);
+
+/* Whether pfn lies in a moved range's old (dst false) or new (dst true)
+ * pfns; *end is then that range's end. */
+bool e820_moved_at(const struct p2m_e820_plan *plan, uint64_t pfn, bool dst,
+		   uint64_t *end);
 
 /* Conflicts of the objects with a plan whose map and counts are done. */
 int p2m_e820_check_objects(const struct p2m_e820_input *in,

@@ -2,9 +2,10 @@
  * The plan: one category for every pfn of [0, end), the lists derived from
  * it, and the remap pairs.
  *
- * Three walks over the sanitised map, each cut at nr_pages and the limit
- * so that a piece is wholly populated or not, wholly below the limit or
- * not (p2m_e820_cursor_next):
+ * First dom0's NVS ranges under the kernel may be moved
+ * (lib/e820_nvs.c). Then three walks over the sanitised map as moved,
+ * each cut at nr_pages and the limit so that a piece is wholly populated
+ * or not, wholly below the limit or not (p2m_e820_cursor_next):
  *   1. count the populated non-RAM pfns (the remap sources) and the RAM
  *      pfns in [nr_pages, limit) (the room for targets); from them the
  *      number remapped, released, and the balloon's share;
@@ -130,39 +131,16 @@ static void build_remap(struct p2m_e820_plan *plan, uint64_t remapped)
 	plan->nr_remap = n;
 }
 
-/* Where planning ends: the caller's end, else the top of the map and the
- * allocation rounded up to a window. */
-static int plan_end(const struct p2m_e820_input *in, struct p2m_e820_plan *plan, uint64_t nr)
+/* Walk 2: the category of every piece, in pfn order; the first
+ * `remapped` sources and targets pair up, `extra` RAM pfns follow the
+ * targets. */
+static void categorise(struct p2m_e820_plan *plan, uint64_t remapped, uint64_t extra)
 {
-	uint64_t top;
-
-	if (in->end) {
-		if (in->end < nr)
-			return p2m_e820_fail(plan, P2M_EINVAL,
-					     "end pfn %#llx is below nr_pages %#llx",
-					     (unsigned long long)in->end,
-					     (unsigned long long)nr);
-		plan->end = in->end;
-		return 0;
-	}
-	top = p2m_e820_max(plan->map_top, nr);
-	if (top > E820_PFN_MAX - WINDOW)
-		return p2m_e820_fail(plan, P2M_EINVAL, "nr_pages %#llx is too large",
-				     (unsigned long long)nr);
-	plan->end = (top + WINDOW - 1) & ~(WINDOW - 1);
-	if (!plan->end)
-		plan->end = WINDOW;
-	return 0;
-}
-
-/* Walk 2: every piece of the map into its category. */
-static void walk_categories(struct p2m_e820_plan *plan, uint64_t nr, uint64_t lim,
-			    uint64_t remapped, uint64_t extra)
-{
+	uint64_t nr = plan->nr_pages, lim = p2m_e820_limit(plan->limit);
+	uint64_t src_seen = 0, dst_seen = 0;
 	struct p2m_e820_cursor c;
 	struct p2m_e820_piece p;
 	struct lists l;
-	uint64_t src_seen = 0, dst_seen = 0;
 
 	p2m_e820_rlist_init(&l.layout, plan->layout, plan->layout_cap);
 	p2m_e820_rlist_init(&l.identity, plan->identity, plan->identity_cap);
@@ -179,7 +157,8 @@ static void walk_categories(struct p2m_e820_plan *plan, uint64_t nr, uint64_t li
 				emit(plan, &l, p.start < lim ? P2M_E820_C_RAM :
 				     P2M_E820_C_TRIMMED, p.start, p.end);
 		} else if (!p.ram) {
-			emit(plan, &l, P2M_E820_C_IDENTITY, p.start, p.end);
+			emit(plan, &l, p.moved ? P2M_E820_C_NVS_MOVED :
+			     P2M_E820_C_IDENTITY, p.start, p.end);
 		} else if (p.start < lim) {
 			emit_split(plan, &l, p.start, p.end, &dst_seen,
 				   remapped, remapped + extra, P2M_E820_C_REMAP_DST,
@@ -194,24 +173,23 @@ static void walk_categories(struct p2m_e820_plan *plan, uint64_t nr, uint64_t li
 	plan->nr_extra = l.extra.n;
 }
 
-/* Every list within its capacity, or the error naming the first that is
- * not. */
-static int check_lists(struct p2m_e820_plan *plan)
+/* -P2M_ENOSPC naming the first list given but too small. */
+static int check_stored(struct p2m_e820_plan *plan)
 {
 	int rc;
 
 	if ((rc = p2m_e820_rlist_check(plan, "layout", plan->layout, plan->nr_layout,
-				       plan->layout_cap)) ||
+				   plan->layout_cap)) ||
 	    (rc = p2m_e820_rlist_check(plan, "identity", plan->identity,
-				       plan->nr_identity, plan->identity_cap)) ||
+				   plan->nr_identity, plan->identity_cap)) ||
 	    (rc = p2m_e820_rlist_check(plan, "remap", plan->remap, plan->nr_remap,
-				       plan->remap_cap)) ||
+				   plan->remap_cap)) ||
 	    (rc = p2m_e820_rlist_check(plan, "release", plan->release,
-				       plan->nr_release, plan->release_cap)) ||
+				   plan->nr_release, plan->release_cap)) ||
 	    (rc = p2m_e820_rlist_check(plan, "extra", plan->extra, plan->nr_extra,
-				       plan->extra_cap)) ||
+				   plan->extra_cap)) ||
 	    (rc = p2m_e820_rlist_check(plan, "conflict", plan->conflicts,
-				       plan->nr_conflicts, plan->conflicts_cap)))
+				   plan->nr_conflicts, plan->conflicts_cap)))
 		return rc;
 	return 0;
 }
@@ -228,10 +206,11 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	plan->fatal = 0;
 	plan->nr_layout = plan->nr_identity = plan->nr_remap = 0;
 	plan->nr_release = plan->nr_extra = plan->nr_conflicts = 0;
+	plan->nr_moved = 0;
 	for (int i = 0; i < P2M_E820_NCAT; i++)
 		plan->pfns[i] = 0;
 
-	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, plan);
+	rc = p2m_e820_sanitize(in, plan);
 	if (rc)
 		return rc;
 
@@ -239,8 +218,25 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	lim = p2m_e820_limit(in->limit);
 	plan->nr_pages = nr;
 	plan->limit = in->limit;
-	if ((rc = plan_end(in, plan, nr)))
-		return rc;
+	if (in->end) {
+		if (in->end < nr)
+			return p2m_e820_fail(plan, P2M_EINVAL,
+					 "end pfn %#llx is below nr_pages %#llx",
+					 (unsigned long long)in->end,
+					 (unsigned long long)nr);
+		plan->end = in->end;
+	} else {
+		uint64_t top = p2m_e820_max(plan->map_top, nr);
+
+		if (top > E820_PFN_MAX - WINDOW)
+			return p2m_e820_fail(plan, P2M_EINVAL, "nr_pages %#llx is too large",
+					 (unsigned long long)nr);
+		plan->end = (top + WINDOW - 1) & ~(WINDOW - 1);
+		if (!plan->end)
+			plan->end = WINDOW;
+	}
+
+	e820_move_nvs(in, plan);
 
 	/* Walk 1: sources and room. */
 	p2m_e820_cursor_init(&c, plan, nr, lim);
@@ -264,14 +260,17 @@ int p2m_e820_plan(const struct p2m_e820_input *in, struct p2m_e820_plan *plan)
 	plan->extra_budget = budget;
 	extra = budget > remapped ? p2m_e820_min(budget - remapped, room - remapped) : 0;
 
-	walk_categories(plan, nr, lim, remapped, extra);
+	/* Walk 2: categories. */
+	categorise(plan, remapped, extra);
+
 	/* Walk 3: the pairs. */
 	build_remap(plan, remapped);
 
 	rc = p2m_e820_check_objects(in, plan);
 	if (rc && rc != -P2M_ECONFLICT)
 		return rc;
-	if ((rc = check_lists(plan)))
+	rc = check_stored(plan);
+	if (rc)
 		return rc;
 	return plan->fatal ? -P2M_ECONFLICT : 0;
 }

@@ -7,8 +7,10 @@
  * window's frame list (512 leaf mfns) is its mid page, and the top page
  * names the frame lists (or the shared one, for shared windows). Shared
  * slots show the shared leaves, whose content is ~0: the tools see
- * identity as missing, which is all they understand
- * (docs/design.md, ABI rule 1).
+ * identity as missing, which is all they understand (they know only
+ * mfns and INVALID_P2M_ENTRY). It is published, for the first 512 GiB
+ * whatever the capacity, unless the tools said they read the list:
+ * docs/tree-rule.md (docs/design.md, ABI rule 1).
  */
 #include "internal.h"
 #include "p2m/publish.h"

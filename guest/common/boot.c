@@ -132,8 +132,11 @@ void kmain(start_info_t *si)
 
 	/* 6 */
 	map_shared_info();
-	p2m_publish(&boot.p2m, &boot.shared_info->arch,
-		    (si->flags & SIF_VIRT_P2M_4TOOLS) != 0);
+	boot.tools_read_list = (si->flags & SIF_VIRT_P2M_4TOOLS) != 0;
+	p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
+	printk("tree: %s\n", boot.tools_read_list ?
+	       "not published, the builder set SIF_VIRT_P2M_4TOOLS (the tools read the list)" :
+	       "published for pfns below 512 GiB (no SIF_VIRT_P2M_4TOOLS: dom0, or an old builder)");
 	printk("published: max_pfn %#lx, frame_list_list %#lx, p2m_cr3 %#lx, p2m_vaddr %#lx, generation %lu\n",
 	       (unsigned long)boot.shared_info->arch.max_pfn,
 	       (unsigned long)boot.shared_info->arch.pfn_to_mfn_frame_list_list,

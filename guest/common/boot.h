@@ -11,7 +11,8 @@
 #include "p2m/p2m.h"
 
 #define MAX_MAP 128
-#define MAX_RANGES (2 * MAX_MAP + 3)
+/* The planner's map needs room for its sanitiser's scratch too. */
+#define MAX_RANGES P2M_E820_MAP_CAP(MAX_MAP)
 
 struct boot {
 	/* start_info and the initial mapping */
@@ -21,6 +22,10 @@ struct boot {
 	uint64_t max_pages;        /* XENMEM_maximum_reservation */
 	bool dom0;
 	bool init_p2m;             /* the list was placed by INIT_P2M */
+	/* SIF_VIRT_P2M_4TOOLS at boot, latched: a restore clears
+	 * start_info.flags, not the tools' way of reading (tree rule,
+	 * docs/tree-rule.md). */
+	bool tools_read_list;
 	/* The frames of the initial list (and, INIT_P2M, its page tables):
 	 * pfns [list_pfn, list_pfn + list_frames). */
 	uint64_t list_va, list_pfn, list_frames;

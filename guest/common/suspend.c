@@ -53,8 +53,7 @@ static long do_suspend(void)
 	err = p2m_suspend(&boot.p2m);
 	if (err) {
 		printk("suspend: p2m_suspend: %s\n", p2m_last_error(&boot.p2m));
-		p2m_publish(&boot.p2m, &boot.shared_info->arch,
-			    (start_info->flags & SIF_VIRT_P2M_4TOOLS) != 0);
+		p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
 		return err;
 	}
 	platform_suspend();
@@ -78,8 +77,7 @@ static long do_suspend(void)
 		panic("resume: p2m_resume: %s", p2m_last_error(&boot.p2m));
 	con_init();
 	map_shared_info();
-	p2m_publish(&boot.p2m, &boot.shared_info->arch,
-		    (start_info->flags & SIF_VIRT_P2M_4TOOLS) != 0);
+	p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
 	xs_init(boot.shared_info);
 	if (new_domain && xs_watch("control/shutdown", "p2m") < 0)
 		panic("resume: cannot watch control/shutdown again");

@@ -267,6 +267,14 @@ struct bench_linux_cost {
 void bench_linux_model_cost(const uint64_t *flat, uint64_t n,
 			    uint64_t capacity, uint64_t extra_first,
 			    uint64_t extra_n, struct bench_linux_cost *c);
+/* How much of `wanted` pfns above the list flat[0, n) Linux makes extra
+ * memory (xen_memory_setup()): its extra pages are the reservation beyond
+ * the initial allocation plus the frames remapped from under holes, at
+ * most P2M_E820_EXTRA_RATIO times the allocation. The allocation is the
+ * RAM of flat; the remapped frames are its non-RAM pfns (they moved to
+ * the top of the list) and use the budget first. Above the result the
+ * list is shared, not extra. */
+uint64_t bench_linux_extra_pfns(const uint64_t *flat, uint64_t n, uint64_t wanted);
 /* The old tree's cost for the same list (leaves + mids + top). */
 uint64_t bench_tree_model_bytes(const uint64_t *flat, uint64_t n,
 				uint64_t capacity);

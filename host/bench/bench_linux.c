@@ -41,6 +41,7 @@
 #include <ucontext.h>
 
 #include "bench/bench.h"
+#include "p2m/e820.h"
 
 #define W 512u   /* entries per page */
 
@@ -495,6 +496,17 @@ int bench_linux_set(struct bench_linux *l, uint64_t pfn, uint64_t v)
 	if ((rc = alloc_entry(l, pfn)))
 		return rc;
 	return bench_linux_set_fast(l, pfn, v) ? 0 : -P2M_EBUSY;
+}
+
+uint64_t bench_linux_extra_pfns(const uint64_t *flat, uint64_t n, uint64_t wanted)
+{
+	uint64_t ram = 0, budget;
+
+	for (uint64_t pfn = 0; pfn < n; pfn++)
+		ram += flat[pfn] != P2M_INVALID && flat[pfn] != p2m_identity_entry(pfn);
+	budget = P2M_E820_EXTRA_RATIO * (ram < P2M_E820_MAXMEM_PFNS ? ram : P2M_E820_MAXMEM_PFNS);
+	budget = budget > n - ram ? budget - (n - ram) : 0;
+	return wanted < budget ? wanted : budget;
 }
 
 void bench_linux_model_cost(const uint64_t *flat, uint64_t n,

@@ -106,7 +106,8 @@ static int dom0(const struct bench_opts *o, struct bench_report *r)
 	if ((rc = ours_cost(&L, top, cap, &with)) || (rc = ours_cost(&L, top, top, &without)))
 		goto out;
 	bench_note_rss(r);
-	bench_linux_model_cost(L.flat, top, cap, top, extra_n, &lw);
+	bench_linux_model_cost(L.flat, top, cap, top, bench_linux_extra_pfns(L.flat, top, extra_n),
+			       &lw);
 	bench_linux_model_cost(L.flat, top, top, top, 0, &lwo);
 	rows(r, wl, cap, &with, lw.bytes, bench_tree_model_bytes(L.flat, top, cap));
 	ratio_vs_ours(r, wl);
@@ -163,8 +164,10 @@ static int capacity(const struct bench_opts *o, struct bench_report *r)
 	bench_log(o, "%s", wl);
 	if (!(rc = ours_cost(&L, L.n, cap, &oc))) {
 		bench_note_rss(r);
-		/* The space above RAM is a balloon's (extra memory for Linux). */
-		bench_linux_model_cost(L.flat, L.n, cap, L.n, cap - L.n, &lc);
+		/* The space above RAM is a balloon's: Linux's extra memory up
+		 * to 10 times the RAM, shared missing above. */
+		bench_linux_model_cost(L.flat, L.n, cap, L.n,
+				       bench_linux_extra_pfns(L.flat, L.n, cap - L.n), &lc);
 		rows(r, wl, cap, &oc, lc.bytes, bench_tree_model_bytes(L.flat, L.n, cap));
 		ratio_vs_ours(r, wl);
 	}

@@ -37,7 +37,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: p2m e820 [INPUT | --dmesg FILE | --xen-log FILE | --sysfs DIR |\n"
 "                 --sysfs-lines FILE | --json-in FILE] [--map xen|linux|sysfs|N]\n"
-"                [--nr-pages SIZE] [--max SIZE] [--dom0 | --domU]\n"
+"                [--nr-pages SIZE] [--max SIZE] [--dom0 | --domU] [--ibft]\n"
 "                [--limit SIZE | --no-limit] [--end SIZE]\n"
 "                [--kernel R] [--p2m-list R] [--page-tables R] [--start-info R]\n"
 "                [--initrd R] [--json] [--svg FILE] [--no-dump]\n"
@@ -67,6 +67,8 @@ static void usage(FILE *f)
 "  --max SIZE         the maximum reservation (default: --nr-pages)\n"
 "  --dom0, --domU     whose map this is (default: dom0); dom0 counts E820\n"
 "                     'unusable' as RAM and reserves 640K-1M\n"
+"  --ibft             dom0: reserve from 512K (the iBFT window of Linux\n"
+"                     kernels built with CONFIG_ISCSI_IBFT_FIND, newer than 6.1)\n"
 "  --limit SIZE       RAM above it is not used (default: 512G for a domU,\n"
 "                     none for dom0, as Linux); --no-limit\n"
 "  --end SIZE         plan up to here (default: the map's top, to 1 GiB)\n"
@@ -89,7 +91,7 @@ struct opts {
 	enum memmap_format fmt;
 	const char *default_map;
 	uint64_t nr_pages, max_pages, limit, end;
-	bool have_nr, have_max, have_limit, dom0, json, dump;
+	bool have_nr, have_max, have_limit, dom0, ibft, json, dump;
 	bool xen_view;           /* the map chosen is a PV kernel's "Xen:" one */
 	struct p2m_e820_object objects[P2M_E820_NOBJ];
 };
@@ -137,7 +139,7 @@ static int parse_object(const char *opt, const char *s, struct p2m_e820_object *
 
 enum { O_DMESG = 256, O_XEN, O_SYSFS, O_SYSFS_LINES, O_JSON_IN, O_MAP, O_NR,
        O_MAX, O_DOM0, O_DOMU, O_LIMIT, O_NOLIMIT, O_END, O_JSON, O_SVG,
-       O_NODUMP, O_OBJ };
+       O_NODUMP, O_IBFT, O_OBJ };
 static const struct option long_opts[] = {
 	{ "dmesg", required_argument, 0, O_DMESG },
 	{ "xen-log", required_argument, 0, O_XEN },
@@ -156,6 +158,7 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, 0, O_JSON },
 	{ "svg", required_argument, 0, O_SVG },
 	{ "no-dump", no_argument, 0, O_NODUMP },
+	{ "ibft", no_argument, 0, O_IBFT },
 	{ "kernel", required_argument, 0, O_OBJ + P2M_E820_OBJ_KERNEL },
 	{ "p2m-list", required_argument, 0, O_OBJ + P2M_E820_OBJ_P2M_LIST },
 	{ "page-tables", required_argument, 0, O_OBJ + P2M_E820_OBJ_PAGE_TABLES },
@@ -228,6 +231,9 @@ static int set_opt(int c, const char *arg, struct opts *o, int *inputs)
 		break;
 	case O_NODUMP:
 		o->dump = false;
+		break;
+	case O_IBFT:
+		o->ibft = true;
 		break;
 	default:
 		if (c >= O_OBJ && c < O_OBJ + P2M_E820_NOBJ) {
@@ -340,7 +346,7 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 		return -1;
 	}
 	hosted_platform(h, &plat);
-	rc = p2m_create(&pm, &plat, cap, cap <= P2M_TREE_PFNS);
+	rc = p2m_create(&pm, &plat, cap, true);
 	if (rc) {
 		fprintf(stderr, "p2m e820: p2m_create: %s: %s\n", p2m_strerror(rc), p2m_last_error(&pm));
 		hosted_destroy(h);
@@ -417,8 +423,12 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 		       p2m_e820_category_name((enum p2m_e820_category)k), p->pfns[k], a);
 	}
 	printf("  Linux would log: \"Released %" PRIu64 " page(s)\", \"Remapped %" PRIu64
-	       " page(s)\"\n", p->pfns[P2M_E820_C_RELEASED] + p->pfns[P2M_E820_C_TRIMMED],
+	       " page(s)\"", p->pfns[P2M_E820_C_RELEASED] + p->pfns[P2M_E820_C_TRIMMED],
 	       p->pfns[P2M_E820_C_REMAP_DST]);
+	if (p->nr_moved)
+		printf(", \"Remapped %" PRIu64 " non-RAM page(s)\" (6.12 and later)",
+		       p->pfns[P2M_E820_C_NVS_MOVED]);
+	printf("\n");
 	printf("\n");
 	print_ranges("identity ranges", p->identity, p->nr_identity, false);
 	printf("remap (%zu):%s\n", p->nr_remap, p->nr_remap ? "" : " none");
@@ -427,6 +437,11 @@ static void print_text(const struct opts *o, const struct p2m_e820_input *in,
 		       PRIx64 "]  %" PRIu64 " pages\n", p->remap[i].src,
 		       p->remap[i].src + p->remap[i].count, p->remap[i].dst,
 		       p->remap[i].dst + p->remap[i].count, p->remap[i].count);
+	for (size_t i = 0; i < p->nr_moved; i++)
+		printf("ACPI NVS [%#" PRIx64 "->%#" PRIx64 "] moved to pfns [%#" PRIx64 "->%#"
+		       PRIx64 "] (Linux 6.12: it lay under the kernel, its page tables or start_info)\n",
+		       p->moved[i].src, p->moved[i].src + p->moved[i].count, p->moved[i].dst,
+		       p->moved[i].dst + p->moved[i].count);
 	print_ranges("released to Xen", p->release, p->nr_release, true);
 	print_ranges("extra (balloon, missing)", p->extra, p->nr_extra, false);
 	printf("conflicts (%zu):%s\n", p->nr_conflicts, p->nr_conflicts ? "" :
@@ -481,6 +496,7 @@ static void setup_input(const struct opts *o, const struct memmap *map,
 			struct p2m_e820_input *in)
 {
 	p2m_e820_input_init(in, o->dom0);
+	in->ibft = o->ibft;
 	in->map = map->entries;
 	in->nr_map = map->n;
 	if (o->have_limit)
@@ -493,7 +509,7 @@ static void setup_input(const struct opts *o, const struct memmap *map,
  * count the map's RAM. Leaves p->map allocated. 0, or an exit code (said). */
 static int first_pass(const struct opts *o, struct p2m_e820_input *in, struct p2m_e820_plan *p)
 {
-	size_t n = 2 * in->nr_map + 3;
+	size_t n = P2M_E820_MAP_CAP(in->nr_map);
 	int rc;
 
 	p2m_e820_plan_init(p, calloc(n, sizeof(struct p2m_e820_range)), n);
@@ -501,7 +517,7 @@ static int first_pass(const struct opts *o, struct p2m_e820_input *in, struct p2
 		fprintf(stderr, "p2m e820: out of memory\n");
 		return 1;
 	}
-	rc = p2m_e820_sanitize(in->map, in->nr_map, in->dom0, p);
+	rc = p2m_e820_sanitize(in, p);
 	if (rc) {
 		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p->error);
 		return 1;
@@ -532,10 +548,11 @@ static int first_pass(const struct opts *o, struct p2m_e820_input *in, struct p2
 }
 
 /* The plan's lists: every list has at most one range per map range and
- * cut, and the remap list one per source/target stretch. 0 or -1. */
+ * cut (moved NVS ranges cut twice each), and the remap list one per
+ * source/target stretch. 0 or -1. */
 static int alloc_lists(struct p2m_e820_plan *p)
 {
-	size_t n = 3 * p->nr_map + 8;
+	size_t n = 3 * p->nr_map + 8 + 4 * P2M_E820_MAX_MOVED;
 
 	p->layout = calloc(n, sizeof(*p->layout));
 	p->identity = calloc(n, sizeof(*p->identity));

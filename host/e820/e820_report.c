@@ -16,6 +16,7 @@ enum p2m_kind plan_category_kind(enum p2m_e820_category c)
 	switch (c) {
 	case P2M_E820_C_RAM:
 	case P2M_E820_C_REMAP_DST:
+	case P2M_E820_C_NVS_MOVED:
 		return P2M_KIND_RAM;
 	case P2M_E820_C_IDENTITY:
 	case P2M_E820_C_REMAP_SRC:
@@ -175,6 +176,12 @@ void plan_write_json(FILE *f, const struct p2m_e820_input *in,
 			"\", \"count\": %" PRIu64 "}", i ? "," : "", p->remap[i].src,
 			p->remap[i].dst, p->remap[i].count);
 	fprintf(f, "%s],\n", p->nr_remap ? "\n  " : "");
+	fprintf(f, "  \"moved\": [");
+	for (size_t i = 0; i < p->nr_moved; i++)
+		fprintf(f, "%s\n    {\"src\": \"%#" PRIx64 "\", \"dst\": \"%#" PRIx64
+			"\", \"count\": %" PRIu64 "}", i ? "," : "", p->moved[i].src,
+			p->moved[i].dst, p->moved[i].count);
+	fprintf(f, "%s],\n", p->nr_moved ? "\n  " : "");
 	if (p->release)
 		jrange_list(f, "release", p->release, p->nr_release, true, false);
 	if (p->extra)
@@ -218,6 +225,7 @@ static const struct {
 	[P2M_E820_C_REMAP_DST] = { "#1e88e5", "remapped RAM (moved frames)" },
 	[P2M_E820_C_EXTRA] = { "#90caf9", "extra (balloon, missing)" },
 	[P2M_E820_C_UNUSED] = { "#f5f5f5", "unused RAM (missing)" },
+	[P2M_E820_C_NVS_MOVED] = { "#6d4c41", "ACPI NVS moved here (its frames)" },
 };
 
 #define SVG_W 1200.0

@@ -16,6 +16,8 @@
  *   UNUSED       >= nr_pages, map RAM    none, beyond the reservation
  *                                        or the limit           missing
  *   IDENTITY     >= nr_pages, not RAM    none                   identity
+ *   NVS_MOVED    >= nr_pages, map RAM    a moved ACPI NVS range  its old
+ *                (dom0, see below)       (firmware's frames)    pfn as mfn
  *
  * "Not RAM" is a non-RAM entry, a gap between entries, or anything above
  * the last entry. Like Linux: frames under non-RAM are moved, in pfn
@@ -36,6 +38,8 @@
  *   - Every remap target is map RAM, at/above nr_pages, below the limit;
  *     sources and targets are ascending, and no two ranges of any output
  *     list overlap.
+ *   - NVS_MOVED is exactly the new pfns of moved[] (dom0 only), and
+ *     the old pfns of moved[] are planned as map RAM.
  *   - identity[] is exactly IDENTITY + REMAP_SRC + RELEASED, merged;
  *     extra[] is exactly EXTRA; release[] is RELEASED + TRIMMED.
  *   - map[] is sorted, page-granular, non-overlapping, merged, non-empty.
@@ -46,21 +50,35 @@
  * is rounded inward and non-RAM outward to whole pages (a page shared by
  * RAM and a reserved DMI table is not RAM). dom0: UNUSABLE counts as RAM
  * (Xen refuses 1:1 mappings of it) and 640 KiB-1 MiB is forced reserved
- * (VGA and option ROMs on every PC). The order of the input is free.
+ * (VGA and option ROMs on every PC), from 512 KiB when `ibft` is set (the
+ * window newer Linux reserves for dom0 with CONFIG_ISCSI_IBFT_FIND, so
+ * that the iBFT can be found through the identity map). The order of the
+ * input is free. O(n log n) in the number of entries.
  *
  * Storage. Nothing is allocated: every output list is an array the caller
  * hands in with its capacity. A NULL list is not stored but still counted
  * (nr_* tells the size needed); a non-NULL list that is too small fails
  * with -P2M_ENOSPC and a message naming it and the size needed. map is
- * required (the plan is computed from it); 2 * nr_entries + 3 always
- * suffices.
+ * required (the plan is computed from it) and must hold
+ * P2M_E820_MAP_CAP(nr_map) ranges.
  *
  * Conflicts. The objects Xen placed in the initial allocation must lie in
  * RAM that stays RAM. The initial P2M list or the initrd under anything
  * else is reported with action RELOCATE and a suggested target (first fit
  * in RAM above 1 MiB, clear of every object and earlier suggestion); the
  * kernel, its page tables or start_info there is FATAL, as is a relocation
- * with no room. A fatal conflict makes p2m_e820_plan() return
+ * with no room, with one exception taken from Linux 6.12: for dom0, an
+ * ACPI NVS range under the kernel, its page tables or start_info is
+ * moved instead (moved[]): its pfns become RAM (so the frames Xen put
+ * there stay), and the same number of pfns at the top of the first map
+ * RAM range that ends at least that far above nr_pages (and below the
+ * limit and end) take the NVS range, mapped to its machine frames (for
+ * dom0 a frame number is the machine address >> 12, which is the old
+ * pfn). The firmware's map[] is left as it was; the layout shows the
+ * move. At most P2M_E820_MAX_MOVED ranges move (Linux's limit); one more,
+ * or no RAM to take one, leaves its conflict FATAL. A domU is never moved:
+ * NVS in its pseudo-physical map has no frames behind it to keep.
+ * A fatal conflict makes p2m_e820_plan() return
  * -P2M_ECONFLICT with the message in plan->error; the rest of the plan is
  * still filled in for display but must not be applied.
  */
@@ -97,10 +115,18 @@ struct p2m_e820_entry {
 #define P2M_E820_LIMIT_512G     ((uint64_t)1 << 27)
 /* Linux: the balloon may grow at most this many times the allocation. */
 #define P2M_E820_EXTRA_RATIO    10u
+/* Linux 6.12's limit on ACPI NVS ranges moved (NR_NONRAM_REMAP). */
+#define P2M_E820_MAX_MOVED      4u
 /* Linux's MAXMEM on x86-64 with 4-level paging (64 TiB), in pfns. */
 #define P2M_E820_MAXMEM_PFNS    ((uint64_t)1 << 34)
-/* Largest input map accepted (planning is quadratic in it). */
-#define P2M_E820_MAX_ENTRIES    4096u
+/* Largest input map accepted. Planning is O(n log n); the bound only
+ * keeps indices in 32 bits and P2M_E820_MAP_CAP() from overflowing, far
+ * above any firmware (Linux keeps at most 3 * MAX_NUMNODES + 128). */
+#define P2M_E820_MAX_ENTRIES    (1u << 20)
+/* Ranges plan->map must hold for a map of n entries: the sanitised map
+ * (at most 2n + 1 ranges) plus the sanitiser's scratch (two 32-bit
+ * indices per entry), which it keeps at the array's tail. */
+#define P2M_E820_MAP_CAP(n)     (3 * (size_t)(n) + 4)
 
 /* The frames Xen placed for the guest, as pfn ranges (count 0: absent). */
 enum p2m_e820_object_id {
@@ -128,6 +154,10 @@ struct p2m_e820_input {
 	 * rounded up to 2^18 pfns (one P2M window). Must be >= nr_pages. RAM
 	 * at/above end is not planned (the P2M reads it as identity). */
 	uint64_t end;
+	/* dom0 only: reserve 512 KiB-1 MiB, not just 640 KiB-1 MiB (newer
+	 * Linux's iBFT window; off by default: Debian's Linux 6.1, which
+	 * the boots compare with, does not). */
+	bool ibft;
 	struct p2m_e820_object objects[P2M_E820_NOBJ];
 };
 
@@ -143,6 +173,7 @@ enum p2m_e820_category {
 	P2M_E820_C_REMAP_DST,
 	P2M_E820_C_EXTRA,
 	P2M_E820_C_UNUSED,
+	P2M_E820_C_NVS_MOVED,
 	P2M_E820_NCAT
 };
 
@@ -202,6 +233,10 @@ struct p2m_e820_plan {
 	uint64_t pfns[P2M_E820_NCAT];  /* pfns of each category */
 	size_t dropped;                /* input entries empty after sanitising */
 	size_t fatal;                  /* FATAL conflicts */
+	/* ACPI NVS ranges moved (dom0): src = old pfn = machine frame, dst
+	 * = new pfn (NVS_MOVED), ascending by src. */
+	struct p2m_e820_remap moved[P2M_E820_MAX_MOVED];
+	size_t nr_moved;
 	char error[200];               /* message of the failure, or "" */
 };
 
@@ -216,8 +251,9 @@ void p2m_e820_plan_init(struct p2m_e820_plan *plan,
 int p2m_e820_plan(const struct p2m_e820_input *in,
 		  struct p2m_e820_plan *plan);
 
-/* Sanitise only: map[] and dropped of plan, as described above. */
-int p2m_e820_sanitize(const struct p2m_e820_entry *map, size_t n, bool dom0,
+/* Sanitise only (in->map, nr_map, dom0, ibft): map[], map_top and
+ * dropped of plan, as described above. */
+int p2m_e820_sanitize(const struct p2m_e820_input *in,
 		      struct p2m_e820_plan *plan);
 
 /* Category of one pfn from a finished plan's layout (binary search);
@@ -241,10 +277,11 @@ struct p2m;
  * Apply the part of a plan that needs no frames to a P2M: identity[]
  * (clipped to the capacity: beyond it every pfn reads identity anyway)
  * becomes identity; extra[] and the TRIMMED ranges of release[] become
- * missing. RAM and REMAP_DST pfns are left to the caller, who knows the
- * mfns; UNUSED pfns are left as they are (missing in a fresh P2M). The
- * three lists must have been stored in full; extra beyond the capacity
- * is -P2M_ERANGE. Idempotent: on -P2M_ENOMEM the ranges before
+ * missing; NVS_MOVED pfns get their machine frames (moved[]: dst + i
+ * holds the mfn src + i). RAM and REMAP_DST pfns are left to the caller,
+ * who knows the mfns; UNUSED pfns are left as they are (missing in a
+ * fresh P2M). The three lists must have been stored in full; extra or
+ * moved pfns beyond the capacity are -P2M_ERANGE. Idempotent: on -P2M_ENOMEM the ranges before
  * the failing one are applied, and calling again after freeing memory
  * completes the job. The message goes to p2m_last_error(p).
  */

@@ -198,8 +198,11 @@ struct p2m {
 /*
  * Create a P2M for `capacity` pfns (rounded up to a window) over the
  * platform. Every pfn starts missing; nothing but the meta area and the
- * shared pages costs memory. `tree` asks for the 3-level tool tree; it is
- * kept only while capacity <= 2^27 (512 GiB).
+ * shared pages costs memory. `tree` asks for the 3-level tool tree: it
+ * names the list's leaves of the first 2^27 pfns (512 GiB, all its top
+ * page can reach) whatever the capacity, as Linux's does; it costs no
+ * frame beyond the top page, since every private window keeps its frame
+ * list anyway. Whether it is published: p2m_publish(), docs/tree-rule.md.
  */
 int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 	       uint64_t capacity, bool tree);

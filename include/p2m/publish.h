@@ -4,9 +4,10 @@
  *   max_pfn                     a count: highest covered pfn + 1, rounded
  *                               up to 512; above every populated pfn;
  *                               never shrinks (libxc reads it as a count)
- *   pfn_to_mfn_frame_list_list  mfn of the tree's top page while the tree
- *                               is kept (capacity <= 512 GiB and the tools
- *                               do not read the list), else ~0
+ *   pfn_to_mfn_frame_list_list  mfn of the tree's top page (the tree
+ *                               covers pfns below 512 GiB, whatever the
+ *                               capacity) unless the tools read the list
+ *                               or no tree was asked for: then ~0
  *   p2m_cr3                     the root table's frame, cr3 format
  *   p2m_vaddr                   the list's address
  *   p2m_generation              odd while a mapping of the list changes
@@ -22,7 +23,9 @@
 #include "p2m/p2m.h"
 
 /* tools_read_list: the builder set SIF_VIRT_P2M_4TOOLS (the tools walk
- * the linear list), so the tree is not published. */
+ * the linear list), so the tree is not published. The rule and why:
+ * docs/tree-rule.md. A guest latches the flag at boot: a restore clears
+ * start_info.flags, but the tools that read the list are still there. */
 void p2m_publish(struct p2m *p, struct arch_shared_info *arch,
 		 bool tools_read_list);
 

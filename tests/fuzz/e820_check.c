@@ -87,7 +87,7 @@ static bool entry(const struct p2m_e820_input *in, size_t i, uint64_t *a,
 	if (i == in->nr_map) {
 		if (!in->dom0)
 			return false;
-		*a = 0xa0000;
+		*a = in->ibft ? 0x80000 : 0xa0000;
 		*b = 0x100000;
 		*t = P2M_E820_RESERVED;
 		return true;
@@ -147,8 +147,8 @@ static uint32_t model_type(const struct p2m_e820_input *in, uint64_t pfn)
 	return 0;
 }
 
-/* Type of page pfn per the plan's map[] (binary search). */
-static uint32_t plan_type(const struct p2m_e820_plan *p, uint64_t pfn)
+/* Index of the first map[] range ending above pfn (binary search). */
+static size_t map_index(const struct p2m_e820_plan *p, uint64_t pfn)
 {
 	size_t lo = 0, hi = p->nr_map;
 
@@ -160,7 +160,15 @@ static uint32_t plan_type(const struct p2m_e820_plan *p, uint64_t pfn)
 		else
 			hi = mid;
 	}
-	return lo < p->nr_map && p->map[lo].start <= pfn ? p->map[lo].kind : 0;
+	return lo;
+}
+
+/* Type of page pfn per the plan's map[]. */
+static uint32_t plan_type(const struct p2m_e820_plan *p, uint64_t pfn)
+{
+	size_t i = map_index(p, pfn);
+
+	return i < p->nr_map && p->map[i].start <= pfn ? p->map[i].kind : 0;
 }
 
 static void check_pfn(const struct p2m_e820_input *in, const struct p2m_e820_plan *p,
@@ -171,8 +179,17 @@ static void check_pfn(const struct p2m_e820_input *in, const struct p2m_e820_pla
 	CHECK(m == q, "pfn %#llx: model type %u, plan type %u", (ull)pfn, m, q);
 }
 
+/* The model costs O(n) per pfn: on large maps (thousands of entries)
+ * only about 128 ranges and entries, spread over the map, are compared
+ * with it; the structural checks still see every range. */
+static size_t model_stride(size_t n)
+{
+	return n > 512 ? n / 128 : 1;
+}
+
 static void check_map(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 {
+	size_t ms = model_stride(p->nr_map), es = model_stride(in->nr_map + 1);
 	uint64_t a, b;
 	uint32_t t;
 
@@ -185,6 +202,8 @@ static void check_map(const struct p2m_e820_input *in, const struct p2m_e820_pla
 			CHECK(p->map[i - 1].end < r->start || p->map[i - 1].kind != r->kind,
 			      "map[%zu] not merged", i);
 		}
+		if (i % ms && i + 1 != p->nr_map)
+			continue;
 		check_pfn(in, p, r->start);
 		check_pfn(in, p, r->end - 1);
 		check_pfn(in, p, r->end);
@@ -192,7 +211,7 @@ static void check_map(const struct p2m_e820_input *in, const struct p2m_e820_pla
 			check_pfn(in, p, r->start - 1);
 	}
 	for (size_t i = 0; i <= in->nr_map; i++) {
-		if (!entry(in, i, &a, &b, &t))
+		if ((i % es && i != in->nr_map) || !entry(in, i, &a, &b, &t))
 			continue;
 		check_pfn(in, p, a >> 12);
 		check_pfn(in, p, (b - 1) >> 12);
@@ -203,6 +222,68 @@ static void check_map(const struct p2m_e820_input *in, const struct p2m_e820_pla
 	CHECK(p->map_top == (p->nr_map ? p->map[p->nr_map - 1].end : 0), "map_top");
 }
 
+/* Pseudo-type of the new pfns of a moved NVS range. */
+#define MOVED_HERE 0xfffffffeu
+
+/* Cut [s, *e) at the ends of moved ranges; the type at s as moved. */
+static uint32_t moved_type(const struct p2m_e820_plan *p, uint64_t s, uint64_t *e,
+			   uint32_t t)
+{
+	for (size_t k = 0; k < p->nr_moved; k++) {
+		const struct p2m_e820_remap *m = &p->moved[k];
+		uint64_t cut[4] = { m->src, m->src + m->count, m->dst, m->dst + m->count };
+
+		for (int j = 0; j < 4; j++)
+			if (cut[j] > s && cut[j] < *e)
+				*e = cut[j];
+		if (s >= m->src && s < m->src + m->count)
+			t = P2M_E820_RAM;
+		if (s >= m->dst && s < m->dst + m->count)
+			t = MOVED_HERE;
+	}
+	return t;
+}
+
+/* Moved NVS ranges (dom0): each is a whole NVS range of the map under a
+ * fixed object, now at the top of map RAM at/above nr_pages and below
+ * the limit and end; disjoint, ascending by src, at most the maximum. */
+static void check_moved(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
+{
+	uint64_t lim = p->limit ? p->limit : ~(uint64_t)0;
+
+	CHECK(p->nr_moved <= P2M_E820_MAX_MOVED, "%zu moved ranges", p->nr_moved);
+	CHECK(in->dom0 || !p->nr_moved, "a domU's NVS moved");
+	for (size_t k = 0; k < p->nr_moved; k++) {
+		const struct p2m_e820_remap *m = &p->moved[k];
+		size_t i = map_index(p, m->src), j = map_index(p, m->dst);
+		bool under = false;
+
+		CHECK(i < p->nr_map && p->map[i].start == m->src &&
+		      p->map[i].end == m->src + m->count && p->map[i].kind == P2M_E820_NVS,
+		      "moved[%zu] src [%#llx, +%#llx) is not an NVS range", k, (ull)m->src,
+		      (ull)m->count);
+		CHECK(j < p->nr_map && p->map[j].start <= m->dst &&
+		      m->dst + m->count <= p->map[j].end && p->map[j].kind == P2M_E820_RAM,
+		      "moved[%zu] dst [%#llx, +%#llx) not inside one RAM range", k,
+		      (ull)m->dst, (ull)m->count);
+		CHECK(m->dst >= p->nr_pages && m->dst + m->count <= lim &&
+		      m->dst + m->count <= p->end, "moved[%zu] dst out of bounds", k);
+		CHECK(!k || p->moved[k - 1].src < m->src, "moved[%zu] out of order", k);
+		for (size_t q = 0; q < k; q++)
+			CHECK(p->moved[q].dst >= m->dst + m->count ||
+			      m->dst >= p->moved[q].dst + p->moved[q].count,
+			      "moved[%zu] and [%zu] overlap", q, k);
+		for (int o = P2M_E820_OBJ_KERNEL; o <= P2M_E820_OBJ_START_INFO; o++) {
+			const struct p2m_e820_object *ob = &in->objects[o];
+
+			if (o != P2M_E820_OBJ_P2M_LIST && ob->count && ob->pfn < m->src + m->count &&
+			    m->src < ob->pfn + ob->count)
+				under = true;
+		}
+		CHECK(under, "moved[%zu] lies under no kernel, page tables or start_info", k);
+	}
+}
+
 /* The category a pfn must have, given only whether it is map RAM and its
  * position; REMAP/RELEASED/EXTRA/UNUSED splits are checked by count. */
 static bool cat_allowed(const struct p2m_e820_plan *p, uint64_t pfn, uint32_t type,
@@ -211,6 +292,8 @@ static bool cat_allowed(const struct p2m_e820_plan *p, uint64_t pfn, uint32_t ty
 	uint64_t lim = p->limit ? p->limit : ~(uint64_t)0;
 	bool ram = type == P2M_E820_RAM;
 
+	if (type == MOVED_HERE)
+		return cat == P2M_E820_C_NVS_MOVED;
 	if (pfn < p->nr_pages) {
 		if (!ram)
 			return cat == P2M_E820_C_REMAP_SRC || cat == P2M_E820_C_RELEASED;
@@ -281,6 +364,7 @@ void plan_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 	size_t mi = 0;
 
 	check_map(in, p);
+	check_moved(in, p);
 	CHECK(p->end >= in->nr_pages, "end %#llx below nr_pages", (ull)p->end);
 	CHECK(p->nr_layout <= p->layout_cap, "layout not stored");
 
@@ -313,6 +397,7 @@ void plan_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 				e = p->nr_pages;
 			if (lim > s && lim < e)
 				e = lim;
+			t = moved_type(p, s, &e, (uint32_t)t);
 			CHECK(cat_allowed(p, s, (uint32_t)t, r->kind) &&
 			      cat_allowed(p, e - 1, (uint32_t)t, r->kind),
 			      "layout[%zu] %s over [%#llx, %#llx) of type %u (nr %#llx, limit %#llx)",
@@ -328,6 +413,14 @@ void plan_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 	CHECK(cnt[P2M_E820_C_RAM] + cnt[P2M_E820_C_REMAP_SRC] + cnt[P2M_E820_C_RELEASED] +
 	      cnt[P2M_E820_C_TRIMMED] == in->nr_pages, "populated pfns not conserved");
 	CHECK(cnt[P2M_E820_C_REMAP_SRC] == cnt[P2M_E820_C_REMAP_DST], "remap counts differ");
+	{
+		uint64_t moved = 0;
+
+		for (size_t k = 0; k < p->nr_moved; k++)
+			moved += p->moved[k].count;
+		CHECK(moved == cnt[P2M_E820_C_NVS_MOVED], "moved NVS %#llx pfns, layout %#llx",
+		      (ull)moved, (ull)cnt[P2M_E820_C_NVS_MOVED]);
+	}
 	/* Frames are released only when no RAM is left for them. */
 	if (cnt[P2M_E820_C_RELEASED]) {
 		CHECK(cnt[P2M_E820_C_EXTRA] == 0, "released pages while extra RAM is left");
@@ -358,9 +451,11 @@ void plan_check(const struct p2m_e820_input *in, const struct p2m_e820_plan *p)
 			uint32_t t = plan_type(p, q);
 			size_t k;
 
+			/* A moved NVS range's old pfns are RAM now. */
+			if (moved_type(p, q, &(uint64_t){ q + 1 }, t) == P2M_E820_RAM)
+				t = P2M_E820_RAM;
 			CHECK(t == P2M_E820_RAM, "remap[%zu] target pfn %#llx is not RAM", i, (ull)q);
-			for (k = 0; k < p->nr_map && !(p->map[k].start <= q && q < p->map[k].end); k++)
-				;
+			k = map_index(p, q);
 			q = p->map[k].end;
 		}
 		remapped += r->count;

@@ -3,12 +3,19 @@
  *
  * Input: a 28-byte header, then 9 bytes per entry.
  *   header  flags (bit 0 dom0, bit 1 no limit, bit 2 small limit, bit 3
- *           explicit end), shift (address scale, 0..40), nr_pages (u32),
+ *           explicit end, bit 4 tile (see below), bit 5 iBFT window, bits 6 and 7
+ *           unscaled nr_pages and max_pages), shift (address scale,
+ *           0..40), nr_pages (u32),
  *           max_pages (u32), limit (u16 << 4), end (u16 << 12), five
  *           object pfns (14 bits << top 2 bits), four count bytes
  *   entry   (at most 64) addr (u32) << shift, size (u32) << shift (low bits kept so
  *           sizes need not be page multiples), type (u8: 1..12 and a few
  *           large values)
+ * Tile: with flag bit 4 and a byte TILE_MARK right after the entries, the
+ * entries are repeated, each copy shifted by the span of the first, up to
+ * TILED entries, so that maps of many thousand entries (and their
+ * overlaps at the seams) are planned too. The mark keeps such inputs
+ * rare, so that the fuzzer's time goes mostly to small maps.
  * Every plan is checked by plan_check() (tests/fuzz/e820_check.c).
  */
 #include <stddef.h>
@@ -18,6 +25,31 @@
 #include "e820_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define TILED 8192
+#define TILE_MARK 0x7e
+
+/* Repeat map[0, n) with a stride of its span, up to TILED entries. */
+static size_t tile(struct p2m_e820_entry *map, size_t n)
+{
+	uint64_t span = 4096, reps;
+
+	for (size_t i = 0; i < n; i++)
+		if (map[i].addr + map[i].size > span)
+			span = map[i].addr + map[i].size;
+	if (span > ((uint64_t)1 << 62))
+		return n;              /* no room for a second copy */
+	span = (span + 4095) & ~(uint64_t)4095;
+	reps = n ? TILED / n : 0;
+	if (reps > ((uint64_t)1 << 62) / span)
+		reps = ((uint64_t)1 << 62) / span;
+	for (uint64_t r = 1; r < reps; r++)
+		for (size_t i = 0; i < n; i++) {
+			map[r * n + i] = map[i];
+			map[r * n + i].addr += r * span;
+		}
+	return reps ? reps * n : n;
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -36,8 +68,8 @@ static uint32_t type_of(uint8_t t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct plan_check_store store;
+	static struct p2m_e820_entry map[TILED + 64];
 	static bool ready;
-	struct p2m_e820_entry map[64];
 	struct p2m_e820_input in;
 	struct p2m_e820_plan plan;
 	size_t n = 0;
@@ -47,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 28)
 		return 0;
 	if (!ready) {
-		plan_check_store_init(&store, 64);
+		plan_check_store_init(&store, TILED + 64);
 		ready = true;
 	}
 	flags = data[0];
@@ -80,6 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			map[n].size = ~map[n].addr;
 		map[n].type = type_of(data[8]);
 	}
+	if ((flags & 0x10) && size >= 1 && data[0] == TILE_MARK)
+		n = tile(map, n);
+	in.ibft = (flags & 0x20) != 0;
 	in.map = map;
 	in.nr_map = n;
 	plan_check_run(&in, &store, &plan);

@@ -144,6 +144,30 @@ static void linux_model_charges_extra_memory(void **state)
 	bench_layout_free(&L);
 }
 
+/* Linux's extra memory stops at 10 times the allocation (less the frames
+ * remapped from under holes): a huge capacity is not charged in full. */
+static void linux_model_caps_extra_memory(void **state)
+{
+	struct bench_layout L;
+	struct bench_linux_cost with, without;
+	uint64_t ram = 0, extra, wanted = 100 * BENCH_GIB_PFNS;
+
+	(void)state;
+	assert_int_equal(bench_layout_dom0(&L, 4, 0), 0);
+	for (uint64_t pfn = 0; pfn < L.n; pfn++)
+		ram += L.flat[pfn] != P2M_INVALID && L.flat[pfn] != p2m_identity_entry(pfn);
+	extra = bench_linux_extra_pfns(L.flat, L.n, wanted);
+	assert_int_equal(extra, 10 * ram - (L.n - ram));
+	assert_true(extra < wanted);
+	/* Under the cap nothing changes. */
+	assert_int_equal(bench_linux_extra_pfns(L.flat, L.n, 8 * BENCH_GIB_PFNS),
+			 8 * BENCH_GIB_PFNS);
+	bench_linux_model_cost(L.flat, L.n, L.n + wanted, L.n, extra, &with);
+	bench_linux_model_cost(L.flat, L.n, L.n, 0, 0, &without);
+	assert_int_equal(with.leaves - without.leaves, (extra + P2M_PER_PAGE - 1) / P2M_PER_PAGE);
+	bench_layout_free(&L);
+}
+
 static long file_size(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -223,6 +247,7 @@ int main(void)
 		cmocka_unit_test(baselines_hold_the_map),
 		cmocka_unit_test(baselines_agree_after_updates),
 		cmocka_unit_test(linux_model_charges_extra_memory),
+		cmocka_unit_test(linux_model_caps_extra_memory),
 		cmocka_unit_test(every_workload_runs),
 	};
 

@@ -106,6 +106,22 @@ static void qemu_counts(void **state)
 		assert_non_null(strstr(out, "linux map \"Xen\""));
 		free(out);
 	}
+	/* Newer Linux's iBFT window (512K-640K): 31 pages more remapped. */
+	assert_int_equal(run(&out, "qemu-6g-dom0-5g.log --nr-pages 5G --no-dump --ibft"), 0);
+	assert_non_null(strstr(out, "\"Remapped 262304 page(s)\""));
+	free(out);
+	/* ACPI NVS under dom0's kernel moves (Linux 6.12). */
+	assert_int_equal(run(&out, "nvs-under-kernel.json --nr-pages 1G --no-dump "
+			     "--kernel 0x3f00000+0x200000"), 0);
+	assert_non_null(strstr(out, "ACPI NVS [0x4000->0x4100] moved to pfns [0x7ff00->0x80000]"));
+	assert_non_null(strstr(out, "conflicts (0): none"));
+	assert_non_null(strstr(out, "\"Remapped 256 non-RAM page(s)\""));
+	free(out);
+	/* A domU's stays a fatal conflict. */
+	assert_int_equal(run(&out, "nvs-under-kernel.json --domU --nr-pages 1G --no-dump "
+			     "--kernel 0x3f00000+0x200000"), 1);
+	assert_non_null(strstr(out, "kernel [mem 0x3f00000-0x40fffff] lies under E820 ACPI NVS"));
+	free(out);
 }
 
 static void json_and_svg(void **state)

@@ -2,7 +2,9 @@
  * Publishing into struct arch_shared_info, and what the toolstack reader
  * (host/common/toolstack.c, the 4.17 saver's walks) then sees:
  * max_pfn is a count rounded up to 512 that never shrinks; the tree root
- * is ~0 above 512 GiB of capacity or when the tools read the list;
+ * is ~0 when the tools read the list (or no tree was asked for), and
+ * otherwise names a tree of the first 512 GiB whatever the capacity
+ * (docs/tree-rule.md);
  * p2m_cr3 names the root table; p2m_generation is even, moves by 2 per
  * mapping change and stops moving after p2m_unpublish(). Both walks yield
  * every entry, with identity in shared slots shown as ~0, and every
@@ -139,13 +141,16 @@ static void tree_root_invalid_when_not_kept(void **state)
 	assert_int_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
 	fx_fini(&f);
 
-	/* Exactly 512 GiB keeps the tree, one window more does not. */
+	/* The capacity does not matter: 512 GiB and one window more both
+	 * publish the tree; the tools' flag still wins. */
 	fx_init(&f, P2M_TREE_PFNS, true);
 	p2m_publish(&f.p, &arch, false);
 	assert_int_not_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
 	fx_fini(&f);
 	fx_init(&f, P2M_TREE_PFNS + 1, true);
 	p2m_publish(&f.p, &arch, false);
+	assert_int_not_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
+	p2m_publish(&f.p, &arch, true);
 	assert_int_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
 	fx_fini(&f);
 }
@@ -221,6 +226,104 @@ static void expect_tools_error(struct arch_shared_info *arch, struct fx *f, bool
 		fail_msg("tools error \"%s\" lacks \"%s\"", res.error, needle);
 }
 
+/* A leaf read by a tree reader limited to the first 512 GiB (crash's
+ * view of a dom0 through Xen's crash note) against the P2M. */
+struct tree_cmp {
+	struct fx *f;
+	uint64_t leaves, private_leaves;
+};
+
+static int tree_leaf_agrees(void *arg, uint64_t first, const uint64_t *e, unsigned n,
+			    xen_pfn_t leaf)
+{
+	struct tree_cmp *tc = arg;
+
+	(void)leaf;
+	tc->leaves++;
+	for (unsigned i = 0; i < n; i++)
+		if (e[i] != tools_view(tc->f, first + i))
+			fail_msg("tree: pfn %#llx reads %#llx, the P2M holds %#llx",
+				 (unsigned long long)(first + i), (unsigned long long)e[i],
+				 (unsigned long long)tools_view(tc->f, first + i));
+	if (tc->f->p.kinds[first >> P2M_SLOT_SHIFT] == P2M_SLOT_PRIVATE)
+		tc->private_leaves++;
+	return 0;
+}
+
+/*
+ * The tree rule (docs/tree-rule.md), case by case, read by the 4.17
+ * saver's walks: the tree is published unless the tools read the list,
+ * and covers the first 512 GiB whatever the capacity.
+ */
+static void tree_rule(void **state)
+{
+	const uint64_t cap = 4 * P2M_TREE_PFNS;   /* 2 TiB of pfn space */
+	struct arch_shared_info arch, low;
+	struct ts_frames fr;
+	struct ts_options tree_only = { .tree_only = true };
+	struct ts_result res;
+	struct tree_cmp tc;
+	struct fx f;
+
+	(void)state;
+	/* A small guest (or dom0) with a large capacity, no tools flag: an
+	 * old tree reader reads every entry. */
+	fx_init(&f, cap, true);
+	mixed_layout(&f);
+	p2m_publish(&f.p, &arch, false);
+	assert_int_not_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
+	tools_agree(&f, &arch, true, TS_MODE_TREE);
+	tools_agree(&f, &arch, false, TS_MODE_LIST);
+
+	/* The same domU with SIF_VIRT_P2M_4TOOLS: no tree; the list. */
+	p2m_publish(&f.p, &arch, true);
+	assert_int_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
+	expect_tools_error(&arch, &f, true, "Bad mfn 0xffffffffffffffff for p2m frame list list");
+	tools_agree(&f, &arch, false, TS_MODE_LIST);
+
+	fx_fini(&f);
+
+	/* A dom0 beyond 512 GiB: the tree stays published for the first
+	 * 512 GiB. The saver reads the list (a tree reader of the whole
+	 * guest fails cleanly, as it does on Linux); a reader of the first
+	 * 512 GiB (crash, makedumpfile) reads them right through the tree. */
+	fx_init(&f, P2M_TREE_PFNS + W, true);
+	mixed_layout(&f);
+	p2m_publish(&f.p, &arch, false);
+	assert_int_equal(p2m_set(&f.p, P2M_TREE_PFNS + 7, ram_of(7)), 0);
+	assert_true(arch.max_pfn > P2M_TREE_PFNS);
+	assert_int_not_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
+	assert_int_equal(read_err(&arch, &f, false, &res), 0);
+	assert_int_equal(res.mode, TS_MODE_LIST);
+	expect_tools_error(&arch, &f, true, "too large for p2m tree");
+	low = arch;
+	low.max_pfn = P2M_TREE_PFNS;
+	ts_frames_hosted(&fr, f.h, 0);
+	tc = (struct tree_cmp){ &f, 0, 0 };
+	if (ts_read_p2m(&low, &fr, &tree_only, tree_leaf_agrees, &tc, &res))
+		fail_msg("tree of the first 512 GiB: %s", res.error);
+	/* The saver trims the trailing run of the shared frame list down to
+	 * its first entry: windows 0-3 of mixed_layout and one shared. */
+	assert_int_equal(res.saver_count, 5 * W);
+	assert_int_equal(tc.leaves, 5 * W / P2M_PER_PAGE);
+	{
+		uint64_t priv = 0;
+
+		for (uint64_t sl = 0; sl < 4 * W / P2M_PER_PAGE; sl++)
+			priv += f.p.kinds[sl] == P2M_SLOT_PRIVATE;
+		assert_int_equal(tc.private_leaves, priv);
+		assert_true(priv > 0);
+	}
+	fx_fini(&f);
+
+	/* No tree asked for (a P2M built for list readers only). */
+	fx_init(&f, cap, false);
+	assert_int_equal(p2m_set(&f.p, 5, ram_of(5)), 0);
+	p2m_publish(&f.p, &arch, false);
+	assert_int_equal(arch.pfn_to_mfn_frame_list_list, (xen_pfn_t)P2M_INVALID);
+	fx_fini(&f);
+}
+
 static void old_reader_fails_cleanly_above_512g(void **state)
 {
 	struct fx f;
@@ -231,8 +334,9 @@ static void old_reader_fails_cleanly_above_512g(void **state)
 	fx_init(&f, P2M_TREE_PFNS + W, true);
 	assert_int_equal(p2m_set(&f.p, 5, ram_of(5)), 0);
 	p2m_publish(&f.p, &arch, false);
-	/* Small guest in a big capacity: no tree, the list is readable. */
-	expect_tools_error(&arch, &f, true, "Bad mfn 0xffffffffffffffff for p2m frame list list");
+	/* Small guest in a big capacity: both the tree and the list. */
+	assert_int_equal(read_err(&arch, &f, true, &res), 0);
+	assert_int_equal(res.mode, TS_MODE_TREE);
 	assert_int_equal(read_err(&arch, &f, false, &res), 0);
 	assert_int_equal(res.mode, TS_MODE_LIST);
 	/* A guest beyond 512 GiB. */
@@ -323,6 +427,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fields),
 		cmocka_unit_test(tree_root_invalid_when_not_kept),
+		cmocka_unit_test(tree_rule),
 		cmocka_unit_test(tools_read_list_and_tree),
 		cmocka_unit_test(tools_see_every_window),
 		cmocka_unit_test(old_reader_fails_cleanly_above_512g),
