@@ -97,7 +97,8 @@ static uint64_t plan_end(void)
 /*
  * The planner's limit (pfns; 0: none). The 512 GiB domU default exists
  * because Linux's 3-level frame-list tree reaches no further; a builder
- * that set SIF_VIRT_P2M_4TOOLS (libxc always does) has the tools read
+ * that set SIF_VIRT_P2M_4TOOLS (libxc's builder does; Xen 4.17's xl then
+ * overwrites start_info.flags with 0, see guest/README.md) has the tools read
  * the linear list instead, so the limit would only throw memory away.
  * `limit=` on the command line overrides both (it also reproduces the
  * release path cheaply: a limit below nr_pages trims the frames above
