@@ -22,9 +22,10 @@
 #include "p2m/p2m.h"
 
 /* tools_read_list: the builder set SIF_VIRT_P2M_4TOOLS (the tools walk
- * the linear list), so the tree is not published. */
-void p2m_publish(struct p2m *p, struct arch_shared_info *arch,
-		 bool tools_read_list);
+ * the linear list), so the tree is not published. Fails (-P2M_EBUSY,
+ * nothing written) only while the P2M is suspended (p2m/migrate.h). */
+int p2m_publish(struct p2m *p, struct arch_shared_info *arch,
+		bool tools_read_list);
 
 /* Stop writing into the published structure (before it is unmapped). */
 void p2m_unpublish(struct p2m *p);
