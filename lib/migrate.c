@@ -13,9 +13,11 @@
  * Both directions are transactions, so that a failure changes nothing and
  * a retry can succeed:
  *   - the meta chain lives in frames reached only through frame_map(),
- *     which may fail; it is not rewritten in place but copied, translated,
- *     into fresh frames. The copy is thrown away on failure and replaces
- *     the old chain (whose frames are then freed) on success;
+ *     which may fail. One frame (any P2M below about 4 TiB) is read,
+ *     translated and written back, the write being the last step that can
+ *     fail. A longer chain is copied, translated, into fresh frames, which
+ *     are thrown away on failure and replace the old chain (whose frames
+ *     are then freed) on success;
  *   - the other records are reached through memory that is always mapped.
  *     Resume checks them all first (a P2M lookup, which cannot fail
  *     differently the second time), then translates them. Suspend asks the
@@ -200,22 +202,27 @@ static int chain_copy_frame(struct p2m *p, xlate_fn fn, bool resume, struct chai
 	return 0;
 }
 
-/* Build the translated copy; on failure nothing is left allocated. */
+/* Build the translated copy; on failure nothing is left allocated and
+ * nothing has changed. A chain of one frame (every P2M below about 4 TiB
+ * of capacity) is rewritten in place instead: its one write is the last
+ * step that can fail, and needs no frame the guest must spare. */
 static int chain_copy(struct p2m *p, xlate_fn fn, bool resume, struct chain_copy *cc)
 {
 	int rc = chain_frames(p, resume, cc);
 
 	if (rc || cc->n == 0)
 		return rc;
-	if (p->plat.alloc_frames(p->plat.ctx, cc->n, cc->fresh))
+	if (cc->n == 1)
+		cc->fresh[0] = cc->old[0];
+	else if (p->plat.alloc_frames(p->plat.ctx, cc->n, cc->fresh))
 		return p2m_fail(p, P2M_ENOMEM, "cannot allocate %u frames for the meta chain",
 				cc->n);
+	cc->head = cc->fresh[0];
+	if (!resume)
+		rc = to_pfn(p, cc->fresh[0], &cc->head);
 	for (unsigned i = 0; i < cc->n && !rc; i++)
 		rc = chain_copy_frame(p, fn, resume, cc, i);
-	cc->head = cc->fresh[0];
-	if (!rc && !resume)
-		rc = to_pfn(p, cc->fresh[0], &cc->head);
-	if (rc)
+	if (rc && cc->n > 1)
 		p2m_free_frames(p, cc->n, cc->fresh);
 	return rc;
 }
@@ -226,7 +233,8 @@ static void chain_commit(struct p2m *p, struct chain_copy *cc)
 	if (cc->n == 0)
 		return;
 	p->meta_head = (xen_pfn_t)cc->head;
-	p2m_free_frames(p, cc->n, cc->old);
+	if (cc->n > 1)
+		p2m_free_frames(p, cc->n, cc->old);
 }
 
 int p2m_suspend(struct p2m *p)
@@ -237,10 +245,11 @@ int p2m_suspend(struct p2m *p)
 
 	if (p->suspended)
 		return p2m_fail(p, P2M_EBUSY, "the P2M is suspended already");
-	rc = chain_copy(p, to_pfn, false, &cc);
-	if (rc)
-		return rc;
+	/* Records first, the chain last: a chain rewritten in place must be
+	 * the step after which nothing fails. */
 	rc = visit_records(p, &ps);
+	if (!rc)
+		rc = chain_copy(p, to_pfn, false, &cc);
 	if (rc) {
 		/* Translate back the records done: a P2M lookup each. */
 		char msg[sizeof(p->error)];
@@ -249,8 +258,6 @@ int p2m_suspend(struct p2m *p)
 		__builtin_memcpy(msg, p->error, sizeof(msg));
 		visit_records(p, &undo);
 		__builtin_memcpy(p->error, msg, sizeof(msg));
-		if (cc.n)
-			p2m_free_frames(p, cc.n, cc.fresh);
 		return rc;
 	}
 	chain_commit(p, &cc);
