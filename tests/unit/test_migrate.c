@@ -215,6 +215,87 @@ static void failed_resume_can_be_retried(void **state)
 	ff_fini(&x);
 }
 
+/* A P2M of 2^30 pfns (4 TiB) has a meta chain of two frames: suspend and
+ * resume copy it into fresh frames. Round trip, then every single fault
+ * of both calls (first and last 16 calls, every 64th between) changes
+ * nothing and a retry succeeds. */
+#define BIG ((uint64_t)1 << 30)
+#define BIG_POOL (BIG - 4 * S)
+
+static void big_guest(struct ff *x)
+{
+	uint64_t c[P2M_PER_PAGE];
+
+	ff_init(x, BIG, false);
+	assert_int_equal(p2m_set(&x->f.p, 5, 0x55), 0);
+	assert_int_equal(p2m_set(&x->f.p, 3000 * W + 7, 0x77), 0);
+	ff_adopt(x, BIG_POOL, 4 * S);
+	assert_int_equal(p2m_hosted_read_frame(x->f.h, ff_hosted(x, x->f.p.meta_head), c), 0);
+	assert_true(c[0] != P2M_INVALID); /* two chain frames at least */
+}
+
+static uint64_t big_calls(int which)
+{
+	struct ff x;
+	uint64_t n;
+
+	big_guest(&x);
+	if (which)
+		assert_int_equal(p2m_suspend(&x.f.p), 0);
+	ff_arm(&x, 0, 0);
+	assert_int_equal(which ? p2m_resume(&x.f.p, false) : p2m_suspend(&x.f.p), 0);
+	n = x.calls;
+	ff_disarm(&x);
+	ff_fini(&x);
+	return n;
+}
+
+static void long_chain_is_copied(void **state)
+{
+	struct ff_records r;
+	struct ff x;
+
+	(void)state;
+	big_guest(&x);
+	ff_records_take(&x, &r);
+	assert_int_equal(p2m_suspend(&x.f.p), 0);
+	ff_restore(&x, 0x2c3000);
+	assert_int_equal(p2m_resume(&x.f.p, true), 0);
+	ff_check_names(&x);
+	assert_int_equal(p2m_raw(&x.f.p, 3000 * W + 7), 0x77);
+	ff_records_free(&r);
+	ff_fini(&x);
+
+	for (int which = 0; which < 2; which++) {
+		uint64_t calls = big_calls(which), runs = 0;
+
+		for (uint64_t i = 1; i <= calls; i++) {
+			if (i > 16 && i + 16 <= calls && i % 64)
+				continue;
+			big_guest(&x);
+			if (which) {
+				assert_int_equal(p2m_suspend(&x.f.p), 0);
+				ff_restore(&x, 0x2c3000);
+			}
+			ff_records_take(&x, &r);
+			ff_arm(&x, i, 0);
+			assert_true((which ? p2m_resume(&x.f.p, true) : p2m_suspend(&x.f.p)) < 0);
+			ff_disarm(&x);
+			ff_records_expect_same(&x, &r);
+			fx_check_accounting(&x.f);
+			assert_int_equal(which ? p2m_resume(&x.f.p, true) : p2m_suspend(&x.f.p), 0);
+			if (which)
+				ff_check_names(&x);
+			ff_records_free(&r);
+			ff_fini(&x);
+			runs++;
+		}
+		print_message("%s of a 2-frame chain: %llu calls, %llu single faults run\n",
+			      which ? "p2m_resume" : "p2m_suspend", (unsigned long long)calls,
+			      (unsigned long long)runs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +304,7 @@ int main(void)
 		cmocka_unit_test(structural_calls_refused_while_suspended),
 		cmocka_unit_test(failed_suspend_changes_nothing),
 		cmocka_unit_test(failed_resume_can_be_retried),
+		cmocka_unit_test(long_chain_is_copied),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
