@@ -5,11 +5,18 @@
  * Window by window: each 512-entry slot is classified (all missing, all
  * identity values of its own pfns, or anything else = private); a window
  * whose slots are all missing or all identity maps a shared table and
- * costs nothing. Otherwise the window gets a table and a frame list, its
- * private leaves are allocated straight into the frame list, mapped in
- * runs of consecutive slots and filled with one copy each. A RAM slot is
- * recognised from its first entry and validated with one OR over the
- * slot, so the common case is a check and a memcpy.
+ * costs nothing. Otherwise the window gets a table and a frame list, and
+ * its private leaves are allocated, filled with one copy each through a
+ * view, and only then mapped in runs of consecutive slots: a reader never
+ * sees a leaf that is not filled. A RAM slot is recognised from its first
+ * entry and validated with one OR over the slot, so the common case is a
+ * check and a memcpy.
+ *
+ * Failure. Every frame of a window is named in a local plan, so a failure
+ * frees them without reading anything back through the platform. A window
+ * whose leaves failed to map goes back to the shared table; if even that
+ * mapping change fails, it is cleared in place (private leaves hold ~0
+ * again), so every pfn reads missing as before the build.
  */
 #include "internal.h"
 
@@ -45,30 +52,35 @@ static int classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cn
 	return 0;
 }
 
-/* Free the leaves already allocated into a frame list view. */
-static void free_leaves(struct p2m *p, const uint64_t *mid, const uint8_t *kinds, unsigned upto)
-{
-	for (unsigned i = 0; i < upto; i++)
-		if (kinds[i] == P2M_SLOT_PRIVATE)
-			p2m_free_frames(p, 1, (const xen_pfn_t *)&mid[i]);
-}
+/* What build_window() decided and allocated for one window. */
+struct wplan {
+	uint8_t kinds[SLOTS_PER_WINDOW];
+	xen_pfn_t leaves[SLOTS_PER_WINDOW]; /* private leaf, or the shared one */
+	unsigned nprivate, nidentity;
+	xen_pfn_t table, mid;
+	bool table_used, mid_taken;
+	bool kept[SLOTS_PER_WINDOW];        /* leaf i belongs to the P2M now */
+	xen_pfn_t old_mid; /* a parked frame list the undo released */
+};
 
-/* Allocate window w's frames; on success the frame list at mid (a view)
- * names every slot's leaf. */
-static int alloc_window(struct p2m *p, uint64_t w, const uint8_t *kinds, uint64_t *mid)
+/* Allocate the window's private leaves into wp->leaves, in runs; on
+ * failure none is left allocated. */
+static int alloc_leaves(struct p2m *p, uint64_t w, struct wplan *wp)
 {
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW;) {
 		unsigned run = 0;
 
-		if (kinds[i] != P2M_SLOT_PRIVATE) {
-			mid[i] = p->shared_leaf[kinds[i]];
+		if (wp->kinds[i] != P2M_SLOT_PRIVATE) {
+			wp->leaves[i] = p->shared_leaf[wp->kinds[i]];
 			i++;
 			continue;
 		}
-		while (i + run < SLOTS_PER_WINDOW && kinds[i + run] == P2M_SLOT_PRIVATE)
+		while (i + run < SLOTS_PER_WINDOW && wp->kinds[i + run] == P2M_SLOT_PRIVATE)
 			run++;
-		if (p->plat.alloc_frames(p->plat.ctx, run, (xen_pfn_t *)&mid[i])) {
-			free_leaves(p, mid, kinds, i);
+		if (p->plat.alloc_frames(p->plat.ctx, run, &wp->leaves[i])) {
+			for (unsigned j = 0; j < i; j++)
+				if (wp->kinds[j] == P2M_SLOT_PRIVATE)
+					p2m_free_frames(p, 1, &wp->leaves[j]);
 			return p2m_fail(p, P2M_ENOMEM, "cannot allocate %u leaves for window %llu",
 					run, (unsigned long long)w);
 		}
@@ -77,29 +89,174 @@ static int alloc_window(struct p2m *p, uint64_t w, const uint8_t *kinds, uint64_
 	return 0;
 }
 
-/* Under the lock: map window w's leaves (named in its mapped frame list). */
-static int map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds)
+/* Fill the frame list and every private leaf through views, before any
+ * of them is mapped: a reader never sees a leaf that is not filled. */
+static int fill_frames(struct p2m *p, uint64_t w, const struct wplan *wp,
+		       const uint64_t *initial, uint64_t n)
+{
+	uint64_t *v = p->plat.frame_map(p->plat.ctx, wp->mid);
+
+	if (!v)
+		return p2m_fail(p, P2M_EMAP, "cannot map frame list %#lx to fill it", wp->mid);
+	__builtin_memcpy(v, wp->leaves, sizeof(wp->leaves));
+	p->plat.frame_unmap(p->plat.ctx, v);
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
+		uint64_t base = ((w << P2M_SLOT_SHIFT) + i) << P2M_SLOT_SHIFT;
+		uint64_t cnt = n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE;
+
+		if (wp->kinds[i] != P2M_SLOT_PRIVATE)
+			continue;
+		v = p->plat.frame_map(p->plat.ctx, wp->leaves[i]);
+		if (!v)
+			return p2m_fail(p, P2M_EMAP, "cannot map leaf %#lx to fill it", wp->leaves[i]);
+		__builtin_memcpy(v, initial + base, cnt * sizeof(uint64_t));
+		for (uint64_t j = cnt; j < P2M_PER_PAGE; j++)
+			v[j] = P2M_INVALID;
+		p->plat.frame_unmap(p->plat.ctx, v);
+	}
+	return 0;
+}
+
+/* Under the lock: map window w's leaves. *upto: the slots below it are
+ * mapped (all of them on success). */
+static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigned *upto)
 {
 	uint64_t first = w << P2M_SLOT_SHIFT;
-	const uint64_t *mid = mid_va(p, w);
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW;) {
 		unsigned run = 0;
-		unsigned flags = kinds[i] == P2M_SLOT_PRIVATE ? P2M_MAP_RW : P2M_MAP_RO;
+		uint8_t k = wp->kinds[i];
 
-		if (kinds[i] == P2M_SLOT_MISSING) { /* the table maps it already */
+		*upto = i;
+		if (k == P2M_SLOT_MISSING) { /* the table maps it already */
 			i++;
 			continue;
 		}
-		while (i + run < SLOTS_PER_WINDOW && kinds[i + run] == kinds[i] &&
-		       (kinds[i] == P2M_SLOT_PRIVATE || run == 0))
+		while (i + run < SLOTS_PER_WINDOW && wp->kinds[i + run] == k &&
+		       (k == P2M_SLOT_PRIVATE || run == 0))
 			run++;
-		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run,
-				       (const xen_pfn_t *)&mid[i], flags))
+		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run, &wp->leaves[i],
+				       k == P2M_SLOT_PRIVATE ? P2M_MAP_RW : P2M_MAP_RO))
 			return p2m_fail(p, P2M_EMAP, "cannot map %u leaves at slot %#llx", run,
 					(unsigned long long)(first + i));
 		i += run;
 	}
+	*upto = SLOTS_PER_WINDOW;
+	return 0;
+}
+
+/*
+ * Under the lock, after a leaf mapping failed in the hung window w: take
+ * it back to the shared missing table. If even that fails the window
+ * stays private and is made to read missing again without a mapping
+ * change: the leaves mapped so far are cleared and stay as private slots,
+ * the frame list forgets the slots not mapped yet (they show the missing
+ * leaf of the table), whose leaves are freed.
+ */
+static void unbuild_window(struct p2m *p, uint64_t w, struct wplan *wp, unsigned upto)
+{
+	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t *mid = mid_va(p, w);
+	struct p2m_window old;
+
+	char msg[sizeof(p->error)];
+
+	/* The leaf's failure is what the caller reports. */
+	__builtin_memcpy(msg, p->error, sizeof(msg));
+	p2m_uninstall_window_locked(p, w, P2M_SLOT_MISSING, &old);
+	__builtin_memcpy(p->error, msg, sizeof(msg));
+	if (window_shared(p, w)) {
+		wp->table_used = false;
+		if (old.mid == wp->mid)
+			wp->mid_taken = false;
+		else if (old.mid)
+			wp->old_mid = old.mid;
+		return;
+	}
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
+		if (i < upto && wp->kinds[i] == P2M_SLOT_PRIVATE) {
+			uint64_t *leaf = slot_va(p, first + i);
+
+			for (unsigned j = 0; j < P2M_PER_PAGE; j++)
+				__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELAXED);
+			set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
+			p->nr_private_leaves++;
+			wp->kept[i] = true;
+		} else if (i >= upto && wp->kinds[i] != P2M_SLOT_MISSING) {
+			__atomic_store_n(&mid[i], (uint64_t)p->shared_leaf[P2M_SLOT_MISSING],
+					 __ATOMIC_RELEASE);
+		}
+	}
+}
+
+/* After the lock is dropped: free what the window did not keep. */
+static void build_release(struct p2m *p, struct wplan *wp)
+{
+	if (!wp->table_used)
+		p2m_free_table(p, wp->table);
+	if (!wp->mid_taken)
+		p2m_free_frames(p, 1, &wp->mid);
+	if (wp->old_mid)
+		p2m_free_frames(p, 1, &wp->old_mid);
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
+		if (wp->kinds[i] == P2M_SLOT_PRIVATE && !wp->kept[i])
+			p2m_free_frames(p, 1, &wp->leaves[i]);
+}
+
+/* Allocate and fill the table, the frame list and the leaves of a window
+ * with private slots, outside the lock. On failure nothing is left. */
+static int build_prepare(struct p2m *p, uint64_t w, struct wplan *wp, const uint64_t *initial,
+			 uint64_t n)
+{
+	xen_pfn_t f[2];
+	int rc;
+
+	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
+		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
+				(unsigned long long)w);
+	wp->table = f[0];
+	wp->mid = f[1];
+	if (p->plat.make_table(p->plat.ctx, wp->table, p->shared_leaf[P2M_SLOT_MISSING])) {
+		p2m_free_frames(p, 2, f);
+		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", wp->table);
+	}
+	rc = alloc_leaves(p, w, wp);
+	if (rc) {
+		p2m_free_table(p, wp->table);
+		p2m_free_frames(p, 1, &wp->mid);
+		return rc;
+	}
+	rc = fill_frames(p, w, wp, initial, n);
+	if (rc)
+		build_release(p, wp);
+	return rc;
+}
+
+/* Under the lock: hang window w with its leaves, or leave every value as
+ * it was. */
+static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
+{
+	uint64_t first = w << P2M_SLOT_SHIFT;
+	unsigned upto = 0;
+	int rc;
+
+	rc = p2m_install_window_locked(p, w, wp->table, wp->mid, P2M_SLOT_MISSING,
+				       &wp->mid_taken);
+	if (rc)
+		return rc;
+	wp->table_used = true;
+	rc = map_leaves(p, w, wp, &upto);
+	if (rc) {
+		unbuild_window(p, w, wp, upto);
+		return rc;
+	}
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
+		if (wp->kinds[i] == P2M_SLOT_MISSING)
+			continue;
+		set_slot_kind(p, first + i, wp->kinds[i]);
+		wp->kept[i] = true;
+	}
+	p->nr_private_leaves += wp->nprivate;
 	return 0;
 }
 
@@ -109,110 +266,102 @@ static bool populated(uint64_t v)
 	return v != P2M_INVALID && (v & P2M_TAG_MASK) != P2M_IDENTITY_BIT;
 }
 
+/* One past the highest populated pfn of [base, base + cnt), or 0. */
+static uint64_t populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt)
+{
+	for (uint64_t j = cnt; j > 0; j--)
+		if (populated(initial[base + j - 1]))
+			return base + j;
+	return 0;
+}
+
 /* *top is raised to one past the window's highest populated pfn. */
 static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint64_t n,
 			uint64_t *top)
 {
-	uint8_t kinds[SLOTS_PER_WINDOW];
+	struct wplan wp = { .nprivate = 0 };
 	uint64_t first = w << P2M_SLOT_SHIFT;
-	unsigned nprivate = 0, nidentity = 0;
-	xen_pfn_t f[2]; /* table, frame list */
-	uint64_t *view;
 	int rc;
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
 		uint64_t base = (first + i) << P2M_SLOT_SHIFT;
 
-		kinds[i] = P2M_SLOT_MISSING;
+		wp.kinds[i] = P2M_SLOT_MISSING;
 		if (base < n) {
 			rc = classify(p, initial + base, base,
-				      n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE, &kinds[i]);
+				      n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE, &wp.kinds[i]);
 			if (rc)
 				return rc;
 		}
-		nprivate += kinds[i] == P2M_SLOT_PRIVATE;
-		nidentity += kinds[i] == P2M_SLOT_IDENTITY;
+		wp.nprivate += wp.kinds[i] == P2M_SLOT_PRIVATE;
+		wp.nidentity += wp.kinds[i] == P2M_SLOT_IDENTITY;
 	}
-	if (nprivate == 0 && nidentity == 0)
+	if (wp.nprivate == 0 && wp.nidentity == 0)
 		return 0;
-	if (nidentity == SLOTS_PER_WINDOW)
+	if (wp.nidentity == SLOTS_PER_WINDOW)
 		return p2m_join_window(p, w, P2M_SLOT_IDENTITY);
 
-	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
-		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
-				(unsigned long long)w);
-	if (p->plat.make_table(p->plat.ctx, f[0], p->shared_leaf[P2M_SLOT_MISSING])) {
-		p2m_free_frames(p, 2, f);
-		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", f[0]);
-	}
-	view = p->plat.frame_map(p->plat.ctx, f[1]);
-	if (!view) {
-		rc = p2m_fail(p, P2M_EMAP, "cannot map frame list %#lx", f[1]);
-		goto fail_table;
-	}
-	rc = alloc_window(p, w, kinds, view);
-	p->plat.frame_unmap(p->plat.ctx, view);
+	rc = build_prepare(p, w, &wp, initial, n);
 	if (rc)
-		goto fail_table;
-
+		return rc;
 	p->plat.lock(p->plat.ctx);
 	p2m_gen_begin(p);
-	rc = p2m_install_window_locked(p, w, f[0], f[1], P2M_SLOT_MISSING);
-	if (!rc) {
-		rc = map_window_leaves(p, w, kinds);
-		if (!rc) {
-			for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
-				if (kinds[i] == P2M_SLOT_IDENTITY)
-					set_slot_kind(p, first + i, P2M_SLOT_IDENTITY);
-			p->nr_private_leaves += nprivate;
-		}
-	}
+	rc = build_commit(p, w, &wp);
 	p2m_gen_end(p);
 	p->plat.unlock(p->plat.ctx);
-	if (rc) {
-		/* The window was hung: give everything back through a join. The
-		 * private slots still read as missing, so it frees their leaves. */
-		if (!window_shared(p, w)) {
-			for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
-				if (kinds[i] == P2M_SLOT_PRIVATE)
-					set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
-			p->nr_private_leaves += nprivate;
-			p2m_join_window(p, w, P2M_SLOT_MISSING);
-			return rc;
-		}
-		view = p->plat.frame_map(p->plat.ctx, f[1]);
-		if (view) {
-			free_leaves(p, view, kinds, SLOTS_PER_WINDOW);
-			p->plat.frame_unmap(p->plat.ctx, view);
-		}
-		goto fail_table;
-	}
-
-	/* Fill the private leaves, then let readers see them as private. */
+	build_release(p, &wp);
+	if (rc)
+		return rc;
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT;
-		uint64_t cnt, *leaf = slot_va(p, first + i);
+		uint64_t base = (first + i) << P2M_SLOT_SHIFT, t;
 
-		if (kinds[i] != P2M_SLOT_PRIVATE)
+		if (wp.kinds[i] != P2M_SLOT_PRIVATE)
 			continue;
-		cnt = n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE;
-		__builtin_memcpy(leaf, initial + base, cnt * sizeof(uint64_t));
-		for (uint64_t j = cnt; j < P2M_PER_PAGE; j++)
-			leaf[j] = P2M_INVALID;
-		set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
-		for (uint64_t j = cnt; j > 0; j--)
-			if (populated(initial[base + j - 1])) {
-				if (base + j > *top)
-					*top = base + j;
-				break;
-			}
+		t = populated_top(initial, base, n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
+		if (t > *top)
+			*top = t;
 	}
 	return 0;
+}
 
-fail_table:
-	p2m_free_table(p, f[0]);
-	p2m_free_frames(p, 1, &f[1]);
-	return rc;
+/*
+ * Under the lock, when the window cannot go back to the shared missing
+ * table: make it read missing without a mapping change. Private leaves
+ * are cleared; identity slots become missing (their shared page reads ~0
+ * like the missing one).
+ */
+static void clear_window_locked(struct p2m *p, uint64_t w)
+{
+	uint64_t first = w << P2M_SLOT_SHIFT;
+
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
+		uint8_t k = slot_kind(p, first + i);
+
+		if (k == P2M_SLOT_IDENTITY) {
+			set_slot_kind(p, first + i, P2M_SLOT_MISSING);
+		} else if (k == P2M_SLOT_PRIVATE) {
+			uint64_t *leaf = slot_va(p, first + i);
+
+			for (unsigned j = 0; j < P2M_PER_PAGE; j++)
+				__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+/* Give back the windows [0, nwin) a failed build filled. */
+static void unbuild(struct p2m *p, uint64_t nwin)
+{
+	char msg[sizeof(p->error)];
+
+	__builtin_memcpy(msg, p->error, sizeof(msg));
+	for (uint64_t w = 0; w < nwin; w++) {
+		if (p2m_join_window(p, w, P2M_SLOT_MISSING) == 0)
+			continue;
+		p->plat.lock(p->plat.ctx);
+		clear_window_locked(p, w);
+		p->plat.unlock(p->plat.ctx);
+	}
+	__builtin_memcpy(p->error, msg, sizeof(msg));
 }
 
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
@@ -222,11 +371,17 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 
 	if (n == 0)
 		return 0;
+	rc = p2m_refuse_suspended(p, "p2m_build");
+	if (rc)
+		return rc;
 	if (!initial)
 		return p2m_fail(p, P2M_EINVAL, "no initial list given");
 	if (n > p->capacity)
 		return p2m_fail(p, P2M_ERANGE, "initial list of %#llx entries exceeds the capacity %#llx",
 				(unsigned long long)n, (unsigned long long)p->capacity);
+	if (__atomic_load_n(&p->arch, __ATOMIC_ACQUIRE))
+		return p2m_fail(p, P2M_EBUSY,
+				"p2m_build needs an unpublished P2M (call it before p2m_publish)");
 	nwin = (n + P2M_PER_WINDOW - 1) >> P2M_WINDOW_SHIFT;
 	for (uint64_t w = 0; w < nwin; w++)
 		if (!window_shared(p, w) || slot_kind(p, w << P2M_SLOT_SHIFT) != P2M_SLOT_MISSING)
@@ -236,11 +391,7 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 	for (uint64_t w = 0; w < nwin; w++) {
 		rc = build_window(p, w, initial, n, &top);
 		if (rc) {
-			char msg[sizeof(p->error)];
-
-			__builtin_memcpy(msg, p->error, sizeof(msg));
-			p2m_set_range_missing(p, 0, w << P2M_WINDOW_SHIFT);
-			__builtin_memcpy(p->error, msg, sizeof(msg));
+			unbuild(p, w + 1);
 			return rc;
 		}
 	}

@@ -12,6 +12,7 @@
  * the meta area with it) is gone.
  */
 #include "internal.h"
+#include "p2m/migrate.h"
 #include "p2m/publish.h"
 
 enum { SH_LEAF_MISSING, SH_LEAF_IDENTITY, SH_TABLE_MISSING, SH_TABLE_IDENTITY,
@@ -414,6 +415,14 @@ static void teardown_window(struct p2m *p, uint64_t w)
 	struct p2m_window win = p->windows[w];
 	uint64_t *mid = mid_va(p, w);
 
+	if (window_parked(p, w)) {
+		p->plat.map_frames(p->plat.ctx, mid, 1, &p->shared_leaf[P2M_SLOT_MISSING],
+				   P2M_MAP_RO);
+		p2m_free_frames(p, 1, &win.mid);
+		p->windows[w] = (struct p2m_window){ 0, 0 };
+		p->nr_mids--;
+		return;
+	}
 	if (window_shared(p, w))
 		return;
 	p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[P2M_SLOT_MISSING]);
@@ -437,6 +446,10 @@ static void teardown_window(struct p2m *p, uint64_t w)
 void p2m_destroy(struct p2m *p)
 {
 	if (!p || !p->base)
+		return;
+	/* Its records must name frames again (same domain); if they cannot,
+	 * freeing by them would free frames of someone else. */
+	if (p->suspended && p2m_resume(p, false))
 		return;
 	p2m_unpublish(p);
 	for (uint64_t w = 0; w < p->nr_windows; w++)

@@ -10,7 +10,10 @@
 
 int p2m_set_foreign(struct p2m *p, const uint64_t *pfns, const uint64_t *mfns, size_t n)
 {
-	int rc;
+	int rc = n ? p2m_refuse_suspended(p, "p2m_set_foreign") : 0;
+
+	if (rc)
+		return rc;
 
 	for (size_t i = 0; i < n; i++) {
 		if (pfns[i] >= p->capacity)

@@ -96,9 +96,27 @@ int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k,
 			 xen_pfn_t *freed);
 
 /* Under the lock: hang a prepared table and frame list into shared window
- * w of kind wk (the table maps that kind's leaf everywhere). */
+ * w of kind wk (the table maps that kind's leaf everywhere). *mid_taken:
+ * the P2M owns mid now, even on failure (it may be left parked, see
+ * structure.c); otherwise the caller frees it. */
 int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
-			      xen_pfn_t mid, uint8_t wk);
+			      xen_pfn_t mid, uint8_t wk, bool *mid_taken);
+/* Under the lock: return private window w to the shared table of kind k
+ * (its slots' kinds already say k). Fails changing nothing, or with the
+ * window shared but its frame list parked; when the window is shared,
+ * *old names the table and frame list to free (mid 0: parked). */
+int p2m_uninstall_window_locked(struct p2m *p, uint64_t w, uint8_t k,
+				struct p2m_window *old);
+
+/* A shared window whose frame list a failure left mapped (parked). */
+static inline bool window_parked(const struct p2m *p, uint64_t w)
+{
+	return window_shared(p, w) && p->windows[w].mid != 0;
+}
+
+/* -P2M_EBUSY with a message naming `call` while the P2M is suspended:
+ * its records then hold pfns, which no mapping change may use. */
+int p2m_refuse_suspended(struct p2m *p, const char *call);
 
 /* Return a whole window to the shared table of kind k, freeing its
  * private frames (takes the lock itself). */

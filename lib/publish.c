@@ -22,8 +22,13 @@ uint64_t p2m_tree_root(const struct p2m *p)
 	return p->top_mfn;
 }
 
-void p2m_publish(struct p2m *p, struct arch_shared_info *arch, bool tools_read_list)
+int p2m_publish(struct p2m *p, struct arch_shared_info *arch, bool tools_read_list)
 {
+	/* Suspended, the records hold pfns: nothing to show the tools. */
+	int rc = p2m_refuse_suspended(p, "p2m_publish");
+
+	if (rc)
+		return rc;
 	p->tools_read_list = tools_read_list;
 	p->plat.lock(p->plat.ctx);
 	/* Under the lock: p2m_note_pfn() raises max_pfn only while holding
@@ -38,6 +43,7 @@ void p2m_publish(struct p2m *p, struct arch_shared_info *arch, bool tools_read_l
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&p->arch, arch, __ATOMIC_RELEASE);
 	p->plat.unlock(p->plat.ctx);
+	return 0;
 }
 
 void p2m_unpublish(struct p2m *p)

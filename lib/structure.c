@@ -78,143 +78,215 @@ static int prepare_frame(struct p2m *p, xen_pfn_t mfn, bool leaf, uint64_t slot,
 	return 0;
 }
 
-/* Under the lock: hang a prepared table and frame list into window w. */
-int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
-			       xen_pfn_t mid, uint8_t wk)
+/*
+ * Window records: {0, 0} a shared window; {table, mid} a private one;
+ * {0, mid} a shared window whose frame list is "parked": a failure left
+ * mid mapped read-write at the window's frame-list address, so it cannot
+ * be freed yet. A parked frame list is counted in nr_mids, reused by the
+ * next split of the window and freed by p2m_destroy(). Parking is what
+ * lets every step below end in a consistent state without an undo that
+ * could itself fail.
+ */
+
+/* Under the lock: hang a prepared table and frame list into shared window
+ * w of kind wk. The frame list goes first: a window whose table is hung
+ * always has its frame list mapped. *mid_taken says whether the P2M now
+ * owns mid (mapped, or parked after a failed set_window); when it is
+ * false the caller frees mid. On failure every value reads as before. */
+int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table, xen_pfn_t mid,
+			      uint8_t wk, bool *mid_taken)
 {
-	if (p->plat.set_window(p->plat.ctx, window_va(p, w), table))
+	xen_pfn_t parked = p->windows[w].mid;
+	uint64_t *m = mid_va(p, w);
+
+	*mid_taken = false;
+	if (parked) {
+		/* Mapped already: rewrite it for this window's kind. */
+		for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
+			m[i] = p->shared_leaf[wk];
+		mid = parked;
+	} else {
+		if (p->plat.map_frames(p->plat.ctx, m, 1, &mid, P2M_MAP_RW))
+			return p2m_fail(p, P2M_EMAP, "cannot map the frame list %#lx of window %llu",
+					mid, (unsigned long long)w);
+		*mid_taken = true;
+		p->nr_mids++;
+	}
+	if (p->plat.set_window(p->plat.ctx, window_va(p, w), table)) {
+		set_window_record(p, w, 0, mid); /* parked */
 		return p2m_fail(p, P2M_EMAP, "cannot point window %llu at its new table %#lx",
 				(unsigned long long)w, table);
-	if (p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1, &mid, P2M_MAP_RW)) {
-		p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[wk]);
-		return p2m_fail(p, P2M_EMAP, "cannot map the frame list %#lx of window %llu",
-				mid, (unsigned long long)w);
 	}
 	set_window_record(p, w, table, mid);
 	if (w < P2M_PER_PAGE)
 		__atomic_store_n(&p->top[w], (uint64_t)mid, __ATOMIC_RELEASE);
 	p->nr_private_tables++;
-	p->nr_mids++;
 	return 0;
 }
 
-/* Under the lock: take window w back to the shared table of kind k. The
- * caller has set every slot's kind to k; the old table and frame list are
- * returned for freeing after the lock is dropped. */
-static int uninstall_window_locked(struct p2m *p, uint64_t w, uint8_t k,
-				   struct p2m_window *old)
+/* Under the lock: take window w back to the shared table of kind k (the
+ * caller has set every slot's kind to k). When the window cannot be
+ * pointed at the shared table it fails changing nothing. Otherwise the
+ * window is shared and *old holds the table to free after the lock is
+ * dropped, and the frame list to free; when the frame list cannot be
+ * unmapped it stays parked (old->mid 0: a frame still mapped writable
+ * must not be freed, a guest could never reuse it as a page table) and
+ * the call fails, with the window shared all the same. */
+int p2m_uninstall_window_locked(struct p2m *p, uint64_t w, uint8_t k, struct p2m_window *old)
 {
 	*old = p->windows[w];
-	/* The frame list is freed after the join: its writable mapping must
-	 * go first, or a freed frame stays mapped (a guest could then never
-	 * reuse it as a page table). */
-	if (p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1,
-			       &p->shared_leaf[P2M_SLOT_MISSING], P2M_MAP_RO))
-		return p2m_fail(p, P2M_EMAP, "cannot unmap the frame list of window %llu",
-				(unsigned long long)w);
-	if (p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[k])) {
-		p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1, &old->mid, P2M_MAP_RW);
+	if (p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[k]))
 		return p2m_fail(p, P2M_EMAP, "cannot point window %llu at the shared table",
 				(unsigned long long)w);
-	}
 	if (w < P2M_PER_PAGE)
 		__atomic_store_n(&p->top[w], (uint64_t)p->shared_mid, __ATOMIC_RELEASE);
-	set_window_record(p, w, 0, 0);
 	p->nr_private_tables--;
+	if (p->plat.map_frames(p->plat.ctx, mid_va(p, w), 1, &p->shared_leaf[P2M_SLOT_MISSING],
+			       P2M_MAP_RO)) {
+		set_window_record(p, w, 0, old->mid);
+		old->mid = 0;
+		return p2m_fail(p, P2M_EMAP, "cannot unmap the frame list of window %llu",
+				(unsigned long long)w);
+	}
+	set_window_record(p, w, 0, 0);
 	p->nr_mids--;
+	return 0;
+}
+
+int p2m_refuse_suspended(struct p2m *p, const char *call)
+{
+	if (!p->suspended)
+		return 0;
+	return p2m_fail(p, P2M_EBUSY,
+			"%s cannot change the P2M while it is suspended (between p2m_suspend and p2m_resume)",
+			call);
+}
+
+/* Frames make_private allocated and what became of them. */
+struct split {
+	xen_pfn_t f[3]; /* table, mid, leaf */
+	unsigned nf;
+	bool wshared, need_leaf;
+	bool table_used, mid_taken, leaf_used;
+	xen_pfn_t old_mid; /* a parked frame list the undo released */
+};
+
+/* After the lock is dropped: free what the split did not use. */
+static void split_release(struct p2m *p, struct split *s)
+{
+	if (s->wshared && !s->table_used)
+		p2m_free_table(p, s->f[0]);
+	if (s->wshared && !s->mid_taken)
+		p2m_free_frames(p, 1, &s->f[1]);
+	if (s->old_mid)
+		p2m_free_frames(p, 1, &s->old_mid);
+	if (s->need_leaf && !s->leaf_used)
+		p2m_free_frames(p, 1, &s->f[2]);
+}
+
+/* Allocate and fill the frames of a split outside the lock. */
+static int split_prepare(struct p2m *p, struct split *s, uint64_t slot, uint8_t k, uint8_t wk)
+{
+	int rc = 0;
+
+	s->nf = (s->wshared ? 2 : 0) + (s->need_leaf ? 1 : 0);
+	if (p->plat.alloc_frames(p->plat.ctx, s->nf, s->wshared ? s->f : s->f + 2))
+		return p2m_fail(p, P2M_ENOMEM,
+				"cannot allocate %u frame(s) to make slot %#llx private",
+				s->nf, (unsigned long long)slot);
+	if (s->wshared) {
+		rc = prepare_frame(p, s->f[1], false, 0, 0, p->shared_leaf[wk]);
+		if (!rc && p->plat.make_table(p->plat.ctx, s->f[0], p->shared_leaf[wk]))
+			rc = p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", s->f[0]);
+	}
+	if (!rc && s->need_leaf)
+		rc = prepare_frame(p, s->f[2], true, slot, k, 0);
+	if (rc)
+		split_release(p, s);
+	return rc;
+}
+
+/* Under the lock: hang the split's frames. */
+static int split_commit(struct p2m *p, struct split *s, uint64_t slot, uint8_t wk)
+{
+	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	struct p2m_window old;
+	int rc = 0;
+
+	if (s->wshared) {
+		rc = p2m_install_window_locked(p, w, s->f[0], s->f[1], wk, &s->mid_taken);
+		s->table_used = rc == 0;
+	}
+	if (rc || !s->need_leaf)
+		return rc;
+	if (p->plat.map_frames(p->plat.ctx, slot_va(p, slot), 1, &s->f[2], P2M_MAP_RW)) {
+		rc = p2m_fail(p, P2M_EMAP, "cannot map leaf %#lx at slot %#llx", s->f[2],
+			      (unsigned long long)slot);
+		/* Undo the window's split. Should that fail too, the window
+		 * stays private: its table shows what the shared one did. */
+		if (s->table_used) {
+			char msg[sizeof(p->error)];
+
+			__builtin_memcpy(msg, p->error, sizeof(msg));
+			p2m_uninstall_window_locked(p, w, wk, &old);
+			__builtin_memcpy(p->error, msg, sizeof(msg));
+		}
+		if (s->table_used && window_shared(p, w)) {
+			s->table_used = false;
+			/* The frame list it let go: ours, or one parked by
+			 * an earlier failure (0: it stays parked). */
+			if (old.mid == s->f[1])
+				s->mid_taken = false;
+			else if (old.mid)
+				s->old_mid = old.mid;
+		}
+		return rc;
+	}
+	__atomic_store_n(&mid_va(p, w)[slot & (SLOTS_PER_WINDOW - 1)], (uint64_t)s->f[2],
+			 __ATOMIC_RELEASE);
+	set_slot_kind(p, slot, P2M_SLOT_PRIVATE);
+	p->nr_private_leaves++;
+	s->leaf_used = true;
 	return 0;
 }
 
 int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf)
 {
 	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	int rc = p2m_refuse_suspended(p, "a split of a shared slot");
 
-	if (p->suspended)
-		return p2m_fail(p, P2M_EBUSY,
-				"slot %#llx cannot change while the P2M is suspended",
-				(unsigned long long)slot);
+	if (rc)
+		return rc;
 	for (;;) {
 		uint8_t k = slot_kind(p, slot);
-		bool wshared = window_shared(p, w);
 		uint8_t wk = slot_kind(p, w << P2M_SLOT_SHIFT);
-		bool need_leaf = want_leaf && k != P2M_SLOT_PRIVATE;
-		xen_pfn_t f[3]; /* table, mid, leaf */
-		unsigned nf = 0, used = 0;
-		int rc = 0;
+		struct split s = { .wshared = window_shared(p, w) };
 
-		if (!need_leaf && !wshared)
+		s.need_leaf = want_leaf && k != P2M_SLOT_PRIVATE;
+		if (!s.need_leaf && !s.wshared)
 			return 0;
 		/* Read without the lock: a writer may have split the window
 		 * between the two loads. Its first slot then reads private,
 		 * which no shared window has: look again. */
-		if (wshared && wk == P2M_SLOT_PRIVATE)
+		if (s.wshared && wk == P2M_SLOT_PRIVATE)
 			continue;
-		if (wshared)
-			nf += 2;
-		if (need_leaf)
-			nf += 1;
-		if (p->plat.alloc_frames(p->plat.ctx, nf, f))
-			return p2m_fail(p, P2M_ENOMEM,
-					"cannot allocate %u frame(s) to make slot %#llx private",
-					nf, (unsigned long long)slot);
-		if (wshared) {
-			rc = prepare_frame(p, f[1], false, 0, 0, p->shared_leaf[wk]);
-			if (!rc && p->plat.make_table(p->plat.ctx, f[0], p->shared_leaf[wk]))
-				rc = p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", f[0]);
-		}
-		if (!rc && need_leaf)
-			rc = prepare_frame(p, f[nf - 1], true, slot, k, 0);
-		if (rc) {
-			if (wshared)
-				p->plat.drop_table(p->plat.ctx, f[0]);
-			p2m_free_frames(p, nf, f);
+		rc = split_prepare(p, &s, slot, k, wk);
+		if (rc)
 			return rc;
-		}
 
 		p->plat.lock(p->plat.ctx);
-		if (slot_kind(p, slot) != k || window_shared(p, w) != wshared ||
-		    (wshared && slot_kind(p, w << P2M_SLOT_SHIFT) != wk)) {
+		if (slot_kind(p, slot) != k || window_shared(p, w) != s.wshared ||
+		    (s.wshared && slot_kind(p, w << P2M_SLOT_SHIFT) != wk)) {
 			/* Another writer changed it: start again. */
 			p->plat.unlock(p->plat.ctx);
-			if (wshared)
-				p->plat.drop_table(p->plat.ctx, f[0]);
-			p2m_free_frames(p, nf, f);
+			split_release(p, &s);
 			continue;
 		}
 		p2m_gen_begin(p);
-		if (wshared) {
-			rc = p2m_install_window_locked(p, w, f[0], f[1], wk);
-			if (!rc)
-				used = 2;
-		}
-		if (!rc && need_leaf) {
-			xen_pfn_t leaf = f[nf - 1];
-
-			if (p->plat.map_frames(p->plat.ctx, slot_va(p, slot), 1, &leaf, P2M_MAP_RW)) {
-				rc = p2m_fail(p, P2M_EMAP, "cannot map leaf %#lx at slot %#llx",
-					      leaf, (unsigned long long)slot);
-			} else {
-				__atomic_store_n(&mid_va(p, w)[slot & (SLOTS_PER_WINDOW - 1)],
-						 (uint64_t)leaf, __ATOMIC_RELEASE);
-				set_slot_kind(p, slot, P2M_SLOT_PRIVATE);
-				p->nr_private_leaves++;
-				used = nf;
-			}
-		}
-		if (rc && used) {
-			/* The leaf failed after the window was split: undo that. */
-			struct p2m_window old;
-
-			uninstall_window_locked(p, w, wk, &old);
-			used = 0;
-		}
+		rc = split_commit(p, &s, slot, wk);
 		p2m_gen_end(p);
 		p->plat.unlock(p->plat.ctx);
-		if (used < nf) {
-			if (wshared && used == 0)
-				p->plat.drop_table(p->plat.ctx, f[0]);
-			p2m_free_frames(p, nf - used, f + used);
-		}
+		split_release(p, &s);
 		return rc;
 	}
 }
@@ -278,12 +350,13 @@ static int join_window(struct p2m *p, uint64_t w, uint8_t k, bool only_if_unifor
 		for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
 			if (before[i] == P2M_SLOT_PRIVATE)
 				leaves[nleaves++] = (xen_pfn_t)mid_va(p, w)[i];
-		rc = uninstall_window_locked(p, w, k, &old);
+		rc = p2m_uninstall_window_locked(p, w, k, &old);
 	} else if (p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[k])) {
 		rc = p2m_fail(p, P2M_EMAP, "cannot point window %llu at the shared table",
 			      (unsigned long long)w);
 	}
-	if (rc) {
+	if (rc && !(was_private && window_shared(p, w))) {
+		/* Not joined (a join whose frame list stayed parked is). */
 		for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
 			set_slot_kind(p, first + i, before[i]);
 		nleaves = 0;
@@ -295,7 +368,8 @@ static int join_window(struct p2m *p, uint64_t w, uint8_t k, bool only_if_unifor
 
 	p2m_free_frames(p, nleaves, leaves);
 	if (was_private) {
-		p2m_free_frames(p, 1, &old.mid);
+		if (old.mid) /* else it stays parked */
+			p2m_free_frames(p, 1, &old.mid);
 		p2m_free_table(p, old.table);
 	}
 	return rc;

@@ -48,11 +48,14 @@ static uint64_t shared_value(uint8_t k, uint64_t pfn)
 	return k == P2M_SLOT_IDENTITY ? p2m_identity_entry(pfn) : P2M_INVALID;
 }
 
+/* max_pfn is raised before the value is stored (as Linux does): a
+ * toolstack sampling in between never finds a RAM or foreign pfn above
+ * max_pfn. */
 static void store(struct p2m *p, uint64_t pfn, uint64_t v)
 {
-	__atomic_store_n(&p->list[pfn], v, __ATOMIC_RELEASE);
 	if (v != P2M_INVALID && !(v & P2M_IDENTITY_BIT))
 		p2m_note_pfn(p, pfn);
+	__atomic_store_n(&p->list[pfn], v, __ATOMIC_RELEASE);
 }
 
 int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value)
@@ -72,7 +75,9 @@ int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value)
 	if (k != P2M_SLOT_PRIVATE) {
 		if (value == shared_value(k, pfn))
 			return 0;
-		rc = p2m_make_private(p, slot, true);
+		rc = p2m_refuse_suspended(p, "p2m_set into a shared slot");
+		if (!rc)
+			rc = p2m_make_private(p, slot, true);
 		if (rc)
 			return rc;
 	}
@@ -82,6 +87,10 @@ int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value)
 
 int p2m_prepare(struct p2m *p, uint64_t pfn)
 {
+	int rc = p2m_refuse_suspended(p, "p2m_prepare");
+
+	if (rc)
+		return rc;
 	if (pfn >= p->capacity)
 		return beyond(p, pfn);
 	return p2m_make_private(p, pfn >> P2M_SLOT_SHIFT, true);
@@ -165,6 +174,10 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 
 	if (n == 0)
 		return 0;
+	rc = p2m_refuse_suspended(p, k == P2M_SLOT_IDENTITY ? "p2m_set_range_identity"
+							   : "p2m_set_range_missing");
+	if (rc)
+		return rc;
 	if (pfn >= p->capacity || n > p->capacity - pfn) {
 		if (k == P2M_SLOT_IDENTITY && pfn < p->capacity) {
 			n = p->capacity - pfn; /* beyond the list is identity */

@@ -9,11 +9,18 @@
  * starts again at 0.
  *
  * p2m_suspend() turns every frame number libp2m records into the pfn
- * behind it (checked through the M2P and back through the P2M); on error
- * nothing has changed. Between the two calls lookups work but nothing may
- * change the P2M's structure (those calls fail with -P2M_EBUSY). The
- * frames of the platform itself (the guest's page tables) are the
- * platform's to translate.
+ * behind it (checked through the M2P and back through the P2M), and
+ * p2m_resume() turns them into frame numbers again through the P2M. Above
+ * about 4 TiB of capacity both allocate a few frames (a fresh copy of the
+ * meta chain; the old one is freed), which must be RAM pfns of the P2M
+ * like every frame the platform hands out; below, they allocate nothing.
+ * On error either call changes nothing, and may be retried.
+ * Between the two calls lookups and stores into private slots work, but
+ * every call that could change the P2M's structure (p2m_set into a shared
+ * slot, p2m_prepare, the range calls, p2m_set_foreign, p2m_build,
+ * p2m_publish) fails with -P2M_EBUSY and a message saying why. The frames
+ * of the platform itself (the guest's page tables) are the platform's to
+ * translate.
  */
 #ifndef P2M_MIGRATE_H
 #define P2M_MIGRATE_H

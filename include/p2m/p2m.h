@@ -206,7 +206,8 @@ struct p2m {
  */
 int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 	       uint64_t capacity, bool tree);
-/* Free every frame and the reservation. */
+/* Free every frame and the reservation. A suspended P2M is resumed first
+ * (as a cancelled suspend); if that fails nothing is freed. */
 void p2m_destroy(struct p2m *p);
 
 /* The message of the last failing call on p (empty if none). One buffer
@@ -278,7 +279,10 @@ static inline enum p2m_kind p2m_kind_of(const struct p2m *p, uint64_t pfn)
 
 /*
  * Set the entry of pfn to value: an mfn below P2M_MFN_LIMIT,
- * P2M_INVALID, p2m_identity_entry(pfn) or p2m_foreign_entry(mfn).
+ * P2M_INVALID, p2m_identity_entry(pfn) or p2m_foreign_entry(mfn). A RAM
+ * or foreign value raises max_pfn (published too) before it is stored, so
+ * a reader never finds such a pfn at or above max_pfn. A value that needs
+ * a shared slot split fails with -P2M_EBUSY while the P2M is suspended.
  */
 int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value);
 
@@ -295,7 +299,9 @@ int p2m_set_range_missing(struct p2m *p, uint64_t pfn, uint64_t n);
 int p2m_set_range_identity(struct p2m *p, uint64_t pfn, uint64_t n);
 
 /* Make sure the slot of pfn has a private page (pre-allocation for a
- * later p2m_set that must not allocate, as a balloon driver does). */
+ * later p2m_set that must not allocate, as a balloon driver does).
+ * These calls and p2m_set_foreign fail with -P2M_EBUSY, changing nothing,
+ * while the P2M is suspended (p2m/migrate.h). */
 int p2m_prepare(struct p2m *p, uint64_t pfn);
 
 /*
@@ -313,7 +319,11 @@ int p2m_clear_foreign(struct p2m *p, const uint64_t *pfns, size_t n,
  * Build from a flat list: entries [0, n) of `initial` (missing, RAM,
  * identity or foreign values) become the P2M's pfns [0, n). Runs of 512
  * uniform missing or identity entries become shared slots, uniform
- * windows shared windows. For a freshly created P2M.
+ * windows shared windows. For a freshly created P2M: pfns [0, n) must be
+ * missing and the P2M not yet published (-P2M_EBUSY otherwise), since
+ * max_pfn is raised only once the whole list is in. Every leaf is filled
+ * before it is mapped, so a lock-free reader sees each pfn either missing
+ * or with its final value. On failure every pfn reads missing again.
  */
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
 

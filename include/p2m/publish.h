@@ -25,9 +25,11 @@
 /* tools_read_list: the builder set SIF_VIRT_P2M_4TOOLS (the tools walk
  * the linear list), so the tree is not published. The rule and why:
  * docs/tree-rule.md. A guest latches the flag at boot: a restore clears
- * start_info.flags, but the tools that read the list are still there. */
-void p2m_publish(struct p2m *p, struct arch_shared_info *arch,
-		 bool tools_read_list);
+ * start_info.flags, but the tools that read the list are still there.
+ * Fails (-P2M_EBUSY, nothing written) only while the P2M is suspended
+ * (p2m/migrate.h). */
+int p2m_publish(struct p2m *p, struct arch_shared_info *arch,
+		bool tools_read_list);
 
 /* Stop writing into the published structure (before it is unmapped). */
 void p2m_unpublish(struct p2m *p);

@@ -489,7 +489,10 @@ static void op_build(struct ctx *c)
 			       : kind == 2 ? pick_value(pfn)
 			       : ram_of(pfn);
 	}
+	/* p2m_build wants no reader of the published P2M (p2m.h). */
+	p2m_unpublish(&c->f.p);
 	rc = p2m_build(&c->f.p, v, n);
+	CHECK(p2m_publish(&c->f.p, &c->arch, false) == 0, "publish: %s", p2m_last_error(&c->f.p));
 	CHECK(rc == 0, "build of %#llx entries: %s", (unsigned long long)n, p2m_last_error(&c->f.p));
 	for (uint64_t pfn = 0; pfn < n; pfn++)
 		mset(&c->m, pfn, v[pfn]);
