@@ -88,7 +88,9 @@ static void usage(FILE *f)
 		"  --expect TEXT        fail unless a console line contains TEXT (up to 8)\n"
 		"  --clean-xen-log[=domu]  fail if Xen logs a warning about what a guest (or only\n"
 		"                       a domU) did; a debug Xen prints them. $P2M_CLEAN_XEN_LOG\n"
-		"                       set (to 1, or domu) is the default\n"
+		"                       set (to 1, or domu) is the default; a warning containing\n"
+		"                       one of the '|'-separated texts of $P2M_XEN_LOG_ALLOW\n"
+		"                       (one the run provoked on purpose) is not counted\n"
 		"  --quiet              do not stream the console (summary only)\n"
 		"  --dry-run            print the QEMU command line and exit\n"
 		"  --help               this text\n\n"
@@ -411,6 +413,7 @@ int cmd_boot(int argc, char **argv)
 	w.quiet = o.quiet;
 	w.expect = o.expect;
 	w.log.warn_from_domid = o.clean_domu; /* domu: from domain 1 on */
+	w.log.warn_allow = getenv("P2M_XEN_LOG_ALLOW"); /* provoked on purpose */
 	if ((rc = run_qemu(&o, q.argv, timeout, &w, &r)))
 		return rc;
 	bool pass = bootverdict(&w.log, &r, timeout, &w.expect, why, sizeof(why));

@@ -88,6 +88,21 @@ static const char *gdprintk_tag(const char *p)
 	return NULL;
 }
 
+/* Whether x contains one of the '|'-separated texts of allow. */
+static bool allowed(const char *allow, const char *x)
+{
+	while (allow && *allow) {
+		const char *bar = strchr(allow, '|');
+		size_t n = bar ? (size_t)(bar - allow) : strlen(allow);
+
+		for (const char *p = x; n && *p; p++)
+			if (!strncmp(p, allow, n))
+				return true;
+		allow = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
 bool bootlog_guest_warning(const char *line, long *domid)
 {
 	long unused;
@@ -176,7 +191,7 @@ enum bootlog_event bootlog_line(struct bootlog *b, const char *line)
 	else if (b->dom0_started) {
 		long dom;
 		if (bootlog_guest_warning(line, &dom) && (dom < 0 || dom >= b->warn_from_domid) &&
-		    !b->guest_warnings++)
+		    !allowed(b->warn_allow, x) && !b->guest_warnings++)
 			keep(b->guest_warning, x);
 	}
 	if (strstr(x, "Panic on CPU")) {

@@ -45,6 +45,9 @@ struct bootlog {
 	long warn_from_domid;       /* set by the caller: warnings naming a lower
 	                             * domain id are not counted (1: dom0 is Linux,
 	                             * only the domUs are ours) */
+	const char *warn_allow;     /* set by the caller: '|'-separated texts; a
+	                             * warning containing one is one the run
+	                             * provoked on purpose and is not counted */
 	unsigned long guest_warnings;   /* Xen's warnings about a guest, after dom0 start */
 	char guest_warning[BOOTLOG_MSG]; /* the first one, "(XEN) " removed */
 	bool expect_reason;         /* internal: the next line is the panic reason */

@@ -186,6 +186,18 @@ static void test_domu_only(void **state)
 	assert_int_equal(b.guest_warnings, 2);
 	assert_string_equal(b.guest_warning, "arch/x86/mm.c:2160:d3v0 Bad L1 flags 90000");
 
+	/* A warning the run provoked on purpose (the grant step's bad ref,
+	 * bad domain and bogus handle) is not counted; others still are. */
+	struct bootlog al = BOOTLOG_INIT;
+	al.warn_from_domid = 1;
+	al.warn_allow = "Bad ref 0x7ffffff |Could not find domain 28672";
+	bootlog_line(&al, "(XEN) Freed 648kB init memory");
+	bootlog_line(&al, "(XEN) common/grant_table.c:1053:d2v0 Bad ref 0x7ffffff for d0");
+	bootlog_line(&al, "(XEN) common/grant_table.c:1024:d2v0 Could not find domain 28672");
+	assert_int_equal(al.guest_warnings, 0);
+	bootlog_line(&al, "(XEN) common/grant_table.c:1053:d2v0 Bad ref 0x12 for d0");
+	assert_int_equal(al.guest_warnings, 1);
+
 	struct bootlog all = BOOTLOG_INIT;
 	bootlog_line(&all, "(XEN) Freed 648kB init memory");
 	feed(&all, linux_dom0_lines, 2);
