@@ -133,7 +133,8 @@ void kmain(start_info_t *si)
 	/* 6 */
 	map_shared_info();
 	boot.tools_read_list = (si->flags & SIF_VIRT_P2M_4TOOLS) != 0;
-	p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
+	if (p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list))
+		panic("p2m_publish: %s", p2m_last_error(&boot.p2m));
 	printk("tree: %s\n", boot.tools_read_list ?
 	       "not published, the builder set SIF_VIRT_P2M_4TOOLS (the tools read the list)" :
 	       "published for pfns below 512 GiB (no SIF_VIRT_P2M_4TOOLS: dom0, or an old builder)");

@@ -53,7 +53,8 @@ static long do_suspend(void)
 	err = p2m_suspend(&boot.p2m);
 	if (err) {
 		printk("suspend: p2m_suspend: %s\n", p2m_last_error(&boot.p2m));
-		p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
+		/* A failed suspend changed nothing: publishing cannot fail. */
+		(void)p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
 		return err;
 	}
 	platform_suspend();
@@ -77,7 +78,8 @@ static long do_suspend(void)
 		panic("resume: p2m_resume: %s", p2m_last_error(&boot.p2m));
 	con_init();
 	map_shared_info();
-	p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list);
+	if (p2m_publish(&boot.p2m, &boot.shared_info->arch, boot.tools_read_list))
+		panic("resume: p2m_publish: %s", p2m_last_error(&boot.p2m));
 	xs_init(boot.shared_info);
 	if (new_domain && xs_watch("control/shutdown", "p2m") < 0)
 		panic("resume: cannot watch control/shutdown again");
