@@ -53,7 +53,7 @@
 #                    "Phys-Mach map" range in each log)
 # Not a CTest: the three pairs took 6.5 minutes under TCG on a loaded
 # 2-core machine (2026-12-02; Linux's 64 GiB boot alone ~2 minutes).
-set -uo pipefail
+set -uo pipefail   # not -e: a boot that fails is reported in the table, and the others still run
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
