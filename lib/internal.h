@@ -25,6 +25,8 @@
 #define CHAIN_FIRST 2
 #define CHAIN_CAP (P2M_PER_PAGE - CHAIN_FIRST)
 #define CHAIN_TABLE ((uint64_t)1 << 63)
+/* More chain frames than the largest P2M has (34 at P2M_CAPACITY_MAX). */
+#define CHAIN_MAX_FRAMES 64
 
 /* Record a message and return -err. */
 int p2m_fail(struct p2m *p, int err, const char *fmt, ...)

@@ -36,9 +36,6 @@
  * 0 (0 marks a shared window; see the overview in include/p2m/p2m.h). */
 #define SUSPENDED ((uint64_t)1 << 61)
 
-/* More chain frames than the largest P2M has (34 at P2M_CAPACITY_MAX). */
-#define CHAIN_MAX_FRAMES 64
-
 typedef int (*xlate_fn)(struct p2m *p, uint64_t in, uint64_t *out);
 
 static int to_pfn(struct p2m *p, uint64_t mfn, uint64_t *out)
