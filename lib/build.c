@@ -101,7 +101,7 @@ static int fill_frames(struct p2m *p, uint64_t w, const struct wplan *wp,
 	__builtin_memcpy(v, wp->leaves, sizeof(wp->leaves));
 	p->plat.frame_unmap(p->plat.ctx, v);
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = ((w << P2M_SLOT_SHIFT) + i) << P2M_SLOT_SHIFT;
+		uint64_t base = p2m_slot_pfn(p2m_window_slot(w) + i);
 		uint64_t cnt = n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE;
 
 		if (wp->kinds[i] != P2M_SLOT_PRIVATE)
@@ -121,7 +121,7 @@ static int fill_frames(struct p2m *p, uint64_t w, const struct wplan *wp,
  * mapped (all of them on success). */
 static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigned *upto)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW;) {
 		unsigned run = 0;
@@ -155,7 +155,7 @@ static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigne
  */
 static void unbuild_window(struct p2m *p, uint64_t w, struct wplan *wp, unsigned upto)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	uint64_t *mid = mid_va(p, w);
 	struct p2m_window old;
 
@@ -236,7 +236,7 @@ static int build_prepare(struct p2m *p, uint64_t w, struct wplan *wp, const uint
  * it was. */
 static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	unsigned upto = 0;
 	int rc;
 
@@ -280,11 +280,11 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 			uint64_t *top)
 {
 	struct wplan wp = { .nprivate = 0 };
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	int rc;
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT;
+		uint64_t base = p2m_slot_pfn(first + i);
 
 		wp.kinds[i] = P2M_SLOT_MISSING;
 		if (base < n) {
@@ -313,7 +313,7 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT, t;
+		uint64_t base = p2m_slot_pfn(first + i), t;
 
 		if (wp.kinds[i] != P2M_SLOT_PRIVATE)
 			continue;
@@ -332,7 +332,7 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
  */
 static void clear_window_locked(struct p2m *p, uint64_t w)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
 		uint8_t k = slot_kind(p, first + i);
@@ -382,9 +382,9 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 	if (__atomic_load_n(&p->arch, __ATOMIC_ACQUIRE))
 		return p2m_fail(p, P2M_EBUSY,
 				"p2m_build needs an unpublished P2M (call it before p2m_publish)");
-	nwin = (n + P2M_PER_WINDOW - 1) >> P2M_WINDOW_SHIFT;
+	nwin = p2m_windows_for(n);
 	for (uint64_t w = 0; w < nwin; w++)
-		if (!window_shared(p, w) || slot_kind(p, w << P2M_SLOT_SHIFT) != P2M_SLOT_MISSING)
+		if (!window_shared(p, w) || slot_kind(p, p2m_window_slot(w)) != P2M_SLOT_MISSING)
 			return p2m_fail(p, P2M_EBUSY,
 					"p2m_build needs pfns [0, %#llx) all missing; window %llu is not",
 					(unsigned long long)n, (unsigned long long)w);

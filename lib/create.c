@@ -31,10 +31,10 @@ struct layout {
 
 static void layout(uint64_t capacity, struct layout *l)
 {
-	uint64_t nslots = capacity >> P2M_SLOT_SHIFT;
-	uint64_t nwin = capacity >> P2M_WINDOW_SHIFT;
+	uint64_t nslots = p2m_slots_for(capacity);
+	uint64_t nwin = p2m_windows_for(capacity);
 
-	l->kinds = capacity * 8;
+	l->kinds = capacity * sizeof(uint64_t); /* the meta area: after the list */
 	l->windows = l->kinds + round_up(nslots, P2M_PAGE_SIZE);
 	l->top = l->windows + round_up(nwin * sizeof(struct p2m_window), P2M_PAGE_SIZE);
 	l->fixed_end = l->top + P2M_PAGE_SIZE;
@@ -321,7 +321,7 @@ static void chain_build_abandon(struct p2m *p, struct chain_build *cb, bool tabl
 /* Make the meta windows' tables and hang them into the reservation. */
 static int chain_setup_tables(struct p2m *p, uint64_t *e, uint64_t n, uint64_t first)
 {
-	char *meta = (char *)p->list + p->capacity * 8;
+	char *meta = meta_base(p);
 
 	for (uint64_t i = 0; i < n && first + i < p->meta_windows; i++) {
 		xen_pfn_t t = (xen_pfn_t)(e[i] & ~CHAIN_TABLE);
@@ -340,7 +340,7 @@ static int chain_setup_tables(struct p2m *p, uint64_t *e, uint64_t n, uint64_t f
 /* Map the fixed meta pages, read-write, in chain order. */
 static int chain_map_pages(struct p2m *p, uint64_t *e, uint64_t n, uint64_t first)
 {
-	char *meta = (char *)p->list + p->capacity * 8;
+	char *meta = meta_base(p);
 	uint64_t skip = first < p->meta_windows ? p->meta_windows - first : 0;
 
 	if (skip >= n)
@@ -363,7 +363,7 @@ static int chain_map_pages(struct p2m *p, uint64_t *e, uint64_t n, uint64_t firs
 /* Undo what chain_setup_tables hung, for a failed create. */
 static void drop_meta_windows(struct p2m *p)
 {
-	char *meta = (char *)p->list + p->capacity * 8;
+	char *meta = meta_base(p);
 
 	for (uint64_t i = 0; i < p->meta_windows; i++)
 		p->plat.set_window(p->plat.ctx, meta + i * WINDOW_BYTES,
@@ -395,7 +395,7 @@ static int create_reserve(struct p2m *p, const struct p2m_platform *plat, uint64
 	p->reserved = l->total;
 	p->list = p->base;
 	p->capacity = capacity;
-	p->nr_windows = capacity >> P2M_WINDOW_SHIFT;
+	p->nr_windows = p2m_windows_for(capacity);
 	p->meta_windows = (l->total - l->kinds) / WINDOW_BYTES;
 	return 0;
 }
@@ -407,7 +407,7 @@ static void init_meta(struct p2m *p, const struct layout *l, bool tree)
 	p->windows = (struct p2m_window *)((char *)p->base + l->windows);
 	p->top = (uint64_t *)((char *)p->base + l->top);
 	p->mids = (uint64_t *)((char *)p->base + l->mids);
-	for (uint64_t s = 0; s < (p->capacity >> P2M_SLOT_SHIFT); s++)
+	for (uint64_t s = 0; s < p2m_slots_for(p->capacity); s++)
 		p->kinds[s] = P2M_SLOT_MISSING;
 	for (uint64_t w = 0; w < p->nr_windows; w++)
 		p->windows[w] = (struct p2m_window){ 0, 0 };

@@ -14,8 +14,9 @@
 #include "p2m/fmt.h"
 #include "p2m/p2m.h"
 
-#define SLOTS_PER_WINDOW 512u
-#define WINDOW_BYTES ((uint64_t)2 << 20)
+/* Short names of the geometry (include/p2m/entry.h) for the loops here. */
+#define SLOTS_PER_WINDOW ((unsigned)P2M_SLOTS_PER_WINDOW)
+#define WINDOW_BYTES P2M_WINDOW_BYTES
 
 /* A frame of the meta chain (create.c builds it, migrate.c renames its
  * frames): the next chain frame (~0: none), a count, then that many meta
@@ -34,12 +35,19 @@ int p2m_fail(struct p2m *p, int err, const char *fmt, ...)
 
 static inline uint64_t *slot_va(const struct p2m *p, uint64_t slot)
 {
-	return p->list + (slot << P2M_SLOT_SHIFT);
+	return p->list + p2m_slot_pfn(slot);
 }
 
 static inline uint64_t *window_va(const struct p2m *p, uint64_t w)
 {
-	return p->list + (w << P2M_WINDOW_SHIFT);
+	return p->list + p2m_window_pfn(w);
+}
+
+/* The meta area (kinds | windows | top | mids) starts where the list
+ * ends: base + capacity entries (the overview in include/p2m/p2m.h). */
+static inline char *meta_base(const struct p2m *p)
+{
+	return (char *)(p->list + p->capacity);
 }
 
 static inline uint64_t *mid_va(const struct p2m *p, uint64_t w)

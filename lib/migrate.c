@@ -102,7 +102,7 @@ static int visit_window(struct p2m *p, uint64_t w, struct pass *ps)
 	rc = visit(p, &p->windows[w].table, ps);
 	if (!rc)
 		rc = visit(p, &p->windows[w].mid, ps);
-	for (unsigned i = 0; i < P2M_PER_PAGE && !rc; i++)
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW && !rc; i++)
 		rc = visit(p, (xen_pfn_t *)&mid[i], ps);
 	return rc;
 }

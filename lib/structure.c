@@ -41,7 +41,7 @@ void p2m_gen_end(struct p2m *p)
 
 void p2m_fill_leaf(uint64_t *leaf, uint64_t slot, uint8_t k)
 {
-	uint64_t base = slot << P2M_SLOT_SHIFT;
+	uint64_t base = p2m_slot_pfn(slot);
 
 	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
 		leaf[i] = k == P2M_SLOT_IDENTITY ? p2m_identity_entry(base + i) : P2M_INVALID;
@@ -209,7 +209,7 @@ static int split_prepare(struct p2m *p, struct split *s, uint64_t slot, uint8_t 
 /* Under the lock: hang the split's frames. */
 static int split_commit(struct p2m *p, struct split *s, uint64_t slot, uint8_t wk)
 {
-	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	uint64_t w = p2m_slot_window(slot);
 	struct p2m_window old;
 	int rc = 0;
 
@@ -242,7 +242,7 @@ static int split_commit(struct p2m *p, struct split *s, uint64_t slot, uint8_t w
 		}
 		return rc;
 	}
-	__atomic_store_n(&mid_va(p, w)[slot & (SLOTS_PER_WINDOW - 1)], (uint64_t)s->f[2],
+	__atomic_store_n(&mid_va(p, w)[p2m_slot_index(slot)], (uint64_t)s->f[2],
 			 __ATOMIC_RELEASE);
 	set_slot_kind(p, slot, P2M_SLOT_PRIVATE);
 	p->nr_private_leaves++;
@@ -252,14 +252,14 @@ static int split_commit(struct p2m *p, struct split *s, uint64_t slot, uint8_t w
 
 int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf)
 {
-	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	uint64_t w = p2m_slot_window(slot);
 	int rc = p2m_refuse_suspended(p, "a split of a shared slot");
 
 	if (rc)
 		return rc;
 	for (;;) {
 		uint8_t k = slot_kind(p, slot);
-		uint8_t wk = slot_kind(p, w << P2M_SLOT_SHIFT);
+		uint8_t wk = slot_kind(p, p2m_window_slot(w));
 		struct split s = { .wshared = window_shared(p, w) };
 
 		s.need_leaf = want_leaf && k != P2M_SLOT_PRIVATE;
@@ -276,7 +276,7 @@ int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf)
 
 		p->plat.lock(p->plat.ctx);
 		if (slot_kind(p, slot) != k || window_shared(p, w) != s.wshared ||
-		    (s.wshared && slot_kind(p, w << P2M_SLOT_SHIFT) != wk)) {
+		    (s.wshared && slot_kind(p, p2m_window_slot(w)) != wk)) {
 			/* Another writer changed it: start again. */
 			p->plat.unlock(p->plat.ctx);
 			split_release(p, &s);
@@ -293,9 +293,9 @@ int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf)
 
 int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k, xen_pfn_t *freed)
 {
-	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	uint64_t w = p2m_slot_window(slot);
 	uint64_t *mid = mid_va(p, w);
-	unsigned i = slot & (SLOTS_PER_WINDOW - 1);
+	unsigned i = p2m_slot_index(slot);
 	uint8_t old = slot_kind(p, slot);
 	xen_pfn_t leaf = (xen_pfn_t)mid[i];
 
@@ -318,7 +318,7 @@ int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k, xen_pfn_t *fre
 
 static int join_window(struct p2m *p, uint64_t w, uint8_t k, bool only_if_uniform)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	uint8_t before[SLOTS_PER_WINDOW];
 	xen_pfn_t leaves[SLOTS_PER_WINDOW];
 	struct p2m_window old = { 0, 0 };

@@ -138,11 +138,11 @@ static uint64_t prepare_leaves(uint64_t want)
 {
 	uint64_t s;
 
-	for (s = b.top >> P2M_SLOT_SHIFT; s << P2M_SLOT_SHIFT < want; s++)
-		if (p2m_prepare(&boot.p2m, s << P2M_SLOT_SHIFT)) {
+	for (s = p2m_pfn_slot(b.top); p2m_slot_pfn(s) < want; s++)
+		if (p2m_prepare(&boot.p2m, p2m_slot_pfn(s))) {
 			printk("balloon: no leaf for slot %#lx: %s\n", (unsigned long)s,
 			       p2m_last_error(&boot.p2m));
-			return s << P2M_SLOT_SHIFT > b.top ? s << P2M_SLOT_SHIFT : b.top;
+			return p2m_slot_pfn(s) > b.top ? p2m_slot_pfn(s) : b.top;
 		}
 	return want;
 }

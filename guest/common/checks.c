@@ -106,7 +106,7 @@ static void check_entries(void)
 			 * expected kind holds nothing else: count it at once
 			 * (a 1 TB dom0 has 2^28 identity pfns in a hole). */
 			if (!(pfn & (P2M_PER_PAGE - 1)) && pfn + P2M_PER_PAGE <= e) {
-				uint8_t k = p->kinds[pfn >> P2M_SLOT_SHIFT];
+				uint8_t k = p->kinds[p2m_pfn_slot(pfn)];
 
 				if (k == P2M_SLOT_IDENTITY &&
 				    (c == P2M_E820_C_IDENTITY || c == P2M_E820_C_REMAP_SRC ||

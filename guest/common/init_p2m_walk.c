@@ -4,11 +4,8 @@
  * one M2P read per 4 KiB frame under it (2^18 for a 1 GiB page): that
  * is what proves the range exact, and it is cheap next to the build.
  */
+#include "arch/x86_64/pt.h"
 #include "common/init_p2m_walk.h"
-
-#define IPW_P   0x001ull
-#define IPW_PSE 0x080ull
-#define IPW_ADDR 0x000ffffffffff000ull
 
 struct ipw {
 	const struct ipw_ops *ops;
@@ -29,7 +26,7 @@ static void check_frame(struct ipw *w, uint64_t mfn)
  * with the low bits of the page size cleared, which must be zero. */
 static void leaf(struct ipw *w, uint64_t e, int level)
 {
-	uint64_t n = 1ull << (9 * (level - 1)), mfn = (e & IPW_ADDR) >> 12, k;
+	uint64_t n = 1ull << (9 * (level - 1)), mfn = (e & PTE_ADDR) >> 12, k;
 
 	if (level > 1) {
 		if ((mfn & (n - 1)) & ~1ull) {
@@ -63,12 +60,12 @@ static void table(struct ipw *w, uint64_t mfn, int level)
 	for (i = 0; i < 512; i++) {
 		uint64_t e = t[i];
 
-		if (!(e & IPW_P))
+		if (!(e & PTE_P))
 			continue;
-		if (level == 1 || (e & IPW_PSE))
+		if (level == 1 || (e & PTE_PSE))
 			leaf(w, e, level);
 		else
-			table(w, (e & IPW_ADDR) >> 12, level - 1);
+			table(w, (e & PTE_ADDR) >> 12, level - 1);
 	}
 	w->ops->unmap(w->ops->ctx, t);
 }

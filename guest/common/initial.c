@@ -130,15 +130,15 @@ static void free_in_initial_mapping(void)
 	struct mmu_batch b;
 
 	mmu_batch_init(&b);
-	for (c = start & ~((2ull << 20) - 1); c < end; c += 2ull << 20) {
+	for (c = start & ~(SUPERPAGE_2M - 1); c < end; c += SUPERPAGE_2M) {
 		uint64_t s = c > start ? c : start;
-		uint64_t e = c + (2ull << 20) < end ? c + (2ull << 20) : end;
+		uint64_t e = c + SUPERPAGE_2M < end ? c + SUPERPAGE_2M : end;
 		struct pt_walk w;
 
 		pt_walk(s, &w);
 		if (w.level != 1 || !w.leaf)
 			panic("list page %#lx is not mapped by an L1", (unsigned long)s);
-		if (s == c && e == c + (2ull << 20) && nl1 < MAX_LIST_TABLES) {
+		if (s == c && e == c + SUPERPAGE_2M && nl1 < MAX_LIST_TABLES) {
 			uint64_t pfn;
 
 			if (!m2p_read(w.tables[1], &pfn))

@@ -40,6 +40,7 @@
 #include <stdio.h>
 
 #include "p2m/p2m.h"
+#include "platform/x86_pte.h"
 
 #define BENCH_GIB_PFNS ((uint64_t)1 << 18)   /* pfns per GiB of guest */
 #define BENCH_MAX_ROUNDS 32
@@ -208,10 +209,7 @@ static inline uint64_t bench_tree_raw(const struct bench_tree *t, uint64_t pfn)
 }
 
 /* linux: the list in a platform window plus a page-table model. */
-#define BENCH_PTE_PRESENT 0x1ull
-#define BENCH_PTE_RW      0x2ull
-#define BENCH_PTE_PSE     0x80ull
-#define BENCH_PTE_FRAME   0x000ffffffffff000ull
+/* Its PTE bits: platform/x86_pte.h. */
 
 struct bench_linux {
 	uint64_t *list;

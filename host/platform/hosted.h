@@ -59,6 +59,7 @@
 #include <stdint.h>
 
 #include "p2m/platform.h"
+#include "platform/x86_pte.h"   /* the PTE bits the mirror writes */
 
 #define HOSTED_MFN_BASE      ((xen_pfn_t)0x100000)
 #define HOSTED_MAX_FRAMES    ((uint64_t)1 << 24)   /* 64 GiB of memfd */
@@ -66,13 +67,6 @@
 /* Mappings left to the rest of the process (malloc, stacks, libraries). */
 #define HOSTED_MAP_MARGIN    256
 
-/* x86-64 PTE bits the mirror writes. */
-#define P2M_PTE_PRESENT   ((uint64_t)1 << 0)
-#define P2M_PTE_RW        ((uint64_t)1 << 1)
-#define P2M_PTE_USER      ((uint64_t)1 << 2)
-#define P2M_PTE_ACCESSED  ((uint64_t)1 << 5)
-#define P2M_PTE_PSE       ((uint64_t)1 << 7)
-#define P2M_PTE_MFN_MASK  ((uint64_t)0x000ffffffffff000)
 
 struct hosted_config {
 	uint64_t max_frames;     /* memfd size in frames; 0: default */

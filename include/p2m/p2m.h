@@ -7,13 +7,15 @@
  *
  * Words. A slot is one 4 KiB page of the list (512 entries, 2 MiB of
  * guest); a window is 512 slots (2 MiB of list VA, 1 GiB of guest),
- * mapped by one page-table page, its table. Kinds (enum p2m_slot_kind):
+ * mapped by one page-table page, its table. The conversions between
+ * pfns, slots and windows have names (p2m_pfn_slot(), p2m_slot_window(),
+ * p2m_window_slot(), ...: include/p2m/entry.h). Kinds (enum p2m_slot_kind):
  * PRIVATE (a leaf of its own), MISSING, IDENTITY.
  *
  * The reservation. p2m_create() reserves one range of virtual space
  * through the platform (1 GiB aligned) and lays it out as
  *
- *   base = list                                              base + reserved
+ *   base = list               meta_base                      base + reserved
  *   +-------------------------+--------+----------+------+-----------------+
  *   | list                    | kinds  | windows  | top  | mids            |
  *   | 8 bytes per pfn, window | 1 byte | 1 struct | one  | one page of VA  |
@@ -21,7 +23,10 @@
  *   +-------------------------+--------+----------+------+-----------------+
  *   |<----- list windows ---->|<------ meta windows (own tables) -------->|
  *
- * (each part rounded up to whole pages, the total to whole windows).
+ * (each part rounded up to whole pages, the total to whole windows; the
+ * meta area starts at meta_base(), list + capacity, lib/internal.h).
+ * While it runs, p2m_create() also holds a one-window scratch
+ * reservation in which it builds the meta chain (lib/create.c).
  * kinds, windows and top are mapped read-write at creation; window w's
  * slot in mids shows its frame list while w is private and the shared
  * missing leaf, read-only, while it is shared. The meta windows get
@@ -33,12 +38,12 @@
  *
  *   list + pfn (VA)
  *     |
- *     v  window w = pfn >> 18
+ *     v  window w = p2m_pfn_window(pfn)       (pfn >> 18)
  *   windows[w].table == 0:  shared window of kind k (k = kinds[first slot])
  *     |   shared_table[k] --(512 read-only PTEs)--> shared_leaf[k]: all ~0
  *     |
  *   windows[w].table != 0:  private window, its own table
- *         |  slot s = pfn >> 9
+ *         |  slot s = p2m_pfn_slot(pfn)     (pfn >> 9)
  *         +-- kinds[s] == PRIVATE:  its own leaf, read-write, 512 entries
  *         +-- kinds[s] == k:        shared_leaf[k], read-only, all ~0
  *

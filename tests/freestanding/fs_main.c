@@ -32,8 +32,11 @@ void *memcpy(void *restrict d, const void *restrict s, size_t n);
 #define NFRAMES 256u
 #define MFN0 0x4000u
 #define RESV_BYTES (8u << 20)
-#define PTE_PRESENT 1u
-#define PTE_RW 2u
+/* x86 PTE bits, spelled here since this program is also built against
+ * the installed library alone (tests/install/run.sh); in the tree they
+ * live once, in host/platform/x86_pte.h. */
+#define X86_PTE_PRESENT 1u
+#define X86_PTE_RW 2u
 
 static uint8_t frame_mem[NFRAMES][PAGE] __attribute__((aligned(4096)));
 static bool used[NFRAMES];
@@ -155,7 +158,7 @@ static int fs_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 		return -P2M_EINVAL;
 	pte = (uint64_t *)frame_ptr(table);
 	for (unsigned i = 0; i < 512; i++)
-		pte[i] = ((uint64_t)leaf << 12) | PTE_PRESENT;
+		pte[i] = ((uint64_t)leaf << 12) | X86_PTE_PRESENT;
 	return 0;
 }
 
@@ -198,7 +201,7 @@ static int fs_set_window(void *ctx, void *va, xen_pfn_t table)
 	win_table[off / WIN_BYTES] = table;
 	pte = (const uint64_t *)frame_ptr(table);
 	for (unsigned i = 0; i < 512; i++) {
-		rc = show((unsigned)(off / PAGE) + i, (xen_pfn_t)(pte[i] >> 12), pte[i] & PTE_RW);
+		rc = show((unsigned)(off / PAGE) + i, (xen_pfn_t)(pte[i] >> 12), pte[i] & X86_PTE_RW);
 		if (rc)
 			return rc;
 	}
@@ -221,7 +224,7 @@ static int fs_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 		if (!t || !own(mfns[k]))
 			return -P2M_EINVAL;
 		((uint64_t *)frame_ptr(t))[s % 512] =
-			((uint64_t)mfns[k] << 12) | PTE_PRESENT | ((flags & P2M_MAP_RW) ? PTE_RW : 0);
+			((uint64_t)mfns[k] << 12) | X86_PTE_PRESENT | ((flags & P2M_MAP_RW) ? X86_PTE_RW : 0);
 		rc = show(s, mfns[k], flags & P2M_MAP_RW);
 		if (rc)
 			return rc;

@@ -43,6 +43,8 @@
 #define GIB ((size_t)1 << 30)
 #define WINDOW_BYTES ((size_t)2 << 20)
 #define MAX_WINDOWS 64u
+/* x86 PTE bits, spelled here since this program sees only the installed
+ * library (in the tree they live once, in host/platform/x86_pte.h). */
 #define PTE_PRESENT 1u
 #define PTE_RW 2u
 

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "common/init_p2m_walk.h"
+#include "platform/x86_pte.h"
 
 #define GIB_FRAMES (1ull << 18)
 #define MIB2_FRAMES 512ull
@@ -66,9 +67,8 @@ static uint64_t *table_of(uint64_t mfn)
 	return NULL;
 }
 
-#define E_TABLE 0x067ull            /* P RW US A D */
-#define E_LEAF  0x065ull            /* P US A D (read-only) */
-#define E_PSE   0x080ull
+#define E_TABLE (X86_PTE_PRESENT | X86_PTE_RW | X86_PTE_USER | X86_PTE_ACCESSED | X86_PTE_DIRTY)
+#define E_LEAF  (X86_PTE_PRESENT | X86_PTE_USER | X86_PTE_ACCESSED | X86_PTE_DIRTY) /* read-only */
 
 /* Xen's setup_pv_physmap for a list of `bytes` at a 1 GiB aligned VA
  * (only offsets matter); returns the L3's mfn. */
@@ -85,7 +85,7 @@ static uint64_t xen_layout(uint64_t bytes, bool page1gb, uint64_t first_pfn)
 
 		if (!l3[i3]) {
 			if (page1gb && !(va & ((1ull << 30) - 1)) && bytes - va >= (1ull << 30)) {
-				l3[i3] = (alloc(GIB_FRAMES) << 12) | E_LEAF | E_PSE;
+				l3[i3] = (alloc(GIB_FRAMES) << 12) | E_LEAF | X86_PTE_PSE;
 				va += 1ull << 30;
 				continue;
 			}
@@ -94,7 +94,7 @@ static uint64_t xen_layout(uint64_t bytes, bool page1gb, uint64_t first_pfn)
 		}
 		if (!l2[i2]) {
 			if (!(va & ((1ull << 21) - 1)) && bytes - va >= (1ull << 21)) {
-				l2[i2] = (alloc(MIB2_FRAMES) << 12) | E_LEAF | E_PSE;
+				l2[i2] = (alloc(MIB2_FRAMES) << 12) | E_LEAF | X86_PTE_PSE;
 				va += 1ull << 21;
 				continue;
 			}
@@ -238,7 +238,7 @@ static void frame_outside_is_found(void **state)
 {
 	struct ipw_result r;
 	struct layout l = lay_out((1ull << 27) + 1024, true);
-	uint64_t big = (table_of(l.l3)[0] & 0x000ffffffffff000ull) >> 12;
+	uint64_t big = x86_pte_mfn(table_of(l.l3)[0]);
 
 	(void)state;
 	mc->m2p[big + 12345] = l.hi + 7;
