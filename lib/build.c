@@ -156,7 +156,6 @@ static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigne
 static void unbuild_window(struct p2m *p, uint64_t w, struct wplan *wp, unsigned upto)
 {
 	uint64_t first = p2m_window_slot(w);
-	uint64_t *mid = mid_va(p, w);
 	struct p2m_window old;
 
 	char msg[sizeof(p->error)];
@@ -175,16 +174,10 @@ static void unbuild_window(struct p2m *p, uint64_t w, struct wplan *wp, unsigned
 	}
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
 		if (i < upto && wp->kinds[i] == P2M_SLOT_PRIVATE) {
-			uint64_t *leaf = slot_va(p, first + i);
-
-			for (unsigned j = 0; j < P2M_PER_PAGE; j++)
-				__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELAXED);
-			set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
-			p->nr_private_leaves++;
+			p2m_slot_keep_cleared_locked(p, first + i);
 			wp->kept[i] = true;
 		} else if (i >= upto && wp->kinds[i] != P2M_SLOT_MISSING) {
-			__atomic_store_n(&mid[i], (uint64_t)p->shared_leaf[P2M_SLOT_MISSING],
-					 __ATOMIC_RELEASE);
+			p2m_slot_forget_leaf_locked(p, first + i);
 		}
 	}
 }
@@ -236,7 +229,6 @@ static int build_prepare(struct p2m *p, uint64_t w, struct wplan *wp, const uint
  * it was. */
 static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 {
-	uint64_t first = p2m_window_slot(w);
 	unsigned upto = 0;
 	int rc;
 
@@ -250,13 +242,9 @@ static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 		unbuild_window(p, w, wp, upto);
 		return rc;
 	}
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		if (wp->kinds[i] == P2M_SLOT_MISSING)
-			continue;
-		set_slot_kind(p, first + i, wp->kinds[i]);
-		wp->kept[i] = true;
-	}
-	p->nr_private_leaves += wp->nprivate;
+	p2m_window_settle_locked(p, w, wp->kinds);
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
+		wp->kept[i] = wp->kinds[i] != P2M_SLOT_MISSING;
 	return 0;
 }
 
@@ -324,30 +312,6 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 	return 0;
 }
 
-/*
- * Under the lock, when the window cannot go back to the shared missing
- * table: make it read missing without a mapping change. Private leaves
- * are cleared; identity slots become missing (their shared page reads ~0
- * like the missing one).
- */
-static void clear_window_locked(struct p2m *p, uint64_t w)
-{
-	uint64_t first = p2m_window_slot(w);
-
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint8_t k = slot_kind(p, first + i);
-
-		if (k == P2M_SLOT_IDENTITY) {
-			set_slot_kind(p, first + i, P2M_SLOT_MISSING);
-		} else if (k == P2M_SLOT_PRIVATE) {
-			uint64_t *leaf = slot_va(p, first + i);
-
-			for (unsigned j = 0; j < P2M_PER_PAGE; j++)
-				__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELEASE);
-		}
-	}
-}
-
 /* Give back the windows [0, nwin) a failed build filled. */
 static void unbuild(struct p2m *p, uint64_t nwin)
 {
@@ -358,7 +322,7 @@ static void unbuild(struct p2m *p, uint64_t nwin)
 		if (p2m_join_window(p, w, P2M_SLOT_MISSING) == 0)
 			continue;
 		p->plat.lock(p->plat.ctx);
-		clear_window_locked(p, w);
+		p2m_window_clear_locked(p, w);
 		p->plat.unlock(p->plat.ctx);
 	}
 	__builtin_memcpy(p->error, msg, sizeof(msg));

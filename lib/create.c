@@ -481,40 +481,6 @@ fail_out:
 	return rc;
 }
 
-/* Give back window w's private frames; the window becomes shared missing. */
-static void teardown_window(struct p2m *p, uint64_t w)
-{
-	struct p2m_window win = p->windows[w];
-	uint64_t *mid = mid_va(p, w);
-
-	if (window_parked(p, w)) {
-		p->plat.map_frames(p->plat.ctx, mid, 1, &p->shared_leaf[P2M_SLOT_MISSING],
-				   P2M_MAP_RO);
-		p2m_free_frames(p, 1, &win.mid);
-		p->windows[w] = (struct p2m_window){ 0, 0 };
-		p->nr_mids--;
-		return;
-	}
-	if (window_shared(p, w))
-		return;
-	p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[P2M_SLOT_MISSING]);
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		xen_pfn_t leaf = (xen_pfn_t)mid[i];
-
-		if (leaf != p->shared_leaf[P2M_SLOT_MISSING] &&
-		    leaf != p->shared_leaf[P2M_SLOT_IDENTITY]) {
-			p->plat.free_frames(p->plat.ctx, 1, &leaf);
-			p->nr_private_leaves--;
-		}
-	}
-	p->plat.map_frames(p->plat.ctx, mid, 1, &p->shared_leaf[P2M_SLOT_MISSING], P2M_MAP_RO);
-	p2m_free_frames(p, 1, &win.mid);
-	p2m_free_table(p, win.table);
-	p->windows[w] = (struct p2m_window){ 0, 0 };
-	p->nr_private_tables--;
-	p->nr_mids--;
-}
-
 void p2m_destroy(struct p2m *p)
 {
 	if (!p || !p->base)
@@ -525,7 +491,7 @@ void p2m_destroy(struct p2m *p)
 		return;
 	p2m_unpublish(p);
 	for (uint64_t w = 0; w < p->nr_windows; w++)
-		teardown_window(p, w);
+		p2m_window_teardown(p, w);
 	drop_meta_windows(p);
 	p->plat.release(p->plat.ctx, p->base, p->reserved);
 	chain_destroy(p, true);

@@ -97,9 +97,10 @@
  *     p2m_create() has returned and until p2m_destroy()): every
  *     mapping change of the list or of mids, kinds[] bytes, windows[]
  *     records (table last, release), frame-list entries, top[] and the
- *     nr_private_* / nr_mids counters. Frames are allocated before the
- *     lock is taken and freed after it is dropped; the state seen without
- *     the lock is checked again under it (lib/structure.c).
+ *     nr_private_* / nr_mids counters, all made by lib/window.c (the
+ *     window/slot life cycle). Frames are allocated before the lock is
+ *     taken and freed after it is dropped; the state seen without the
+ *     lock is checked again under it (p2m_make_private, lib/structure.c).
  *   - Order: a split maps first and then stores the kind byte (release);
  *     a join stores the kind byte first and then remaps. A reader that
  *     loaded ~0 and then sees PRIVATE loads the entry again (p2m_view_raw).
