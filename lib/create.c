@@ -360,7 +360,7 @@ static int chain_map_pages(struct p2m *p, uint64_t *e, uint64_t n, uint64_t firs
 	return 0;
 }
 
-/* Undo what chain_setup_tables hung, for a failed create. */
+/* Point the meta windows at the shared missing table (p2m_destroy). */
 static void drop_meta_windows(struct p2m *p)
 {
 	char *meta = meta_base(p);
@@ -462,8 +462,8 @@ int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 	return 0;
 
 fail_chain:
-	if (tables_live)
-		drop_meta_windows(p);
+	/* Release drops the meta windows' tables and mappings with the rest:
+	 * the rollback makes no call that can fail. */
 	p->plat.release(p->plat.ctx, p->base, p->reserved);
 	p->base = 0;
 	chain_build_abandon(p, &cb, tables_live);

@@ -590,9 +590,12 @@ void ff_run_case(const struct ff_case *c, struct ff_counts *n)
 	print_message("%-26s %4llu calls clean, %4llu single faults, %4llu double faults",
 		      c->name, (unsigned long long)n->clean_calls, (unsigned long long)n->singles,
 		      (unsigned long long)n->pairs);
-	if (n->strided)
+	if (n->strided && c->stride < n->clean_calls)
 		print_message(" (%llu first faults left out: every %lluth between the first and last %llu)",
 			      (unsigned long long)n->strided, (unsigned long long)c->stride,
 			      (unsigned long long)c->edge);
+	else if (n->strided)
+		print_message(" (%llu first faults left out: all but the first and last %llu)",
+			      (unsigned long long)n->strided, (unsigned long long)c->edge);
 	print_message("\n");
 }

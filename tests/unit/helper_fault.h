@@ -117,8 +117,9 @@ struct ff_case {
 	bool records;
 	bool retry;
 	/* For calls of thousands of platform calls (suspend asks the M2P for
-	 * every record): first faults at the first and last `edge` calls and
-	 * every `stride`-th in between (0: every call). */
+	 * every record, a 4 TiB create hangs 4096 windows): first faults at
+	 * the first and last `edge` calls and every `stride`-th in between
+	 * (0: every call; more than the calls: none in between). */
 	uint64_t edge, stride;
 };
 struct ff_counts {
