@@ -66,34 +66,6 @@ static void faults_create(void **state)
 	run(&c);
 }
 
-/* A 4 TiB P2M: a meta chain of two frames (510 entries each), so that a
- * failure while the second one is filled frees what the first lists. */
-static int op_create_two_chain_frames(struct ff *x)
-{
-	return p2m_create(&x->f.p, &x->plat, (uint64_t)1 << 30, false);
-}
-
-static void check_create_two_chain_frames(struct ff *x)
-{
-	uint64_t c[P2M_PER_PAGE];
-
-	assert_int_equal(hosted_read_frame(x->f.h, ff_hosted(x, x->f.p.meta_head), c), 0);
-	assert_true(c[0] != P2M_INVALID);
-}
-
-static void faults_create_two_chain_frames(void **state)
-{
-	/* Its 4096 list windows are hung one by one at the end: the first
-	 * and last 16 calls fail, not those in between. */
-	const struct ff_case c = { .name = "p2m_create (4 TiB)", .create = true,
-				   .op = op_create_two_chain_frames,
-				   .check = check_create_two_chain_frames, .retry = true,
-				   .edge = 16, .stride = (uint64_t)1 << 40 };
-
-	(void)state;
-	run(&c);
-}
-
 /* --- set and prepare --- */
 
 static int op_set_shared_window(struct ff *x)
@@ -386,7 +358,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(faults_create),
-		cmocka_unit_test(faults_create_two_chain_frames),
 		cmocka_unit_test(faults_set_prepare),
 		cmocka_unit_test(faults_ranges),
 		cmocka_unit_test(faults_build),
