@@ -110,7 +110,8 @@ struct bench_row {
 struct bench_target {
 	char name[64];
 	char detail[96];      /* what was compared */
-	double ratio;         /* measured */
+	double ratio;         /* measured (of medians) */
+	double min_ratio;     /* the same of the fastest rounds (<0: none) */
 	double limit;
 	bool at_most;         /* pass when ratio <= limit (else >=) */
 	bool pass;
@@ -143,6 +144,9 @@ void bench_target_add(struct bench_report *r, const char *name,
 		      bool at_most);
 /* The unit of the last target added (e.g. "KiB/GiB"). */
 void bench_target_unit(struct bench_report *r, const char *unit);
+/* The ratio of the last target added, taken between the fastest rounds
+ * (printed beside the verdict's ratio of medians; it decides nothing). */
+void bench_target_min(struct bench_report *r, double min_ratio);
 void bench_note_rss(struct bench_report *r);
 
 void bench_print_table(const struct bench_report *r, FILE *f);
