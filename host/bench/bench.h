@@ -22,7 +22,8 @@
  * readers) are timed in thread CPU time, so that time spent descheduled
  * on a busy machine does not count; builds and updates, whose cost is
  * largely page faults and system calls, in wall-clock time. Lookup loops are generated per
- * implementation (no indirect call per lookup), add every result into a
+ * implementation (no indirect call per lookup), four times each at
+ * different code offsets (bench_lookup.c says why), add every result into a
  * sink that is printed, and read indices precomputed outside the timed
  * loop. An empty asm keeps the sink in a register on each iteration so
  * that no compiler vectorises one loop and not another.

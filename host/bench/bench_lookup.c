@@ -120,8 +120,9 @@ BENCH_LOOPS(tree, const struct bench_tree *, &m->tree, bench_tree_raw)
  * on every lookup, as the kernel's does: xen_p2m_size and xen_p2m_addr are
  * globals, and gcc 12 and clang 14 at -O2 reload both in every iteration
  * of a loop over __pfn_to_mfn() (the loop may call get_phys_to_machine()).
- * Copied into registers like ours's view, this model ties with ours (same
- * two compares and one load): docs/bench.md, "Lookups". */
+ * Copied into registers like ours's view, it is ours's fast path (same
+ * two compares and one load) and ties with ours under clang:
+ * docs/bench.md, "Lookups". */
 BENCH_LOOPS(linux, const struct bench_linux *, &m->lx, bench_linux_raw)
 
 static inline uint64_t list_load(const struct p2m *p, uint64_t pfn)
