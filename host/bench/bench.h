@@ -22,7 +22,8 @@
  * readers) are timed in thread CPU time, so that time spent descheduled
  * on a busy machine does not count; builds and updates, whose cost is
  * largely page faults and system calls, in wall-clock time. Lookup loops are generated per
- * implementation (no indirect call per lookup), add every result into a
+ * implementation (no indirect call per lookup), four times each at
+ * different code offsets (bench_lookup.c says why), add every result into a
  * sink that is printed, and read indices precomputed outside the timed
  * loop. An empty asm keeps the sink in a register on each iteration so
  * that no compiler vectorises one loop and not another.
@@ -111,7 +112,8 @@ struct bench_row {
 struct bench_target {
 	char name[64];
 	char detail[96];      /* what was compared */
-	double ratio;         /* measured */
+	double ratio;         /* measured (of medians) */
+	double min_ratio;     /* the same of the fastest rounds (<0: none) */
 	double limit;
 	bool at_most;         /* pass when ratio <= limit (else >=) */
 	bool pass;
@@ -144,6 +146,9 @@ void bench_target_add(struct bench_report *r, const char *name,
 		      bool at_most);
 /* The unit of the last target added (e.g. "KiB/GiB"). */
 void bench_target_unit(struct bench_report *r, const char *unit);
+/* The ratio of the last target added, taken between the fastest rounds
+ * (printed beside the verdict's ratio of medians; it decides nothing). */
+void bench_target_min(struct bench_report *r, double min_ratio);
 void bench_note_rss(struct bench_report *r);
 
 void bench_print_table(const struct bench_report *r, FILE *f);

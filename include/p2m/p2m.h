@@ -227,8 +227,16 @@ const char *p2m_last_error(const struct p2m *p);
  * What a lookup reads, copied out of the P2M. The three fields never
  * change after p2m_create(), so a view stays valid for the P2M's life. A
  * loop that takes a view once and calls p2m_view_raw() keeps them in
- * registers; p2m_raw() reloads them on every call, because the atomic
- * loads of the lookup keep the compiler from caching fields of *p.
+ * registers, as long as the view's address goes nowhere else (handed to an
+ * out-of-line function, gcc keeps the view in memory and reloads it on
+ * every lookup). p2m_raw() reloads them on every call: the acquire fence
+ * of its rare path is a compiler barrier, so no compiler keeps a field of
+ * *p in a register across a loop that holds one.
+ *
+ * A RAM pfn costs one load and two compares (pfn with the capacity, the
+ * entry with ~0), as in Linux's __pfn_to_mfn(); everything else is laid
+ * out after them. What that costs in a caller's loop, and why it depends
+ * on where the loop's code falls: docs/bench.md, "Lookups".
  */
 struct p2m_view {
 	const uint64_t *list;
