@@ -177,6 +177,39 @@ static void frame_unmap(void *ctx, void *va)
 	madvise(p, HP_PAGE, MADV_DONTNEED);
 }
 
+/* An initial list as a guest's builder hands one over: consecutive
+ * frames, one mapping of their memfd pages (see hosted.h). */
+int hosted_list_new(struct hosted *h, uint64_t nframes, xen_pfn_t *mfns, uint64_t **va)
+{
+	void *m;
+	int rc;
+
+	*va = NULL;
+	pthread_mutex_lock(&h->mu);
+	rc = hp_alloc_locked(h, nframes, mfns, 1, 0);
+	if (rc == 0) {
+		m = mmap(NULL, nframes * HP_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
+			 (off_t)(hp_off(h, mfns[0]) * HP_PAGE));
+		if (m == MAP_FAILED) {
+			rc = hp_fail(h, -P2M_ENOMEM, "hosted platform: mapping a list of %llu frames: %s",
+				     (unsigned long long)nframes, strerror(errno));
+			hp_free_locked(h, nframes, mfns);
+		} else {
+			h->live += nframes;
+			*va = m;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+void hosted_list_unmap(struct hosted *h, uint64_t *va, uint64_t nframes)
+{
+	(void)h;
+	if (va)
+		munmap(va, nframes * HP_PAGE);
+}
+
 int hp_pread(struct hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
 	     uint64_t len)
 {
