@@ -20,6 +20,8 @@
  */
 #include "internal.h"
 
+/* Classify the cnt (<= 512) entries at v, which start at pfn base
+ * (adopt.c shares it: internal.h). */
 int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
 		       uint8_t *kind)
 {
@@ -265,6 +267,7 @@ static bool populated(uint64_t v)
 	return v != P2M_INVALID && (v & P2M_TAG_MASK) != P2M_IDENTITY_BIT;
 }
 
+/* One past the highest populated pfn of [base, base + cnt), or 0. */
 uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt)
 {
 	for (uint64_t j = cnt; j > 0; j--)
@@ -316,7 +319,8 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 
 		if (wp.kinds[i] != P2M_SLOT_PRIVATE)
 			continue;
-		t = p2m_build_populated_top(initial, base, n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
+		t = p2m_build_populated_top(initial, base,
+					    n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
 		if (t > *top)
 			*top = t;
 	}
