@@ -137,6 +137,31 @@ static int run_one(int k, const struct bench_layout *L, void *hot, struct sample
 	return rc;
 }
 
+/* The P2M's peak memory during the build against the final P2M. */
+static void report_peak(struct bench_report *r, const char *wl,
+			struct sample (*smp)[BENCH_MAX_ROUNDS], unsigned rounds)
+{
+	for (int k = B_OURS; k <= B_OURS_COPY; k++) {
+		double pk[BENCH_MAX_ROUNDS], fin[BENCH_MAX_ROUNDS];
+		struct bench_row *row;
+
+		for (unsigned i = 0; i < rounds; i++) {
+			pk[i] = smp[k][i].peak;
+			fin[i] = smp[k][i].final;
+		}
+		row = bench_row_add(r, "build", "build: peak P2M memory", bname[k], "MiB",
+				    bench_median(pk, rounds) / (1 << 20));
+		row->ratio = bench_median(fin, rounds) > 0
+				     ? row->value * (1 << 20) / bench_median(fin, rounds)
+				     : -1;
+		strcpy(row->ref, "final P2M");
+		if (k == B_OURS)
+			bench_target_add(r, "build peak memory vs final", wl, row->ratio, 1.05, true);
+	}
+	bench_row_add(r, "build", "build: final P2M memory", "ours", "MiB",
+		      smp[B_OURS][0].final / (1 << 20));
+}
+
 /* The rows and targets of one build workload from its samples. */
 static void report_build(const struct bench_opts *o, struct bench_report *r, const char *wl,
 			 struct sample (*smp)[BENCH_MAX_ROUNDS], unsigned rounds, uint64_t bytes)
@@ -176,27 +201,7 @@ static void report_build(const struct bench_opts *o, struct bench_report *r, con
 		}
 		bench_target_add(r, "build time vs memcpy", wl, ours / mc, 0.1, true);
 		bench_target_add(r, "build vs memcpy, touched dst", wl, hot / ours, 0.7, false);
-		/* memory: the peak during the build against the final P2M */
-		for (int k = B_OURS; k <= B_OURS_COPY; k++) {
-			double pk[BENCH_MAX_ROUNDS], fin[BENCH_MAX_ROUNDS];
-			struct bench_row *row;
-
-			for (unsigned i = 0; i < rounds; i++) {
-				pk[i] = smp[k][i].peak;
-				fin[i] = smp[k][i].final;
-			}
-			row = bench_row_add(r, "build", "build: peak P2M memory", bname[k], "MiB",
-					    bench_median(pk, rounds) / (1 << 20));
-			row->ratio = bench_median(fin, rounds) > 0
-					     ? row->value * (1 << 20) / bench_median(fin, rounds)
-					     : -1;
-			strcpy(row->ref, "final P2M");
-			if (k == B_OURS)
-				bench_target_add(r, "build peak memory vs final", wl, row->ratio,
-						 1.05, true);
-		}
-		bench_row_add(r, "build", "build: final P2M memory", "ours", "MiB",
-			      smp[B_OURS][0].final / (1 << 20));
+		report_peak(r, wl, smp, rounds);
 		/* where the time goes */
 		snprintf(w2, sizeof(w2), "build: in platform calls");
 		for (int k = B_OURS; k <= B_LINUX; k++) {
