@@ -20,9 +20,10 @@
  */
 #include "internal.h"
 
-/* Classify the cnt (<= 512) entries at v, which start at pfn base. */
-static int classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
-		    uint8_t *kind)
+/* Classify the cnt (<= 512) entries at v, which start at pfn base
+ * (adopt.c shares it: internal.h). */
+int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
+		       uint8_t *kind)
 {
 	uint64_t or = 0;
 
@@ -255,7 +256,7 @@ static bool populated(uint64_t v)
 }
 
 /* One past the highest populated pfn of [base, base + cnt), or 0. */
-static uint64_t populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt)
+uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt)
 {
 	for (uint64_t j = cnt; j > 0; j--)
 		if (populated(initial[base + j - 1]))
@@ -276,8 +277,9 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 
 		wp.kinds[i] = P2M_SLOT_MISSING;
 		if (base < n) {
-			rc = classify(p, initial + base, base,
-				      n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE, &wp.kinds[i]);
+			rc = p2m_build_classify(p, initial + base, base,
+						n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE,
+						&wp.kinds[i]);
 			if (rc)
 				return rc;
 		}
@@ -305,7 +307,8 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 
 		if (wp.kinds[i] != P2M_SLOT_PRIVATE)
 			continue;
-		t = populated_top(initial, base, n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
+		t = p2m_build_populated_top(initial, base,
+					    n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
 		if (t > *top)
 			*top = t;
 	}

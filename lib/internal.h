@@ -157,6 +157,13 @@ void p2m_slot_forget_leaf_locked(struct p2m *p, uint64_t slot);
 /* the window reads missing without a mapping change (leaves cleared,
  * identity slots missing). */
 void p2m_window_clear_locked(struct p2m *p, uint64_t w);
+/* The builds (build.c, adopt.c): the kind of the cnt (<= 512) entries
+ * at v, which start at pfn base, validating a private slot's values;
+ * and one past the highest RAM or foreign pfn of [base, base + cnt) of
+ * the list, or 0. */
+int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
+		       uint8_t *kind);
+uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt);
 
 /* Raise max_pfn to cover pfn (RAM or foreign stored there). */
 void p2m_note_pfn(struct p2m *p, uint64_t pfn);

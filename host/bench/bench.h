@@ -294,9 +294,24 @@ struct bench_timed_plat {
 	struct p2m_platform inner;
 	uint64_t ns, calls;
 	uint64_t op_ns[BP_NOPS], op_calls[BP_NOPS];
+	/* Frames allocated minus freed through it, and their peak; a caller
+	 * may start both at what it holds (an initial list). */
+	int64_t frames, peak_frames;
 };
 void bench_plat_timed(struct bench_timed_plat *t, const struct p2m_platform *inner,
 		      struct p2m_platform *out);
+
+/* An initial list in frames of a hosted platform (hosted_list_new), as
+ * a guest's builder hands one over: the flat list copied in, for
+ * p2m_build_adopt. bench_list_free unmaps it and frees what is still
+ * the caller's (held: not adopted). */
+struct bench_list {
+	uint64_t *va;
+	xen_pfn_t *frames;
+	uint64_t pages;
+};
+int bench_list_new(void *host, const uint64_t *flat, uint64_t n, struct bench_list *bl);
+void bench_list_free(void *host, struct bench_list *bl, bool held);
 
 /* ours: libp2m over a fresh hosted platform, through a timed platform
  * (two clock reads per platform call; lookups make none). */

@@ -134,6 +134,18 @@ int hosted_read_pte(struct hosted *h, xen_pfn_t table,
 int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
 			 uint64_t *pte);
 
+/*
+ * An initial list in frames of the platform, as a guest's builder hands
+ * one over (for p2m_build_adopt): nframes frames with consecutive mfns
+ * (mfns[i] = mfns[0] + i), allocated like alloc_frames() ones, and mapped
+ * read-write at one fresh address *va, page i at *va + 512 i. The frames
+ * are freed by free_frames() (by libp2m once it adopted them), the
+ * mapping by hosted_list_unmap() (a frame freed meanwhile reads zero
+ * there). Counted in live_frames; not subject to failure injection.
+ */
+int hosted_list_new(struct hosted *h, uint64_t nframes, xen_pfn_t *mfns, uint64_t **va);
+void hosted_list_unmap(struct hosted *h, uint64_t *va, uint64_t nframes);
+
 /* Is mfn a frame of this platform (memfd page, allocated)? */
 bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn);
 

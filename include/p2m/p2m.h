@@ -342,6 +342,52 @@ int p2m_clear_foreign(struct p2m *p, const uint64_t *pfns, size_t n,
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
 
 /*
+ * Build by adopting the initial list's own frames instead of copying
+ * them. Page k of the list (entries [512k, 512k + 512)) is frames[k],
+ * for k < ceil(n / 512), and `initial` is a readable mapping of the same
+ * entries (the caller's mapping of those frames). A page whose slot is
+ * not uniform becomes slot k's private leaf, mapped into the list window
+ * as it is: nothing is copied and the P2M allocates only a table and a
+ * frame list per window with such slots. On success every frame of
+ * frames[] is gone from the caller: the leaves are the P2M's (freed by
+ * p2m_destroy or when their slot is given back), and the frames of
+ * uniform slots (all missing, or each pfn's identity value) have gone
+ * back through the platform's free_frames, after the call's last
+ * allocation. The caller then drops its own mappings of them (a guest
+ * whose frame pool may hand out a frame only once it is mapped nowhere
+ * must do so before its next allocation).
+ *
+ * The rules of p2m_build hold: pfns [0, n) missing, the P2M unpublished
+ * and not suspended (-P2M_EBUSY), values validated before any leaf is
+ * mapped, max_pfn raised only at the end, and no other writer of pfns
+ * [0, n) while it runs. The one write into the caller's frames: when n is
+ * not a multiple of 512, entries past n of the last page become ~0 before
+ * it is mapped (they are not part of the list). A frame of 0 is refused
+ * (-P2M_EINVAL).
+ *
+ * Failure: every pfn reads missing again, the P2M holds no frame of
+ * frames[] and none was freed or changed (but for that tail), so the
+ * caller still owns its list and may fall back to p2m_build. One
+ * exception: in a window where mapping a leaf failed, and then both
+ * returning the window to the shared missing table and remapping its
+ * slots to the missing page failed too (three platform failures), the
+ * leaves it had mapped are cleared in place and stay the P2M's (freed by
+ * p2m_destroy); the message then names the window, and the caller must
+ * not reuse the frames of its pages.
+ *
+ * Keep the copying p2m_build when the caller cannot give its list up:
+ * the list is still read afterwards (a copy kept for a check, a list
+ * that is also the source of a later step), its frames are not its own
+ * to give (memory shared with someone else, a mapping of a file), it is
+ * not in whole page frames each holding exactly 512 entries from the
+ * page's first byte (a list at an unaligned address, or not laid out
+ * pfn by pfn), or its platform could not tell apart the frames it frees
+ * from frames the caller still maps.
+ */
+int p2m_build_adopt(struct p2m *p, const uint64_t *initial, const xen_pfn_t *frames,
+		    uint64_t n);
+
+/*
  * The machine-to-physical direction: the pfn of mfn through the
  * platform's M2P, accepted only if the P2M maps it back (round trip); an
  * mfn whose own pfn is identity-mapped answers itself (a 1:1 frame).
