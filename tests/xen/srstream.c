@@ -420,10 +420,10 @@ int srs_parse(const struct srs_input *in, const struct srs_options *opt, FILE *l
 void srs_print_summary(const struct srs_summary *s, FILE *out)
 {
 	fprintf(out,
-		"summary: %llu bytes, %llu libxc records; P2M frames record: %s pfns %#x-%#x, "
+		"summary: %llu bytes, %llu libxc records; P2M frames record:%s pfns %#x-%#x, "
 		"%llu frames; %llu PAGE_DATA records: %llu pfns (%#llx-%#llx), %llu pages of data; %s\n",
 		(unsigned long long)s->bytes, (unsigned long long)s->records,
-		s->p2m_seen ? "" : "none,", s->p2m_start_pfn, s->p2m_end_pfn,
+		s->p2m_seen ? "" : " none,", s->p2m_start_pfn, s->p2m_end_pfn,
 		(unsigned long long)s->p2m_frames, (unsigned long long)s->page_records,
 		(unsigned long long)s->pages, (unsigned long long)s->pfn_min,
 		(unsigned long long)s->pfn_max, (unsigned long long)s->pages_with_data,
