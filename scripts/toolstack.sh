@@ -36,8 +36,11 @@
 #                 commit, 600 GiB of host RAM): the run ends with the domU
 #                 alive. ~13.5 GB of host RAM and several minutes; run alone.
 #                 With --mem MIB the same steps on a domU of MIB (a 2 GiB
-#                 machine, dom0 1 GiB): a quick rehearsal, where the tree
+#                 machine, dom0 1 GiB, --pages 2 by default): a quick
+#                 rehearsal (CTest xen.toolstack.bigsave), where the tree
 #                 reaches the whole guest.
+#   --pages N     with --big: PAGE_DATA records (1024 pages each) srdump
+#                 reads before it cuts the save
 #   --runtime     the P2M after boot (docs/runtime.md): one domU of 4 vCPUs,
 #                 memory 64 MiB, maxmem 128 MiB, that stays up ("loop"):
 #                 its checks include the `smp` check (lock-free readers on
@@ -71,6 +74,7 @@ timeout=600
 big=0
 mem_given=0
 pages=8
+pages_given=0
 runtime=0
 args=""
 while [ $# -gt 0 ]; do
@@ -79,7 +83,7 @@ while [ $# -gt 0 ]; do
 	--save) save=1; shift ;;
 	--no-fetch) fetch=0; shift ;;
 	--mem) mem="$2"; mem_given=1; shift 2 ;;
-	--pages) pages="$2"; shift 2 ;;
+	--pages) pages="$2"; pages_given=1; shift 2 ;;
 	--args) args="$2"; shift 2 ;;
 	--timeout) timeout="$2"; shift 2 ;;
 	--big) big=1; shift ;;
@@ -133,6 +137,9 @@ echo 'autoballoon="off"' >"$stage"/etc/xen/xl.conf
 if [ "$big" = 1 ] && [ "$mem_given" = 1 ]; then
 	domus=("big|guest-high-initp2m.elf|$mem|limit=off loop|$mem|1")
 	qemu_mem=2G dom0_mem=1G,max:1G
+	# Cut well before the last page (a small domU's whole stream could
+	# otherwise fit the FIFO's buffer, the save succeed and xl destroy it).
+	[ "$pages_given" = 1 ] || pages=2
 elif [ "$big" = 1 ]; then
 	domus=("big|guest-high-initp2m.elf|614400|limit=off loop|614400|1")
 	qemu_mem=1T dom0_mem=4G,max:4G
