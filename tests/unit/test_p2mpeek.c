@@ -6,9 +6,12 @@
  * beyond 512 GiB is read through the list (every entry that names a
  * frame counted, the highest one above 512 GiB) and refused by the
  * tree-only reader with the tree's limit (P2MR_ETREE_SIZE, "max_pfn ...
- * too large for p2m tree"); a guest within 512 GiB in the same capacity
- * is read by both, to the same count; a tree-only reader that is not
- * refused above 512 GiB, or a list that cannot be read, is a failure.
+ * too large for p2m tree"), while the tree of its first 512 GiB, read
+ * as crash reads it, names the list's leaves (none is published with
+ * SIF_VIRT_P2M_4TOOLS, which is right); a tree leaf that is not the
+ * list's is reported; a guest within 512 GiB in the same capacity is
+ * read by both, to the same count; a list that cannot be read, or a
+ * missing tree where one should be, is a failure.
  * Frames are mapped by copy, as many at once as the reader asks for.
  */
 #define _GNU_SOURCE /* fmemopen */
@@ -26,16 +29,22 @@
 #include "common/toolstack.h"
 #include "helper_p2m.h"
 
+/* A frame list the test rewrites as it is mapped: entry 1 names the
+ * leaf of entry 0. */
+static uint64_t tamper_mfn;
+
 static const void *copy_map(void *ctx, uint64_t mfn)
 {
 	struct ts_frames *tf = ctx;
-	void *page = malloc(4096);
+	uint64_t *page = malloc(4096);
 
 	assert_non_null(page);
 	if (tf->read_frame(tf->ctx, (xen_pfn_t)mfn, page) < 0) {
 		free(page);
 		return NULL;
 	}
+	if (tamper_mfn && mfn == tamper_mfn)
+		page[1] = page[0];
 	return page;
 }
 
@@ -88,6 +97,51 @@ static void beyond_512g(void **state)
 	assert_non_null(strstr(out, "max_pfn 0x80001ff too large for p2m tree"));
 	assert_non_null(strstr(out, "as expected, the tree reaches 512 GiB"));
 	assert_non_null(strstr(out, "1537 entries name a frame (highest pfn 0x8000007)"));
+	/* The tree of the first 512 GiB: the saver's trim leaves the three
+	 * private leaves of window 0 and the shared window after them. */
+	assert_int_equal(r.low_rc, 0);
+	assert_int_equal(r.low.mode, P2MR_MODE_TREE);
+	assert_int_equal(r.low_mismatch, 0);
+	assert_true(r.low.leaves >= 3);
+	assert_non_null(strstr(out, "p2mpeek: tree of the first 512 GiB (max_pfn taken as 0x8000000)"));
+
+	/* The same guest with SIF_VIRT_P2M_4TOOLS: no tree (~0), which is
+	 * right; the tree-only reader is refused by the size first. */
+	p2m_publish(&f.p, &arch, true);
+	assert_int_equal(peek(&f, &arch, &r, out, sizeof(out)), 0);
+	assert_int_equal(r.tree_rc, -P2MR_ETREE_SIZE);
+	assert_int_equal(r.low_rc, 1);
+	assert_non_null(strstr(out, "none published"));
+	fx_fini(&f);
+}
+
+/* A tree whose leaves are not the list's (a frame list naming another
+ * private leaf) is reported. */
+static void tree_differs(void **state)
+{
+	struct arch_shared_info arch;
+	struct peek_result r;
+	char out[2048];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, P2M_TREE_PFNS + W, true);
+	for (uint64_t pfn = 0; pfn < 2 * S; pfn++)
+		assert_int_equal(p2m_set(&f.p, pfn, ram_of(pfn)), 0);
+	assert_int_equal(p2m_set(&f.p, P2M_TREE_PFNS + 7, ram_of(7)), 0);
+	p2m_publish(&f.p, &arch, false);
+	/* Frame list 0 names leaf 0 twice (leaf 1's pfns hold RAM). */
+	{
+		uint64_t top[512];
+
+		assert_int_equal(hosted_read_frame(f.h, arch.pfn_to_mfn_frame_list_list, top), 0);
+		tamper_mfn = top[0];
+	}
+	assert_int_equal(peek(&f, &arch, &r, out, sizeof(out)), 1);
+	tamper_mfn = 0;
+	assert_int_equal(r.low_rc, 0);
+	assert_int_equal(r.low_mismatch, 1);
+	assert_non_null(strstr(out, "1 of them differ from the list's"));
 	fx_fini(&f);
 }
 
@@ -140,6 +194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(beyond_512g),
 		cmocka_unit_test(within_512g),
+		cmocka_unit_test(tree_differs),
 		cmocka_unit_test(failures),
 	};
 

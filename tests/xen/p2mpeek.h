@@ -10,7 +10,11 @@
  * 3-level tree (options.tree_only). The tree reaches 2^27 pfns (512 GiB):
  * for a guest whose max_pfn is above that the tree-only read must be
  * refused with P2MR_ETREE_SIZE ("max_pfn ... too large for p2m tree");
- * for one within it, it must read the same count as the list.
+ * for one within it, it must read the same count as the list. Above
+ * 512 GiB a third read walks the tree as a reader of the first 512 GiB
+ * does (crash, makedumpfile: max_pfn taken as 2^27): when the guest
+ * published a tree (frame list list not ~0) it must succeed, and each of
+ * its leaves must be the list's leaf frame for the same pfns.
  */
 #ifndef P2M_TESTS_P2MPEEK_H
 #define P2M_TESTS_P2MPEEK_H
@@ -27,6 +31,11 @@ struct peek_result {
 	uint64_t top_frame_pfn;      /* highest pfn with a frame, +1 (0: none) */
 	int tree_rc;
 	struct p2mr_result tree;
+	/* Above 512 GiB: the tree of the first 512 GiB (low_rc 1: not read,
+	 * no tree published). */
+	int low_rc;
+	struct p2mr_result low;
+	uint64_t low_mismatch;       /* tree leaves that are not the list's leaf */
 	uint64_t published;          /* max_pfn as published (a count) */
 	uint64_t fll;                /* pfn_to_mfn_frame_list_list as published */
 };
