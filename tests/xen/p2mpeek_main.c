@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 		      &(struct p2mr_frames){ .ctx = &p, .map = peek_map, .unmap = peek_unmap,
 					      .max_mfn = max_mfn },
 		      &r, stdout);
-	printf("p2mpeek: %.1f s for both reads; %llu frame(s) could not be mapped\n", now() - t0,
+	printf("p2mpeek: %.1f s for the reads; %llu frame(s) could not be mapped\n", now() - t0,
 	       (unsigned long long)p.failed);
 	xenforeignmemory_unmap(p.fmem, shared, 1);
 	xenforeignmemory_close(p.fmem);
