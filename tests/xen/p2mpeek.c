@@ -44,9 +44,9 @@ static int same_leaf(void *arg, const struct p2mr_leaf *leaf)
 	if (leaf->index < a->nleaves && a->leaves[leaf->index] == leaf->mfn)
 		return 0;
 	/* Another frame is right only where both hold nothing for the tools:
-	 * a shared leaf (missing or identity) is all ~0 (docs/design.md,
-	 * ABI rule 1), and a tree may name the missing page where the list
-	 * maps the identity page, as Linux's does. */
+	 * a shared leaf (missing or identity) is all ~0
+	 * (docs/design.md's ABI rule 1), and a tree may name the missing page
+	 * where the list maps the identity page, as Linux's does. */
 	for (unsigned i = 0; i < leaf->n; i++)
 		if (__atomic_load_n(&leaf->entries[i], __ATOMIC_RELAXED) != P2M_INVALID) {
 			a->r->low_mismatch++;
