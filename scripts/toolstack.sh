@@ -25,8 +25,9 @@
 #                 512 GiB trim) and publishes the list and the tree of its
 #                 first 512 GiB. Once its checks pass: dom0's p2mpeek
 #                 (tests/xen/p2mpeek_main.c) reads its P2M with libp2mread
-#                 through the list and tree-only (refused: too large for
-#                 the tree); `xl -vvv save` into a FIFO that srdump
+#                 through the list, tree-only (refused: too large for the
+#                 tree) and the tree of the first 512 GiB (the list's
+#                 leaves); `xl -vvv save` into a FIFO that srdump
 #                 (tests/xen/srdump.c) reads, printing the stream's records
 #                 (the P2M frames record's pfn range and frame count) and
 #                 closing it after N PAGE_DATA records (--pages, default 8):
@@ -34,7 +35,8 @@
 #                 resumes the domU (suspend cancelled) and its checks run
 #                 again. No dump-core and no destroy (Xen would scrub, i.e.
 #                 commit, 600 GiB of host RAM): the run ends with the domU
-#                 alive. ~13.5 GB of host RAM and several minutes; run alone.
+#                 alive. ~14.6 GB of host RAM and 9-25 minutes (with the
+#                 host's load; p2mpeek's reads take most); run alone.
 #                 With --mem MIB the same steps on a domU of MIB (a 2 GiB
 #                 machine, dom0 1 GiB, --pages 2 by default): a quick
 #                 rehearsal (CTest xen.toolstack.bigsave), where the tree
@@ -175,7 +177,6 @@ echo "$big" >"$stage"/guest/big
 echo "$runtime" >"$stage"/guest/runtime
 
 install -m 755 "$here/toolstack-init.sh" "$stage"/init
-# The dom0 side of --runtime's grant step (tests/xen/gntpeer.c).
 # The dom0 side of --big's reads and save (tests/xen/p2mpeek_main.c, srdump.c).
 if [ "$big" = 1 ]; then
 	[[ "$pages" =~ ^[0-9]+$ ]] || die "--pages wants a number"
@@ -186,6 +187,7 @@ if [ "$big" = 1 ]; then
 		cp "$build/tests/xen/$t" "$stage"/bin/
 	done
 fi
+# The dom0 side of --runtime's grant step (tests/xen/gntpeer.c).
 if [ "$runtime" = 1 ]; then
 	[ -x "$build/tests/xen/gntpeer" ] || die "$build/tests/xen/gntpeer missing (build it)"
 	cp "$build/tests/xen/gntpeer" "$stage"/bin/
