@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	in = (struct srs_input){ .ctx = &fd, .read = fd_read };
 	rc = srs_parse(&in, &opt, stdout, &s);
 	srs_print_summary(&s, stdout);
-	printf("srdump: %.1f s from the stream's first byte to %s\n", now() - t0,
+	printf("srdump: %.1f s from open to %s\n", now() - t0,
 	       rc == 1 ? "the cut" : "the end");
 	fflush(stdout);
 	close(fd);
