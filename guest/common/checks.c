@@ -46,6 +46,7 @@
 #include "common/balloon.h"
 #include "common/boot.h"
 #include "common/frames.h"
+#include "common/pattern.h"
 #include "common/platform.h"
 #include "common/runtime.h"
 #include "common/smp.h"
@@ -453,6 +454,18 @@ unsigned checks_run(void)
 
 		if (v >= 0)
 			result(v, name, "%s", d);
+	}
+	if (pattern_due) {
+		struct pattern_result r;
+
+		pattern_due = false;
+		pattern_check(&r);
+		result(!r.bad && r.pages, "pattern",
+		       "%lu bad pages of %lu pool pages holding their pfn's pattern (first bad pfn "
+		       "%#lx, %lu not mapped), %lu pool frames unpatterned; %lu ms",
+		       (unsigned long)r.bad, (unsigned long)r.pages, (unsigned long)r.first,
+		       (unsigned long)r.unmapped, (unsigned long)(frames_free_count() - r.pages),
+		       (unsigned long)r.ms);
 	}
 	smp_init();
 	if (smp_cpus() > 1 && smp_check_due) {
