@@ -87,7 +87,7 @@ migrate() {
 	if [ "$want" = abort ]; then
 		if [ "${rc:-0}" != 0 ] && grep -q 'p2m generation count changed. Migration aborted.' $log &&
 			[ "$id1" = "$id0" ] && ! guest_lines_since $name $l0 | grep -q "control/shutdown = 'suspend'"; then
-			check ok "$name: migration $mig_n$what aborted by the saver ($(awk "BEGIN{print $t1-$t0}") s): '$(grep -o 'p2m generation count changed. Migration aborted.' $log | head -n 1)' after $(mig_rounds $log | sed 's/ (the last.*//'); domain $id0 runs on at the source, never suspended"
+			check ok "$name: migration $mig_n$what aborted by the saver ($(awk "BEGIN{print $t1-$t0}") s): '$(grep -o 'p2m generation count changed. Migration aborted.' $log | head -n 1)' ($(mig_rounds $log | sed 's/ (the last.*//; s/^0 rounds, pages $/at its first check, before any round/')); domain $id0 runs on at the source, never suspended"
 		else
 			check fail "$name: migration $mig_n$what: wanted the saver's generation abort (xl rc ${rc:-?}, domain $id0 -> ${id1:-gone})"
 		fi
@@ -171,4 +171,8 @@ migrate_steps() {
 		check fail "$name: no verdict after the structure changes"
 	fi
 	migrate $name " (retry once the changes are over)" ok
+	# Any check that failed on the way (each run of the checks ends in a
+	# verdict of its own), with the lines before it.
+	grep -nE '^FAIL|BREAKS|stopped short|gave [0-9]+ of|took [0-9]+ of|PANIC' \
+		/var/log/xen/console/guest-$name.log | head -n 20 | sed 's/^/toolstack:   guest: /'
 }
