@@ -11,6 +11,8 @@
 #   /guest/big         1: a huge domU (big_steps; no dump-core, no destroy)
 #   /guest/pages       with big: PAGE_DATA records srdump reads before it cuts the save
 #   /guest/runtime     1: before the save, the runtime steps (runtime_steps)
+#   /guest/migrate     1: before the save, the live migrations of
+#                      /guest/migrate.sh (scripts/toolstack-migrate.sh)
 # No `set -e`: every step is a check that is counted, and the run goes on.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/lib/xen-4.17/bin
@@ -288,6 +290,8 @@ big_steps() {
 save=$(cat /guest/save)
 runtime=$(cat /guest/runtime)
 big=$(cat /guest/big)
+migrate=$(cat /guest/migrate 2>/dev/null || echo 0)
+[ "$migrate" = 1 ] && . /guest/migrate.sh
 for n in $(cat /guest/list); do
 	d=p2m-$n
 	t0=$(up)
@@ -307,6 +311,7 @@ for n in $(cat /guest/list); do
 			check fail "$d: no verdict before save"
 		else
 			[ "$runtime" = 1 ] && runtime_steps $d
+			[ "$migrate" = 1 ] && migrate_steps $d
 			saverestore $d ""
 		fi
 		xl shutdown $d >/dev/null 2>&1
@@ -333,7 +338,7 @@ for n in $(cat /guest/list); do
 		# map_p2m: p2m_cr3/p2m_vaddr or the frame-list tree) to dump it.
 		# (Not for --runtime: xen.toolstack covers it, and it takes
 		# 30-80 s of TCG.)
-		if [ "$s" != gone ] && [ "$big" = 0 ] && [ "$runtime" = 0 ]; then
+		if [ "$s" != gone ] && [ "$big" = 0 ] && [ "$runtime" = 0 ] && [ "$migrate" = 0 ]; then
 			t0=$(up)
 			if xl dump-core $d /tmp/$d.core >/tmp/$d.dump.log 2>&1; then
 				t1=$(up)

@@ -8,6 +8,7 @@
 #   scripts/toolstack.sh [--build DIR] [--save] [--mem MIB] [--args "..."] [--timeout S] [--no-fetch]
 #   scripts/toolstack.sh --big [--build DIR] [--mem MIB] [--pages N] [--timeout S]
 #   scripts/toolstack.sh --runtime [--build DIR] [--timeout S] [--no-fetch]
+#   scripts/toolstack.sh --migrate [--build DIR] [--timeout S] [--no-fetch]
 #
 #   --build DIR   the build tree holding p2m and guest/*.elf (default: the
 #                 first of build/, build-*/ that has both)
@@ -54,6 +55,19 @@
 #                 mem-set 256 (beyond the boot plan) and back, save + restore
 #                 at 16 MiB, at 256 MiB and at the end, and the
 #                 guest's checks after each step; `xl list` after each step.
+#   --migrate     live migration to localhost (docs/runtime.md "Live
+#                 migration"; steps in scripts/toolstack-migrate.sh): one
+#                 domU of 2 vCPUs, memory 64 MiB, maxmem 128 MiB, "loop";
+#                 its free pages carry a pattern of their pfn, checked after
+#                 every resume; `xl -vvv migrate -s "" NAME "xl -vvv
+#                 migrate-receive"` of (a) the idle guest (it answers a
+#                 request during the live rounds), (b) the guest ballooning
+#                 32 <-> 64 MiB in a dom0 loop (no abort), (c) the guest
+#                 growing and dropping a leaf for 15 s (the saver aborts:
+#                 "p2m generation count changed"; the guest runs on) and
+#                 its retry; then save + restore. Needs a Xen with shadow
+#                 paging (PV log-dirty): the default image is
+#                 cache/xen/xen-shadow (`scripts/get-xen.sh --shadow`).
 #
 # The hypervisor is $P2M_XEN when set (e.g. cache/xen/xen-shadow of
 # `scripts/get-xen.sh --shadow`), else cache/xen/xen.
@@ -78,6 +92,7 @@ mem_given=0
 pages=8
 pages_given=0
 runtime=0
+migrate=0
 args=""
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -90,6 +105,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout="$2"; shift 2 ;;
 	--big) big=1; shift ;;
 	--runtime) runtime=1; save=1; shift ;;
+	--migrate) migrate=1; save=1; shift ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -100,6 +116,14 @@ die() { echo "toolstack.sh: error: $*" >&2; exit 1; }
 [ -n "$build" ] || build="$(find_build "$root" guest.elf)"
 [ -n "$build" ] && [ -x "$build/p2m" ] || die "no built p2m with guest/guest.elf found; build first or give --build DIR"
 [[ "$mem" =~ ^[0-9]+$ ]] || die "--mem wants MiB as a number"
+
+# PV live migration needs log-dirty, i.e. shadow paging: Debian's
+# binary has it off ("Failed to enable logdirty: 95,22,0").
+[ "$migrate" = 1 ] && [ -z "${P2M_XEN:-}" ] && xen_image="$cache/xen/xen-shadow"
+if [ "$migrate" = 1 ] && [ ! -f "$xen_image" ]; then
+	[ "$fetch" = 1 ] || { echo "toolstack.sh: $xen_image not built (scripts/get-xen.sh --shadow): skipped" >&2; exit 77; }
+	"$here/get-xen.sh" --shadow >/dev/null || die "scripts/get-xen.sh --shadow failed"
+fi
 
 pkgs="$cache/pkgs"
 if [ "$fetch" = 1 ]; then
@@ -149,6 +173,9 @@ elif [ "$big" = 1 ]; then
 elif [ "$runtime" = 1 ]; then
 	domus=("rt|guest.elf|64||128|4")
 	qemu_mem=2G dom0_mem=1G,max:1G
+elif [ "$migrate" = 1 ]; then
+	domus=("mig|guest.elf|64||128|2")
+	qemu_mem=2G dom0_mem=1G,max:1G
 else
 	domus=("a|guest.elf|$mem||$mem|1" "b|guest-high-initp2m.elf|$mem||$mem|1")
 	qemu_mem=2G dom0_mem=1G,max:1G
@@ -175,6 +202,14 @@ printf '%s\n' "${domus[@]}" | cut -d'|' -f1 >"$stage"/guest/list
 echo "$save" >"$stage"/guest/save
 echo "$big" >"$stage"/guest/big
 echo "$runtime" >"$stage"/guest/runtime
+echo "$migrate" >"$stage"/guest/migrate
+if [ "$migrate" = 1 ]; then
+	install -m 644 "$here/toolstack-migrate.sh" "$stage"/guest/migrate.sh
+	# xl hides the saver's progress (its rounds) while migrating: the
+	# shim of tests/xen/xlprogress.c lets it through.
+	[ -f "$build/tests/xen/xlprogress.so" ] || die "$build/tests/xen/xlprogress.so missing (build it)"
+	cp "$build/tests/xen/xlprogress.so" "$stage"/lib/
+fi
 
 install -m 755 "$here/toolstack-init.sh" "$stage"/init
 # The dom0 side of --big's reads and save (tests/xen/p2mpeek_main.c, srdump.c).

@@ -46,6 +46,7 @@
 #include "common/balloon.h"
 #include "common/boot.h"
 #include "common/frames.h"
+#include "common/pattern.h"
 #include "common/platform.h"
 #include "common/runtime.h"
 #include "common/smp.h"
@@ -483,6 +484,21 @@ unsigned checks_run(void)
 
 		if (v >= 0)
 			result(v, name, "%s", d);
+	}
+	if (pattern_due) {
+		struct pattern_result r;
+		char first[64] = "";
+
+		pattern_due = false;
+		pattern_check(&r);
+		if (r.bad)
+			p2m_snprintf(first, sizeof(first), " (first pfn %#lx, %lu not mapped)",
+				     (unsigned long)r.first, (unsigned long)r.unmapped);
+		result(!r.bad && r.pages, "pattern",
+		       "%lu bad pages%s of %lu pool pages holding their pfn's pattern, %lu pool "
+		       "frames unpatterned; %lu ms",
+		       (unsigned long)r.bad, first, (unsigned long)r.pages,
+		       (unsigned long)(frames_free_count() - r.pages), (unsigned long)r.ms);
 	}
 	smp_init();
 	if (smp_cpus() > 1 && smp_check_due) {
