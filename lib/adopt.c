@@ -45,12 +45,12 @@ static uint64_t slot_count(uint64_t n, uint64_t base)
 static int adopt_classify(struct p2m *p, uint64_t w, const uint64_t *initial,
 			  const xen_pfn_t *frames, uint64_t n, struct aplan *ap)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	int rc;
 
 	ap->nprivate = ap->nidentity = 0;
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT;
+		uint64_t base = p2m_slot_pfn(first + i);
 
 		ap->kinds[i] = P2M_SLOT_MISSING;
 		if (base < n) {
@@ -74,7 +74,7 @@ static int adopt_classify(struct p2m *p, uint64_t w, const uint64_t *initial,
  * gets ~0 past n. On failure nothing is left allocated. */
 static int adopt_prepare(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 {
-	uint64_t last = (n - 1) >> P2M_SLOT_SHIFT;
+	uint64_t last = p2m_pfn_slot(n - 1);
 	xen_pfn_t f[2];
 	uint64_t *v;
 	int rc = 0;
@@ -95,7 +95,7 @@ static int adopt_prepare(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n
 		__builtin_memcpy(v, ap->leaves, sizeof(ap->leaves));
 		p->plat.frame_unmap(p->plat.ctx, v);
 	}
-	if (!rc && (n & (P2M_PER_PAGE - 1)) && last >> P2M_SLOT_SHIFT == w &&
+	if (!rc && (n & (P2M_PER_PAGE - 1)) && p2m_slot_window(last) == w &&
 	    ap->kinds[last & (SLOTS_PER_WINDOW - 1)] == P2M_SLOT_PRIVATE) {
 		xen_pfn_t leaf = ap->leaves[last & (SLOTS_PER_WINDOW - 1)];
 
@@ -116,33 +116,6 @@ static int adopt_prepare(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n
 	return rc;
 }
 
-/* Under the lock: map window w's leaves in runs; *upto: the slots below
- * it may be mapped (all of them on success). */
-static int adopt_map(struct p2m *p, uint64_t w, const struct aplan *ap, unsigned *upto)
-{
-	uint64_t first = w << P2M_SLOT_SHIFT;
-
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW;) {
-		unsigned run = 0;
-		uint8_t k = ap->kinds[i];
-
-		*upto = i;
-		if (k == P2M_SLOT_MISSING) { /* the table maps it already */
-			i++;
-			continue;
-		}
-		while (i + run < SLOTS_PER_WINDOW && ap->kinds[i + run] == k &&
-		       (k == P2M_SLOT_PRIVATE || run == 0))
-			run++;
-		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run, &ap->leaves[i],
-				       k == P2M_SLOT_PRIVATE ? P2M_MAP_RW : P2M_MAP_RO))
-			return p2m_fail(p, P2M_EMAP, "cannot map %u leaves at slot %#llx", run,
-					(unsigned long long)(first + i));
-		i += run;
-	}
-	*upto = SLOTS_PER_WINDOW;
-	return 0;
-}
 
 /*
  * Under the lock: private window w, whose slots [0, upto) may map frames
@@ -156,7 +129,7 @@ static int adopt_map(struct p2m *p, uint64_t w, const struct aplan *ap, unsigned
 static void give_up_window_locked(struct p2m *p, uint64_t w, const bool *privs, unsigned upto,
 				  struct p2m_window *old, bool *shared)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT, *mid = mid_va(p, w);
+	uint64_t first = p2m_window_slot(w), *mid = mid_va(p, w);
 	xen_pfn_t miss[SLOTS_PER_WINDOW];
 	char msg[sizeof(p->error)];
 
@@ -213,7 +186,7 @@ static void free_given_up(struct p2m *p, const struct p2m_window *old, xen_pfn_t
  * table and frame list freed (or, see above, kept by the P2M). */
 static int adopt_window(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	struct p2m_window old = { 0, 0 };
 	bool privs[SLOTS_PER_WINDOW], shared = false;
 	unsigned upto = 0;
@@ -229,7 +202,7 @@ static int adopt_window(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 				       &ap->mid_taken);
 	if (rc == 0) {
 		ap->table_used = true;
-		rc = adopt_map(p, w, ap, &upto);
+		rc = p2m_map_window_leaves(p, w, ap->kinds, ap->leaves, &upto);
 		if (rc) {
 			for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
 				privs[i] = ap->kinds[i] == P2M_SLOT_PRIVATE;
@@ -261,7 +234,7 @@ static int adopt_window(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
  * caller, identity slots to missing. */
 static void unadopt_window(struct p2m *p, uint64_t w)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	struct p2m_window old = { 0, 0 };
 	bool privs[SLOTS_PER_WINDOW], shared = false;
 	unsigned nprivate = 0;
@@ -312,7 +285,7 @@ static int adopt_one(struct p2m *p, uint64_t w, const uint64_t *initial,
 		     const xen_pfn_t *frames, uint64_t n, uint64_t *top)
 {
 	struct aplan ap;
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	int rc;
 
 	rc = adopt_classify(p, w, initial, frames, n, &ap);
@@ -326,7 +299,7 @@ static int adopt_one(struct p2m *p, uint64_t w, const uint64_t *initial,
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT, t;
+		uint64_t base = p2m_slot_pfn(first + i), t;
 
 		if (ap.kinds[i] != P2M_SLOT_PRIVATE)
 			continue;
@@ -360,7 +333,7 @@ static int adopt_check(struct p2m *p, const uint64_t *initial, const xen_pfn_t *
 		       uint64_t n)
 {
 	uint64_t nwin = (n + P2M_PER_WINDOW - 1) >> P2M_WINDOW_SHIFT;
-	uint64_t npages = (n + P2M_PER_PAGE - 1) >> P2M_SLOT_SHIFT;
+	uint64_t npages = p2m_slots_for(n);
 	int rc = p2m_refuse_suspended(p, "p2m_build_adopt");
 
 	if (rc)
@@ -378,7 +351,7 @@ static int adopt_check(struct p2m *p, const uint64_t *initial, const xen_pfn_t *
 			return p2m_fail(p, P2M_EINVAL, "frame of page %#llx of the list is 0",
 					(unsigned long long)k);
 	for (uint64_t w = 0; w < nwin; w++)
-		if (!window_shared(p, w) || slot_kind(p, w << P2M_SLOT_SHIFT) != P2M_SLOT_MISSING)
+		if (!window_shared(p, w) || slot_kind(p, p2m_window_slot(w)) != P2M_SLOT_MISSING)
 			return p2m_fail(p, P2M_EBUSY,
 					"p2m_build_adopt needs pfns [0, %#llx) all missing; window %llu is not",
 					(unsigned long long)n, (unsigned long long)w);
@@ -406,6 +379,6 @@ int p2m_build_adopt(struct p2m *p, const uint64_t *initial, const xen_pfn_t *fra
 	/* Published only now: a failed build must not have raised it. */
 	if (top)
 		p2m_note_pfn(p, top - 1);
-	free_uniform(p, frames, (n + P2M_PER_PAGE - 1) >> P2M_SLOT_SHIFT);
+	free_uniform(p, frames, p2m_slots_for(n));
 	return 0;
 }

@@ -120,23 +120,24 @@ static int fill_frames(struct p2m *p, uint64_t w, const struct wplan *wp,
 
 /* Under the lock: map window w's leaves. *upto: the slots below it are
  * mapped (all of them on success). */
-static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigned *upto)
+int p2m_map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds, const xen_pfn_t *leaves,
+			  unsigned *upto)
 {
 	uint64_t first = p2m_window_slot(w);
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW;) {
 		unsigned run = 0;
-		uint8_t k = wp->kinds[i];
+		uint8_t k = kinds[i];
 
 		*upto = i;
 		if (k == P2M_SLOT_MISSING) { /* the table maps it already */
 			i++;
 			continue;
 		}
-		while (i + run < SLOTS_PER_WINDOW && wp->kinds[i + run] == k &&
+		while (i + run < SLOTS_PER_WINDOW && kinds[i + run] == k &&
 		       (k == P2M_SLOT_PRIVATE || run == 0))
 			run++;
-		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run, &wp->leaves[i],
+		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run, &leaves[i],
 				       k == P2M_SLOT_PRIVATE ? P2M_MAP_RW : P2M_MAP_RO))
 			return p2m_fail(p, P2M_EMAP, "cannot map %u leaves at slot %#llx", run,
 					(unsigned long long)(first + i));
@@ -238,7 +239,7 @@ static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 	if (rc)
 		return rc;
 	wp->table_used = true;
-	rc = map_leaves(p, w, wp, &upto);
+	rc = p2m_map_window_leaves(p, w, wp->kinds, wp->leaves, &upto);
 	if (rc) {
 		unbuild_window(p, w, wp, upto);
 		return rc;

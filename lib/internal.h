@@ -163,6 +163,11 @@ void p2m_window_clear_locked(struct p2m *p, uint64_t w);
  * the list, or 0. */
 int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
 		       uint8_t *kind);
+/* The builds: map the leaves of window w by kind (private read-write, a
+ * shared leaf read-only; missing slots are mapped by the table already);
+ * *upto: the slots [0, upto) that may be mapped (all on success). */
+int p2m_map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds, const xen_pfn_t *leaves,
+			  unsigned *upto);
 uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt);
 
 /* Raise max_pfn to cover pfn (RAM or foreign stored there). */
