@@ -75,19 +75,11 @@ static int adopt_classify(struct p2m *p, uint64_t w, const uint64_t *initial,
 static int adopt_prepare(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 {
 	uint64_t last = p2m_pfn_slot(n - 1);
-	xen_pfn_t f[2];
 	uint64_t *v;
-	int rc = 0;
+	int rc = p2m_alloc_window_frames(p, w, &ap->table, &ap->mid);
 
-	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
-		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
-				(unsigned long long)w);
-	ap->table = f[0];
-	ap->mid = f[1];
-	if (p->plat.make_table(p->plat.ctx, ap->table, p->shared_leaf[P2M_SLOT_MISSING])) {
-		p2m_free_frames(p, 2, f);
-		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", ap->table);
-	}
+	if (rc)
+		return rc;
 	v = p->plat.frame_map(p->plat.ctx, ap->mid);
 	if (!v) {
 		rc = p2m_fail(p, P2M_EMAP, "cannot map frame list %#lx to fill it", ap->mid);
@@ -96,8 +88,8 @@ static int adopt_prepare(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n
 		p->plat.frame_unmap(p->plat.ctx, v);
 	}
 	if (!rc && (n & (P2M_PER_PAGE - 1)) && p2m_slot_window(last) == w &&
-	    ap->kinds[last & (SLOTS_PER_WINDOW - 1)] == P2M_SLOT_PRIVATE) {
-		xen_pfn_t leaf = ap->leaves[last & (SLOTS_PER_WINDOW - 1)];
+	    ap->kinds[p2m_slot_index(last)] == P2M_SLOT_PRIVATE) {
+		xen_pfn_t leaf = ap->leaves[p2m_slot_index(last)];
 
 		v = p->plat.frame_map(p->plat.ctx, leaf);
 		if (!v) {

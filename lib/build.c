@@ -198,23 +198,34 @@ static void build_release(struct p2m *p, struct wplan *wp)
 			p2m_free_frames(p, 1, &wp->leaves[i]);
 }
 
+/* For both builds, outside the lock: a table for window w whose entries
+ * all map the shared missing leaf, and a frame list (not yet filled). On
+ * failure nothing is left allocated. */
+int p2m_alloc_window_frames(struct p2m *p, uint64_t w, xen_pfn_t *table, xen_pfn_t *mid)
+{
+	xen_pfn_t f[2];
+
+	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
+		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
+				(unsigned long long)w);
+	if (p->plat.make_table(p->plat.ctx, f[0], p->shared_leaf[P2M_SLOT_MISSING])) {
+		p2m_free_frames(p, 2, f);
+		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", f[0]);
+	}
+	*table = f[0];
+	*mid = f[1];
+	return 0;
+}
+
 /* Allocate and fill the table, the frame list and the leaves of a window
  * with private slots, outside the lock. On failure nothing is left. */
 static int build_prepare(struct p2m *p, uint64_t w, struct wplan *wp, const uint64_t *initial,
 			 uint64_t n)
 {
-	xen_pfn_t f[2];
-	int rc;
+	int rc = p2m_alloc_window_frames(p, w, &wp->table, &wp->mid);
 
-	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
-		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
-				(unsigned long long)w);
-	wp->table = f[0];
-	wp->mid = f[1];
-	if (p->plat.make_table(p->plat.ctx, wp->table, p->shared_leaf[P2M_SLOT_MISSING])) {
-		p2m_free_frames(p, 2, f);
-		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", wp->table);
-	}
+	if (rc)
+		return rc;
 	rc = alloc_leaves(p, w, wp);
 	if (rc) {
 		p2m_free_table(p, wp->table);

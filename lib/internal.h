@@ -163,6 +163,9 @@ void p2m_window_clear_locked(struct p2m *p, uint64_t w);
  * the list, or 0. */
 int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
 		       uint8_t *kind);
+/* The builds: allocate window w's table (all entries on the shared
+ * missing leaf) and its frame list; nothing left allocated on failure. */
+int p2m_alloc_window_frames(struct p2m *p, uint64_t w, xen_pfn_t *table, xen_pfn_t *mid);
 /* The builds: map the leaves of window w by kind (private read-write, a
  * shared leaf read-only; missing slots are mapped by the table already);
  * *upto: the slots [0, upto) that may be mapped (all on success). */
