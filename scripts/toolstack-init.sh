@@ -32,9 +32,11 @@ passed=0
 failed=0
 check() { # ok|fail what
 	if [ "$1" = ok ]; then passed=$((passed + 1)); echo "toolstack: PASS $2"
-	else failed=$((failed + 1)); echo "toolstack: FAIL $2"; fi
+	else failed=$((failed + 1)); echo "toolstack: FAIL $2"; echo "$2" >>/tmp/failed-checks; fi
 }
 leave() {
+	# The failed checks again, last: a log cut to its tail still names them.
+	[ -s /tmp/failed-checks ] && sed 's/^/toolstack: failed: /' /tmp/failed-checks
 	echo "toolstack: $passed passed, $failed failed"
 	v='\020'; [ "$failed" = 0 ] && [ "$passed" -gt 0 ] || v='\021'
 	printf "$v" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null

@@ -61,9 +61,10 @@
 #                 its free pages carry a pattern of their pfn, checked after
 #                 every resume; `xl -vvv migrate -s "" NAME "xl -vvv
 #                 migrate-receive"` of (a) the idle guest (it answers a
-#                 request during the live rounds), (b) the guest ballooning
-#                 32 <-> 64 MiB in a dom0 loop (no abort), (c) the guest
-#                 growing and dropping a leaf for 15 s (the saver aborts:
+#                 request during a live round), (b) the guest ballooning
+#                 64 -> 32 -> 64 MiB in a live round (no abort), (c) the
+#                 guest growing and dropping a leaf for 3 s in a live
+#                 round (the saver aborts:
 #                 "p2m generation count changed"; the guest runs on) and
 #                 its retry; then save + restore. Needs a Xen with shadow
 #                 paging (PV log-dirty): the default image is
