@@ -143,16 +143,9 @@ static void give_up_window_locked(struct p2m *p, uint64_t w, const bool *privs, 
 			__atomic_store_n(&mid[i], (uint64_t)miss[i], __ATOMIC_RELEASE);
 		goto out;
 	}
-	for (unsigned i = 0; i < upto; i++) {
-		uint64_t *leaf = slot_va(p, first + i);
-
-		if (!privs[i])
-			continue;
-		for (unsigned j = 0; j < P2M_PER_PAGE; j++)
-			__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELEASE);
-		set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
-		p->nr_private_leaves++;
-	}
+	for (unsigned i = 0; i < upto; i++)
+		if (privs[i])
+			p2m_slot_keep_cleared_locked(p, first + i);
 	p2m_fail(p, 0, "%s; window %llu kept the list's pages [%#llx, %#llx) it had mapped (cleared)",
 		 msg, (unsigned long long)w, (unsigned long long)first,
 		 (unsigned long long)(first + upto));
@@ -178,7 +171,6 @@ static void free_given_up(struct p2m *p, const struct p2m_window *old, xen_pfn_t
  * table and frame list freed (or, see above, kept by the P2M). */
 static int adopt_window(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 {
-	uint64_t first = p2m_window_slot(w);
 	struct p2m_window old = { 0, 0 };
 	bool privs[SLOTS_PER_WINDOW], shared = false;
 	unsigned upto = 0;
@@ -202,10 +194,7 @@ static int adopt_window(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 			if (!shared)
 				ap->table_used = true;
 		} else {
-			for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
-				if (ap->kinds[i] != P2M_SLOT_MISSING)
-					set_slot_kind(p, first + i, ap->kinds[i]);
-			p->nr_private_leaves += ap->nprivate;
+			p2m_window_settle_locked(p, w, ap->kinds);
 		}
 	}
 	p2m_gen_end(p);
@@ -229,7 +218,6 @@ static void unadopt_window(struct p2m *p, uint64_t w)
 	uint64_t first = p2m_window_slot(w);
 	struct p2m_window old = { 0, 0 };
 	bool privs[SLOTS_PER_WINDOW], shared = false;
-	unsigned nprivate = 0;
 
 	if (window_shared(p, w)) {
 		char msg[sizeof(p->error)];
@@ -244,8 +232,7 @@ static void unadopt_window(struct p2m *p, uint64_t w)
 			return;
 		/* The shared identity leaf reads ~0 like the missing one. */
 		p->plat.lock(p->plat.ctx);
-		for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
-			set_slot_kind(p, first + i, P2M_SLOT_MISSING);
+		p2m_window_unsettle_locked(p, w, privs);
 		p->plat.unlock(p->plat.ctx);
 		return;
 	}
@@ -253,12 +240,7 @@ static void unadopt_window(struct p2m *p, uint64_t w)
 	p2m_gen_begin(p);
 	/* Kind bytes first, as a join: a reader that then finds ~0 reads
 	 * missing. */
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		privs[i] = slot_kind(p, first + i) == P2M_SLOT_PRIVATE;
-		nprivate += privs[i];
-		set_slot_kind(p, first + i, P2M_SLOT_MISSING);
-	}
-	p->nr_private_leaves -= nprivate;
+	p2m_window_unsettle_locked(p, w, privs);
 	give_up_window_locked(p, w, privs, SLOTS_PER_WINDOW, &old, &shared);
 	p2m_gen_end(p);
 	p->plat.unlock(p->plat.ctx);

@@ -145,10 +145,14 @@ int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k);
  * (a window seen uniform without the lock may have been split since). */
 int p2m_join_window_if_uniform(struct p2m *p, uint64_t w, uint8_t k);
 
-/* For p2m_build(), under the lock, in a window it hung: */
+/* For p2m_build() and p2m_build_adopt(), under the lock, in a window
+ * they hung: */
 /* its leaves mapped, slots take their kinds (kinds[512]; missing ones
  * stay), private ones counted; */
 void p2m_window_settle_locked(struct p2m *p, uint64_t w, const uint8_t *kinds);
+/* given up: every slot says missing again, privs[512] notes which were
+ * private, those leave the count (the caller frees or keeps them); */
+void p2m_window_unsettle_locked(struct p2m *p, uint64_t w, bool *privs);
 /* the window could not go back: a mapped, unsettled leaf is cleared to ~0
  * and kept as a private slot; */
 void p2m_slot_keep_cleared_locked(struct p2m *p, uint64_t slot);

@@ -283,6 +283,21 @@ void p2m_window_settle_locked(struct p2m *p, uint64_t w, const uint8_t *kinds)
 	}
 }
 
+/* Under the lock, the reverse for a window a failed build gives up: every
+ * slot of w says missing (kind bytes first, as in a join: a reader that
+ * then finds ~0 reads missing); privs[i] says whether slot i was private.
+ * Its private leaves leave the count; the caller frees or keeps them. */
+void p2m_window_unsettle_locked(struct p2m *p, uint64_t w, bool *privs)
+{
+	uint64_t first = p2m_window_slot(w);
+
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
+		privs[i] = slot_kind(p, first + i) == P2M_SLOT_PRIVATE;
+		p->nr_private_leaves -= privs[i];
+		set_slot_kind(p, first + i, P2M_SLOT_MISSING);
+	}
+}
+
 /* Under the lock, in a private window that cannot go back to the shared
  * table: a leaf mapped at slot whose kind was never set is cleared to ~0
  * and kept as a private slot (counted). */
