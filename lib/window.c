@@ -3,8 +3,8 @@
  * window or a slot between shared and private, and every count of the
  * private frames that go with it (nr_private_leaves, nr_private_tables,
  * nr_mids), is made by a function of this file. Splitting (structure.c),
- * the range calls (update.c), building (build.c) and destroying
- * (create.c) call these; none of them touches the counters itself.
+ * the range calls (update.c), building (build.c, adopt.c) and
+ * destroying (create.c) call these; none of them touches the counters itself.
  *
  * Window records: {0, 0} a shared window; {table, mid} a private one;
  * {0, mid} a shared window whose frame list is "parked": a failure left
