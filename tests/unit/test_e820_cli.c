@@ -1,83 +1,25 @@
 /*
- * `p2m e820` end to end: the built command (the p2m binary at the top of
- * the build directory, found from this test's own path) run on the sample
+ * `p2m e820` end to end: the built command (helper_cli.h) run on the sample
  * logs. Its text names Linux's remap counts for the three QEMU boots; its
  * JSON reads back through the parser; --svg writes a picture; garbage and
  * bad usage give the documented exit codes and messages.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "e820/e820_parse.h"
+#include "helper_cli.h"
 
-static char p2m_bin[4200];
-static char data_dir[4096];
-
-static int setup(void **state)
-{
-	char self[4000];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *f = __FILE__, *slash = strrchr(f, '/');
-
-	(void)state;
-	if (n <= 0)
-		return -1;
-	self[n] = 0;
-	*strrchr(self, '/') = 0;
-	/* build/tests/unit/test_e820_cli -> build/p2m */
-	snprintf(p2m_bin, sizeof(p2m_bin), "%s/../../p2m", self);
-	snprintf(data_dir, sizeof(data_dir), "%.*s/../data/e820", (int)(slash - f), f);
-	if (access(p2m_bin, X_OK)) {
-		fprintf(stderr, "test_e820_cli: %s not built\n", p2m_bin);
-		return -1;
-	}
-	return 0;
-}
-
-/* Run `p2m e820 ARGS` (stderr joined), return the exit code and output. */
-static int run(char **out, const char *fmt, ...)
-{
-	char args[2048], cmd[16384];
-	size_t len = 0, cap = 1 << 16;
-	va_list ap;
-	FILE *p;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "cd %s && %s e820 %s 2>&1", data_dir, p2m_bin, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	*out = malloc(cap + 1);
-	assert_non_null(*out);
-	for (;;) {
-		size_t r;
-
-		if (len == cap) {
-			cap *= 2;
-			*out = realloc(*out, cap + 1);
-			assert_non_null(*out);
-		}
-		r = fread(*out + len, 1, cap - len, p);
-		if (!r)
-			break;
-		len += r;
-	}
-	(*out)[len] = 0;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* `p2m e820 ARGS`: every call below passes its format as a literal. */
+#define run(out, ...) cli_run((out), "e820 " __VA_ARGS__)
 
 static void qemu_counts(void **state)
 {
@@ -188,5 +130,5 @@ int main(void)
 		cmocka_unit_test(errors_and_usage),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, cli_setup, NULL);
 }
