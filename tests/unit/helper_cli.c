@@ -44,17 +44,13 @@ const char *cli_data_dir(void)
 	return data_dir;
 }
 
-int cli_run(char **out, const char *fmt, ...)
+static int run_args(char **out, const char *args)
 {
-	char args[2048], cmd[16384];
+	char cmd[16384];
 	size_t len = 0, cap = 1 << 16;
-	va_list ap;
 	FILE *p;
 	int st;
 
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "cd %s && %s %s 2>&1", data_dir, p2m_bin, args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
@@ -76,4 +72,31 @@ int cli_run(char **out, const char *fmt, ...)
 	(*out)[len] = 0;
 	st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int cli_run(char **out, const char *fmt, ...)
+{
+	char args[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return run_args(out, args);
+}
+
+void cli_expect(int code, const char *text, const char *fmt, ...)
+{
+	char args[2048], *out;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	rc = run_args(&out, args);
+	if (rc != code || !strstr(out, text))
+		fail_msg("p2m %s: exit %d, want %d and \"%s\"; it said:\n%s", args, rc, code,
+			 text, out);
+	free(out);
 }

@@ -18,6 +18,11 @@ int cli_setup(void **state);
  * everything it printed, NUL-terminated; the caller frees it. */
 int cli_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cli_run(ARGS) must exit with `code` and print `text`; a failure shows
+ * the command, both exit codes and all it printed. */
+void cli_expect(int code, const char *text, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The directory cli_run() runs in (tests/data/e820). */
 const char *cli_data_dir(void);
 

@@ -122,12 +122,60 @@ static void errors_and_usage(void **state)
 	free(out);
 }
 
+/* A map in a scratch file: its path, in `path` (PATH_MAX). */
+static void scratch_map(char *path, const char *text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/p2m-e820-cli.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Inputs a new user tries: each bad one is named, with exit 1 (the
+ * input) or 2 (the options), never a crash or a wrapped number. */
+static void odd_inputs(void **state)
+{
+	char huge[64], noram[64];
+
+	(void)state;
+	/* RAM to the top of the address space, no --nr-pages: the default
+	 * allocation is the RAM the plan covers (128 TiB less dom0's
+	 * 640K-1M), not an error about options the user never gave. */
+	scratch_map(huge, "{\"e820\": [{\"addr\": \"0x0\", \"size\": \"0xffffffffffffffff\", "
+		    "\"type\": \"usable\"}]}\n");
+	cli_expect(0, "nr_pages 0x7ffffffa0 (128.00 TiB)", "e820 %s --no-dump", huge);
+	/* --end without --nr-pages: the RAM below it. */
+	cli_expect(0, "nr_pages 0x3ff9f (1023.62 MiB)", "e820 qemu-6g-dom0-5g.log --end 1G --no-dump");
+	/* No RAM at all: nothing to plan. */
+	scratch_map(noram, "BIOS-e820: [mem 0x0000000000000000-0x000000003fffffff] reserved\n");
+	cli_expect(1, "no RAM in the map", "e820 %s", noram);
+	unlink(noram);
+	scratch_map(noram, "{\"e820\": []}\n");
+	cli_expect(1, "no RAM in the map", "e820 - < %s", noram);
+	cli_expect(2, "--nr-pages 0: a guest has at least one page", "e820 syslog.txt --nr-pages 0");
+	/* Ranges of Xen's objects at the top of the address space. */
+	cli_expect(2, "--kernel 0x1000+0xffffffffffffffff: runs past the top of the address space",
+		   "e820 syslog.txt --kernel 0x1000+0xffffffffffffffff");
+	cli_expect(1, "kernel pfns [0xfffffffffffff, +0x1)",
+		   "e820 syslog.txt --kernel 0xfffffffffffff000-0xffffffffffffffff");
+	/* Endless input: refused at a size no memory map reaches. */
+	cli_expect(1, "/dev/zero: more than 256 MiB", "e820 /dev/zero");
+	/* A log that holds no map of the kind asked for. */
+	cli_expect(2, "syslog.txt holds no xen map", "e820 --xen-log syslog.txt");
+	unlink(huge);
+	unlink(noram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(qemu_counts),
 		cmocka_unit_test(json_and_svg),
 		cmocka_unit_test(errors_and_usage),
+		cmocka_unit_test(odd_inputs),
 	};
 
 	return cmocka_run_group_tests(tests, cli_setup, NULL);
