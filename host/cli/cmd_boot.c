@@ -170,6 +170,12 @@ static int parse_value(int c, const char *arg, struct boot_opts *o)
 			fail("--mem '%s': want a size of at least 64M in whole MiB (e.g. 4G)", arg);
 			return 2;
 		}
+		if (o->mem > BOOTQEMU_MAX_MEM) {
+			fail("--mem '%s': at most %lluT (x86-64's 52 physical address bits, RAM "
+			     "above 4 GiB starting at 1 TiB)", arg,
+			     (unsigned long long)(BOOTQEMU_MAX_MEM >> 40));
+			return 2;
+		}
 		return 0;
 	case O_DOM0:
 		if (check_dom0_mem(arg)) {
