@@ -1,9 +1,11 @@
 /*
- * `p2m demo` end to end with the inputs a new user tries: every bad value
- * is refused with exit 2 and a message naming the option and what is
- * wrong (never a crash or a sanitizer report, which would give another
- * exit status), and unusual but valid guests (one page of RAM, RAM that
- * is no multiple of 2 MiB, a hole at pfn 0) are built and checked.
+ * `p2m demo` and `p2m bench` end to end with the inputs a new user tries
+ * (`p2m e820`'s are in test_e820_cli.c, `p2m boot`'s sizing in
+ * test_bootqemu.c): every bad value is refused with exit 2 and a message
+ * naming the option and what is wrong (never a crash or a sanitizer
+ * report, which would give another exit status), and unusual but valid
+ * guests (one page of RAM, RAM that is no multiple of 2 MiB, a hole at
+ * pfn 0) are built and checked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,11 +54,23 @@ static void small_guests(void **state)
 	expect(0, "524288 entries read back as built", "--ram 1G --holes 1G-2G");
 }
 
+/* An output file that cannot be written is said before the run, not
+ * after it (--long takes ten minutes). */
+static void bench_outputs(void **state)
+{
+	(void)state;
+	cli_expect(2, "p2m bench: --csv /nonexistent/b.csv: No such file or directory",
+		   "bench --only lookup --rounds 1 --lookups 1024 --space 1 --csv /nonexistent/b.csv");
+	cli_expect(2, "p2m bench: --svg /nonexistent/b.svg: No such file or directory",
+		   "bench --only lookup --rounds 1 --lookups 1024 --space 1 --svg /nonexistent/b.svg");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bad_values),
 		cmocka_unit_test(small_guests),
+		cmocka_unit_test(bench_outputs),
 	};
 
 	return cmocka_run_group_tests(tests, cli_setup, NULL);
