@@ -1,6 +1,6 @@
 /*
- * `p2m demo` and `p2m bench` end to end with the inputs a new user tries
- * (`p2m e820`'s are in test_e820_cli.c, `p2m boot`'s sizing in
+ * `p2m demo`, `p2m bench` and `p2m boot` end to end with the inputs a new
+ * user tries (`p2m e820`'s are in test_e820_cli.c, `p2m boot`'s sizing in
  * test_bootqemu.c): every bad value is refused with exit 2 and a message
  * naming the option and what is wrong (never a crash or a sanitizer
  * report, which would give another exit status), and unusual but valid
@@ -54,6 +54,21 @@ static void small_guests(void **state)
 	expect(0, "524288 entries read back as built", "--ram 1G --holes 1G-2G");
 }
 
+/* `p2m boot` refuses what QEMU or Xen would refuse or cut later (its
+ * sizing and QEMU line are test_bootqemu.c's). */
+static void boot_values(void **state)
+{
+	char args[1100];
+
+	(void)state;
+	memset(args, 'a', 1024);
+	args[1024] = 0;
+	cli_expect(2, "--args: 1024 characters; a PV guest's command line "
+		   "(start_info.cmd_line) holds at most 1023", "boot --dry-run --args %s", args);
+	cli_expect(2, "--cpu '': want a QEMU CPU model", "boot --dry-run --cpu ''");
+	cli_expect(2, "--mem '5000T': at most 4095T", "boot --dry-run --mem 5000T");
+}
+
 /* An output file that cannot be written is said before the run, not
  * after it (--long takes ten minutes). */
 static void bench_outputs(void **state)
@@ -71,6 +86,7 @@ int main(void)
 		cmocka_unit_test(bad_values),
 		cmocka_unit_test(small_guests),
 		cmocka_unit_test(bench_outputs),
+		cmocka_unit_test(boot_values),
 	};
 
 	return cmocka_run_group_tests(tests, cli_setup, NULL);
