@@ -72,7 +72,8 @@ for c in "${configs[@]}"; do
 	clang)      run_config clang clang "" ON -LE '^xen' ;;
 	gcc-asan)   run_config gcc-asan gcc address OFF -LE '^xen' ;;
 	clang-tsan) run_config clang-tsan clang thread OFF -L '^concurrency$' ;;
-	gcc-release) P2M_BUILD_TYPE=Release run_config gcc-release gcc "" ON --build-only ;;
+	# No guest: it forces -O2 whatever the build type, as the gcc tree has it.
+	gcc-release) P2M_BUILD_TYPE=Release run_config gcc-release gcc "" OFF --build-only ;;
 	fuzz)
 		start=$SECONDS
 		echo
