@@ -560,7 +560,8 @@ static int first_pass(const struct opts *o, struct p2m_e820_input *in, struct p2
 			in->nr_pages = in->limit;
 		if (!in->nr_pages) {
 			fprintf(stderr, "p2m e820: no RAM in the map%s: nothing to plan (give the "
-				"allocation with --nr-pages)\n", in->end ? " below --end" : "");
+				"allocation with --nr-pages)\n", o->end ? " below --end" :
+				in->end ? " below 128 TiB" : "");
 			return 1;
 		}
 	}

@@ -155,6 +155,10 @@ static void odd_inputs(void **state)
 	unlink(noram);
 	scratch_map(noram, "{\"e820\": []}\n");
 	cli_expect(1, "no RAM in the map", "e820 - < %s", noram);
+	unlink(noram);
+	scratch_map(noram, "BIOS-e820: [mem 0x0000900000000000-0x00009000ffffffff] usable\n");
+	cli_expect(1, "no RAM in the map below 128 TiB: nothing to plan", "e820 %s", noram);
+	cli_expect(1, "no RAM in the map below --end: nothing to plan", "e820 %s --end 1T", noram);
 	cli_expect(2, "--nr-pages 0: a guest has at least one page", "e820 syslog.txt --nr-pages 0");
 	/* Ranges of Xen's objects at the top of the address space. */
 	cli_expect(2, "--kernel 0x1000+0xffffffffffffffff: runs past the top of the address space",
