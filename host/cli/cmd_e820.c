@@ -234,6 +234,11 @@ static int set_opt(int c, const char *arg, struct opts *o, int *inputs)
 	case O_END:
 		if (pages_arg("--end", arg, &o->end))
 			return -1;
+		if (!o->end) {
+			/* 0 is the planner's "the map's top": say so, not plan it. */
+			fprintf(stderr, "p2m e820: --end 0: leave --end out to plan to the map's top\n");
+			return -1;
+		}
 		break;
 	case O_JSON:
 		o->json = true;

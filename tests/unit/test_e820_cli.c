@@ -160,6 +160,7 @@ static void odd_inputs(void **state)
 	cli_expect(1, "no RAM in the map below 128 TiB: nothing to plan", "e820 %s", noram);
 	cli_expect(1, "no RAM in the map below --end: nothing to plan", "e820 %s --end 1T", noram);
 	cli_expect(2, "--nr-pages 0: a guest has at least one page", "e820 syslog.txt --nr-pages 0");
+	cli_expect(2, "--end 0: leave --end out", "e820 syslog.txt --end 0");
 	/* Ranges of Xen's objects at the top of the address space. */
 	cli_expect(2, "--kernel 0x1000+0xffffffffffffffff: runs past the top of the address space",
 		   "e820 syslog.txt --kernel 0x1000+0xffffffffffffffff");
