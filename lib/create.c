@@ -422,7 +422,7 @@ int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 	       uint64_t capacity, bool tree)
 {
 	struct chain_build cb;
-	struct layout l;
+	struct layout l = { 0 };   /* set by create_reserve(); gcc -O3 cannot tell */
 	uint64_t fixed_pages;
 	bool tables_live = false;
 	int rc;

@@ -36,7 +36,7 @@ static int top_entry(struct rd *r, uint64_t x, uint64_t n, uint64_t *mid)
 /* Frame-list entry x (of n): the leaf's mfn, checked. */
 static int leaf_of(struct rd *r, uint64_t x, uint64_t n, uint64_t *leaf)
 {
-	uint64_t m, l;
+	uint64_t m = 0, l;   /* m: set when top_entry() returns 0; gcc -O3 cannot tell */
 	const uint64_t *mid;
 	int rc = top_entry(r, x / RD_FPP, (n - 1) / RD_FPP + 1, &m);
 
@@ -63,7 +63,7 @@ static int leaf_of(struct rd *r, uint64_t x, uint64_t n, uint64_t *leaf)
 int rd_tree(struct rd *r)
 {
 	uint64_t last = r->count - 1, n_top = last / FLL_SPAN + 1, saved_mfn = 0, saved = 0;
-	uint64_t n, m, l;
+	uint64_t n, m = 0, l;   /* as in leaf_of() */
 	int rc;
 
 	if (n_top > RD_FPP)

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Fetch Xen 4.17 and the toolstack tier (scripts/get-xen.sh --tools), then
-# build and run every test of p2mkit, in four configurations:
+# build and run every test of p2mkit, in four configurations and one build:
 #   gcc            all tests but the debug-Xen pass and those that need the
 #                  shadow Xen (the Xen boot scenarios skip unless Xen and QEMU
 #                  were fetched with scripts/get-xen.sh)
 #   clang          all tests but the Xen boots
 #   gcc-asan       ASan+UBSan (-DP2M_SANITIZE=address), all but the Xen boots
 #   clang-tsan     TSan (-DP2M_SANITIZE=thread), the tests labelled `concurrency`
+#   gcc-release    build only, -DCMAKE_BUILD_TYPE=Release (-O3): gcc's flow
+#                  warnings (-Wmaybe-uninitialized, ...) depend on the
+#                  optimisation level, and -Werror must hold at every one
 # then run every libFuzzer target briefly (fuzz: scripts/fuzz.sh -t 15),
 # then the debug-Xen pass (xen-debug: scripts/get-xen.sh --shadow builds
 # the shadow Xen and its CONFIG_DEBUG=y twin from Debian's source, ~17 min
@@ -16,7 +19,7 @@
 # guest fails it; the tests labelled xen-shadow, live migration, run there
 # too, on the shadow image), and print a summary. Exits non-zero if anything failed.
 #
-#   scripts/test.sh [CONFIG...]     (default: all four, fuzz, then xen-debug; --help: this text)
+#   scripts/test.sh [CONFIG...]     (default: all five, fuzz, then xen-debug; --help: this text)
 # Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
 set -uo pipefail   # not -e: a failing configuration is recorded and the others still run
 
@@ -31,11 +34,13 @@ out=${P2M_BUILD_ROOT:-$root/build-test}
 "$root/scripts/get-xen.sh" --tools || { echo "test.sh: fetching Xen and the toolstack failed" >&2; exit 1; }
 
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(gcc clang gcc-asan clang-tsan fuzz xen-debug)
+[ ${#configs[@]} -gt 0 ] || configs=(gcc clang gcc-asan clang-tsan gcc-release fuzz xen-debug)
 
 declare -a summary
 failed=0
 
+# run_config NAME CC SANITIZE GUEST [CTEST ARGS... | --build-only]
+# (P2M_BUILD_TYPE: the CMake build type, default RelWithDebInfo)
 run_config() {
 	local name=$1 cc=$2 sanitize=$3 guest=$4
 	shift 4
@@ -43,10 +48,12 @@ run_config() {
 	echo
 	echo "=== $name: configure, build, test ==="
 	if ! cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER="$cc" -DP2M_SANITIZE="$sanitize" \
-	     -DP2M_GUEST="$guest" -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+	     -DP2M_GUEST="$guest" -DCMAKE_BUILD_TYPE="${P2M_BUILD_TYPE:-RelWithDebInfo}"; then
 		status="configure FAILED"
 	elif ! cmake --build "$dir" -j "$jobs"; then
 		status="build FAILED"
+	elif [ "${1:-}" = --build-only ]; then
+		:
 	else
 		# Sanitizers: fail on the first report, with symbolized stacks.
 		ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
@@ -65,6 +72,8 @@ for c in "${configs[@]}"; do
 	clang)      run_config clang clang "" ON -LE '^xen' ;;
 	gcc-asan)   run_config gcc-asan gcc address OFF -LE '^xen' ;;
 	clang-tsan) run_config clang-tsan clang thread OFF -L '^concurrency$' ;;
+	# No guest: it forces -O2 whatever the build type, as the gcc tree has it.
+	gcc-release) P2M_BUILD_TYPE=Release run_config gcc-release gcc "" OFF --build-only ;;
 	fuzz)
 		start=$SECONDS
 		echo
@@ -81,7 +90,7 @@ for c in "${configs[@]}"; do
 		# The gcc tree (built again if needed), only the labels that need
 		# the shadow images: xen-debug, and xen-shadow (live migration).
 		[ "$st" = ok ] && P2M_TREE=gcc run_config xen-debug gcc "" ON -L '^xen-(debug|shadow)$' ;;
-	*) echo "test.sh: unknown configuration '$c' (gcc, clang, gcc-asan, clang-tsan, fuzz, xen-debug)" >&2; exit 2 ;;
+	*) echo "test.sh: unknown configuration '$c' (gcc, clang, gcc-asan, clang-tsan, gcc-release, fuzz, xen-debug)" >&2; exit 2 ;;
 	esac
 done
 

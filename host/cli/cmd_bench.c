@@ -161,6 +161,28 @@ static int value_arg(const char *a, const char *v, struct bench_args *g)
 	return 2;
 }
 
+/* The output files are written after the run: find out now, not after
+ * ten minutes of --long, that one cannot be. "a" creates a missing file
+ * and leaves an existing one as it is until then. 0, or 2 (said). */
+static int check_outputs(const struct bench_args *g)
+{
+	const char *const outs[3][2] = { { "--csv", g->csv }, { "--json", g->json },
+					 { "--svg", g->svg } };
+
+	for (size_t k = 0; k < 3; k++) {
+		FILE *f = outs[k][1] ? fopen(outs[k][1], "a") : NULL;
+
+		if (outs[k][1] && !f) {
+			fprintf(stderr, "p2m bench: %s %s: %s\n", outs[k][0], outs[k][1],
+				strerror(errno));
+			return 2;
+		}
+		if (f)
+			fclose(f);
+	}
+	return 0;
+}
+
 /* 0 to run, -1 after --help, 2 on bad usage (said). */
 static int parse_args(int argc, char **argv, struct bench_args *g)
 {
@@ -181,6 +203,8 @@ static int parse_args(int argc, char **argv, struct bench_args *g)
 			i++;
 		}
 	}
+	if (check_outputs(g))
+		return 2;
 	if (g->only) {
 		size_t k;
 

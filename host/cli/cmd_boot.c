@@ -170,6 +170,12 @@ static int parse_value(int c, const char *arg, struct boot_opts *o)
 			fail("--mem '%s': want a size of at least 64M in whole MiB (e.g. 4G)", arg);
 			return 2;
 		}
+		if (o->mem > BOOTQEMU_MAX_MEM) {
+			fail("--mem '%s': at most %lluT (x86-64's 52 physical address bits, RAM "
+			     "above 4 GiB starting at 1 TiB)", arg,
+			     (unsigned long long)(BOOTQEMU_MAX_MEM >> 40));
+			return 2;
+		}
 		return 0;
 	case O_DOM0:
 		if (check_dom0_mem(arg)) {
@@ -200,6 +206,23 @@ static int parse_value(int c, const char *arg, struct boot_opts *o)
 		}
 		o->expect.text[o->expect.n++] = arg;
 		return 0;
+	case O_ARGS:
+		/* Xen copies the guest's command line into start_info.cmd_line
+		 * (MAX_GUEST_CMDLINE bytes with its NUL) and cuts the rest. */
+		if (strlen(arg) >= 1024) {
+			fail("--args: %zu characters; a PV guest's command line "
+			     "(start_info.cmd_line) holds at most 1023", strlen(arg));
+			return 2;
+		}
+		o->args = arg;
+		return 0;
+	case O_CPU:
+		if (!*arg) {
+			fail("--cpu '': want a QEMU CPU model, e.g. qemu64,+pdpe1gb");
+			return 2;
+		}
+		o->cpu = arg;
+		return 0;
 	}
 	return 0;
 }
@@ -218,7 +241,8 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 	opterr = 0;
 	for (int c, rc; (c = getopt_long(argc, argv, "h", long_opts, NULL)) >= 0;) {
 		switch (c) {
-		case O_MEM: case O_DOM0: case O_MACH: case O_TMO: case O_EXPECT:
+		case O_MEM: case O_DOM0: case O_MACH: case O_TMO: case O_EXPECT: case O_ARGS:
+		case O_CPU:
 			if ((rc = parse_value(c, optarg, o)))
 				return rc;
 			break;
@@ -226,9 +250,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
 		case O_HIGH: o->high = true; break;
 		case O_GUEST: o->guest = optarg; break;
 		case O_XEN: o->xen = optarg; break;
-		case O_CPU: o->cpu = optarg; break;
 		case O_LOG: o->log = optarg; break;
-		case O_ARGS: o->args = optarg; break;
 		case O_XARGS: o->xen_args = optarg; break;
 		case O_MOD: o->module = optarg; break;
 		case O_DRY: o->dry_run = true; break;

@@ -212,6 +212,16 @@ static int layout(struct demo *d)
 {
 	uint64_t top;
 
+	/* Bound the holes first: every sum below then stays far from 2^64
+	 * (a hole ending near it wrapped the automatic capacity to 0). */
+	if (d->nholes && d->holes[d->nholes - 1].end > P2M_CAPACITY_MAX) {
+		fprintf(stderr, "p2m demo: --holes: [%#llx->%#llx] ends above libp2m's maximum "
+			"pfn space %#llx (128 TiB)\n",
+			(unsigned long long)d->holes[d->nholes - 1].start,
+			(unsigned long long)d->holes[d->nholes - 1].end,
+			(unsigned long long)P2M_CAPACITY_MAX);
+		return 2;
+	}
 	d->ram_pages = d->ram >> 12;
 	d->ram_end = place_ram(d, d->ram_pages);
 	d->n = d->ram_end;

@@ -12,6 +12,7 @@
  * --json prints the same as one JSON object, --svg draws it.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,7 +64,8 @@ static void usage(FILE *f)
 "Line prefixes (printk times, '(XEN) [date]', syslog, '> ') are ignored.\n"
 "\n"
 "Guest (SIZE: bytes with K/M/G/T, e.g. 2G, or a bare number of pages):\n"
-"  --nr-pages SIZE    the initial allocation (default: all RAM in the map)\n"
+"  --nr-pages SIZE    the initial allocation (default: all RAM in the map,\n"
+"                     below --end if given)\n"
 "  --max SIZE         the maximum reservation (default: --nr-pages)\n"
 "  --dom0, --domU     whose map this is (default: dom0); dom0 counts E820\n"
 "                     'unusable' as RAM and reserves 640K-1M\n"
@@ -126,14 +128,20 @@ static int parse_object(const char *opt, const char *s, struct p2m_e820_object *
 		fprintf(stderr, "p2m e820: %s %s: %s\n", opt, s, err);
 		return -1;
 	}
-	if (*sep == '+')
+	if (*sep == '+') {
+		if (b > UINT64_MAX - a) {
+			fprintf(stderr, "p2m e820: %s %s: runs past the top of the address space\n",
+				opt, s);
+			return -1;
+		}
 		b = a + b;
+	}
 	if (b <= a) {
 		fprintf(stderr, "p2m e820: %s %s: empty range\n", opt, s);
 		return -1;
 	}
 	o->pfn = a >> 12;
-	o->count = ((b + 4095) >> 12) - o->pfn;
+	o->count = (b >> 12) + ((b & 4095) != 0) - o->pfn;   /* b + 4095 may wrap */
 	return 0;
 }
 
@@ -195,6 +203,10 @@ static int set_opt(int c, const char *arg, struct opts *o, int *inputs)
 	case O_NR:
 		if (pages_arg("--nr-pages", arg, &o->nr_pages))
 			return -1;
+		if (!o->nr_pages) {
+			fprintf(stderr, "p2m e820: --nr-pages 0: a guest has at least one page\n");
+			return -1;
+		}
 		o->have_nr = true;
 		break;
 	case O_MAX:
@@ -222,6 +234,11 @@ static int set_opt(int c, const char *arg, struct opts *o, int *inputs)
 	case O_END:
 		if (pages_arg("--end", arg, &o->end))
 			return -1;
+		if (!o->end) {
+			/* 0 is the planner's "the map's top": say so, not plan it. */
+			fprintf(stderr, "p2m e820: --end 0: leave --end out to plan to the map's top\n");
+			return -1;
+		}
 		break;
 	case O_JSON:
 		o->json = true;
@@ -475,6 +492,11 @@ static int read_maps(const struct opts *o, struct memmaps *maps, char **text)
 		rc = memmap_parse_sysfs_dir(o->sysfs_dir, maps, &perr);
 	} else {
 		rc = memmap_read_file(o->input, text, &len);
+		if (rc == -EFBIG) {
+			fprintf(stderr, "p2m e820: %s: more than %zu MiB: no memory map or log is "
+				"that large\n", o->input, MEMMAP_MAX_INPUT >> 20);
+			return 1;
+		}
 		if (rc) {
 			fprintf(stderr, "p2m e820: %s: %s\n", o->input, strerror(-rc));
 			return 1;
@@ -522,22 +544,33 @@ static int first_pass(const struct opts *o, struct p2m_e820_input *in, struct p2
 		fprintf(stderr, "p2m e820: %s: %s\n", p2m_strerror(rc), p->error);
 		return 1;
 	}
-	if (o->have_nr) {
-		in->nr_pages = o->nr_pages;
-	} else {
-		for (size_t i = 0; i < p->nr_map; i++)
-			if (p->map[i].kind == P2M_E820_RAM)
-				in->nr_pages += p->map[i].end - p->map[i].start;
-		if (!in->dom0 && in->limit && in->nr_pages > in->limit)
-			in->nr_pages = in->limit;
-	}
-	in->max_pages = o->have_max ? o->max_pages : in->nr_pages;
 	/* A P2M ends at 128 TiB at most; above it every pfn is identity. */
 	if (!in->end && p->map_top > P2M_CAPACITY_MAX) {
 		in->end = P2M_CAPACITY_MAX;
 		fprintf(stderr, "p2m e820: the map reaches pfn %#llx; planning up to 128 TiB, "
 			"the largest P2M\n", (unsigned long long)p->map_top);
 	}
+	if (o->have_nr) {
+		in->nr_pages = o->nr_pages;
+	} else {
+		/* The RAM the plan covers: what lies above its end could
+		 * never be mapped, and counting it made nr_pages exceed it. */
+		uint64_t end = in->end ? in->end : UINT64_MAX;
+
+		for (size_t i = 0; i < p->nr_map && p->map[i].start < end; i++)
+			if (p->map[i].kind == P2M_E820_RAM)
+				in->nr_pages += (p->map[i].end < end ? p->map[i].end : end) -
+						p->map[i].start;
+		if (!in->dom0 && in->limit && in->nr_pages > in->limit)
+			in->nr_pages = in->limit;
+		if (!in->nr_pages) {
+			fprintf(stderr, "p2m e820: no RAM in the map%s: nothing to plan (give the "
+				"allocation with --nr-pages)\n", o->end ? " below --end" :
+				in->end ? " below 128 TiB" : "");
+			return 1;
+		}
+	}
+	in->max_pages = o->have_max ? o->max_pages : in->nr_pages;
 	if (in->nr_pages > P2M_CAPACITY_MAX || in->max_pages > P2M_CAPACITY_MAX ||
 	    in->end > P2M_CAPACITY_MAX) {
 		fprintf(stderr, "p2m e820: --nr-pages, --max and --end are at most 128T (%#llx pages)\n",
@@ -676,7 +709,12 @@ int cmd_e820(int argc, char **argv)
 	if (read_maps(&o, &maps, &text))
 		goto out;
 	if (memmaps_select(&maps, o.map ? o.map : o.default_map, &idx, why, sizeof(why))) {
-		fprintf(stderr, "p2m e820: %s\n", why);
+		/* --dmesg/--xen-log chose the kind, not a --map the user gave. */
+		if (!o.map && o.default_map)
+			fprintf(stderr, "p2m e820: %s holds no %s map (give the file alone to use "
+				"the map it holds)\n", o.input, o.default_map);
+		else
+			fprintf(stderr, "p2m e820: %s\n", why);
 		ret = 2;
 		goto out;
 	}

@@ -91,9 +91,22 @@ static void opt(struct bootqemu *q, const char *option, const char *value)
 	arg(q, value);
 }
 
+unsigned bootqemu_phys_bits(uint64_t mem)
+{
+	unsigned bits = 42;
+
+	if (mem <= 900 * BOOT_GIB)
+		return 0;
+	/* RAM above 4 GiB starts at 1 TiB: the top is below 1 TiB + mem. */
+	while (bits < 64 && ((uint64_t)1 << bits) - BOOTQEMU_HIGH_RAM_BASE < mem)
+		bits++;
+	return bits;
+}
+
 bool bootqemu_build(const struct boot_machine *m, struct bootqemu *q)
 {
 	bool big = m->mem > 16 * BOOT_GIB;
+	unsigned bits = bootqemu_phys_bits(m->mem);
 
 	q->argc = 0;
 	bootqemu_fmt_size(q->mem, sizeof(q->mem), m->mem);
@@ -116,9 +129,12 @@ bool bootqemu_build(const struct boot_machine *m, struct bootqemu *q)
 	if (big)
 		opt(q, "-object", q->backend);
 	/* Above ~1 TiB QEMU moves high RAM past the default 40 address bits. */
-	if (m->cpu || m->mem > 900 * BOOT_GIB) {
-		if (!put(q->cpu, sizeof(q->cpu), "%s%s", m->cpu ? m->cpu : "qemu64",
-			 m->mem > 900 * BOOT_GIB ? ",phys-bits=42" : ""))
+	if (m->cpu || bits) {
+		char pb[24] = "";
+
+		if (bits)
+			snprintf(pb, sizeof(pb), ",phys-bits=%u", bits);
+		if (!put(q->cpu, sizeof(q->cpu), "%s%s", m->cpu ? m->cpu : "qemu64", pb))
 			return false;
 		opt(q, "-cpu", q->cpu);
 	}

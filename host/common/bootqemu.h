@@ -12,13 +12,15 @@
  *
  *   qemu-system-x86_64 -accel tcg -nographic -no-reboot -machine M -m MEM
  *     [-object memory-backend-ram,...,reserve=off]  (RAM over 16 GiB)
- *     [-cpu MODEL[,phys-bits=42]]   (--cpu; phys-bits for RAM over 900 GiB)
+ *     [-cpu MODEL[,phys-bits=N]]    (--cpu; phys-bits for RAM over 900 GiB)
  *     -kernel XEN -append "console=com1 ... dom0_mem=D ... XEN_ARGS"
  *     -initrd "GUEST ARGS[,MODULE]" -device isa-debug-exit,iobase=0xf4,iosize=0x04
  *
  * Large guests get a lazily backed RAM object so that QEMU does not commit
  * host memory Xen never touches; above ~1 TiB QEMU moves high RAM past
- * AMD's HyperTransport hole, beyond the default 40 physical address bits.
+ * AMD's HyperTransport hole, beyond the default 40 physical address bits:
+ * it then gets 42 bits, or as many as 1 TiB + RAM needs (43 from 3 TiB),
+ * up to the 52 of x86-64, which bound --mem (BOOTQEMU_MAX_MEM).
  * QEMU's -initrd separates modules with commas, so a comma inside one is
  * written twice.
  *
@@ -63,6 +65,15 @@ struct bootqemu {
 	char append[1024];
 	char initrd[3 * 4096 + 1024];   /* three paths (PATH_MAX) and the args */
 };
+
+/* Where QEMU puts RAM above 4 GiB on a machine over ~1 TiB, and the
+ * largest RAM 52 physical address bits (x86-64's limit) then hold. */
+#define BOOTQEMU_HIGH_RAM_BASE ((uint64_t)1 << 40)
+#define BOOTQEMU_MAX_MEM (((uint64_t)1 << 52) - BOOTQEMU_HIGH_RAM_BASE)
+
+/* The -cpu phys-bits a machine of `mem` bytes needs: 0 (QEMU's default
+ * does) up to 900 GiB, else 42 or more. */
+unsigned bootqemu_phys_bits(uint64_t mem);
 
 /* "4G", "1T", "1792M": v in the largest unit that divides it exactly. */
 void bootqemu_fmt_size(char *buf, size_t n, uint64_t v);

@@ -98,7 +98,10 @@ const char *memmap_origin_name(enum memmap_origin o);
 /* One type name or number as found in a log; false if unknown. */
 bool memmap_parse_type(const char *s, size_t n, uint32_t *type);
 
-/* Read a whole file ("-": stdin) into a malloc'd buffer. 0 or -errno. */
+/* Read a whole file ("-": stdin) into a malloc'd buffer. 0 or -errno;
+ * -EFBIG past MEMMAP_MAX_INPUT bytes, far above any real log (a map of
+ * P2M_E820_MAX_ENTRIES lines is about 80 MiB). */
+#define MEMMAP_MAX_INPUT ((size_t)256 << 20)
 int memmap_read_file(const char *path, char **buf, size_t *len);
 
 #endif

@@ -383,13 +383,14 @@ int memmap_read_file(const char *path, char **buf, size_t *len)
 		size_t r;
 
 		if (n == cap) {
-			char *nb = realloc(b, 2 * cap + 1);
+			/* /dev/zero or a runaway pipe: stop before the host's memory. */
+			char *nb = cap >= MEMMAP_MAX_INPUT ? NULL : realloc(b, 2 * cap + 1);
 
 			if (!nb) {
 				free(b);
 				if (f != stdin)
 					fclose(f);
-				return -ENOMEM;
+				return cap >= MEMMAP_MAX_INPUT ? -EFBIG : -ENOMEM;
 			}
 			b = nb;
 			cap *= 2;

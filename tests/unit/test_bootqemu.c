@@ -111,6 +111,15 @@ static void large_machines(void **state)
 	m.cpu = "EPYC";
 	assert_true(bootqemu_build(&m, &q));
 	assert_non_null(strstr(joined(&q), " -cpu EPYC,phys-bits=42 -kernel"));
+	/* More RAM, more address bits: QEMU refuses 5T at 42 (its top is
+	 * near 6 TiB), so the bits follow the size up to x86-64's 52. */
+	m = machine(5 * 1024 * GIB, "4960G");
+	assert_true(bootqemu_build(&m, &q));
+	assert_non_null(strstr(joined(&q), " -cpu qemu64,phys-bits=43 -kernel"));
+	assert_int_equal(bootqemu_phys_bits(900 * GIB), 0);
+	assert_int_equal(bootqemu_phys_bits(3 * 1024 * GIB), 42);
+	assert_int_equal(bootqemu_phys_bits(3 * 1024 * GIB + MIB), 43);
+	assert_int_equal(bootqemu_phys_bits(BOOTQEMU_MAX_MEM), 52);
 }
 
 /* Guest arguments ride in the first module; commas in any module are

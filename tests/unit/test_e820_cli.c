@@ -1,83 +1,25 @@
 /*
- * `p2m e820` end to end: the built command (the p2m binary at the top of
- * the build directory, found from this test's own path) run on the sample
+ * `p2m e820` end to end: the built command (helper_cli.h) run on the sample
  * logs. Its text names Linux's remap counts for the three QEMU boots; its
  * JSON reads back through the parser; --svg writes a picture; garbage and
  * bad usage give the documented exit codes and messages.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "e820/e820_parse.h"
+#include "helper_cli.h"
 
-static char p2m_bin[4200];
-static char data_dir[4096];
-
-static int setup(void **state)
-{
-	char self[4000];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *f = __FILE__, *slash = strrchr(f, '/');
-
-	(void)state;
-	if (n <= 0)
-		return -1;
-	self[n] = 0;
-	*strrchr(self, '/') = 0;
-	/* build/tests/unit/test_e820_cli -> build/p2m */
-	snprintf(p2m_bin, sizeof(p2m_bin), "%s/../../p2m", self);
-	snprintf(data_dir, sizeof(data_dir), "%.*s/../data/e820", (int)(slash - f), f);
-	if (access(p2m_bin, X_OK)) {
-		fprintf(stderr, "test_e820_cli: %s not built\n", p2m_bin);
-		return -1;
-	}
-	return 0;
-}
-
-/* Run `p2m e820 ARGS` (stderr joined), return the exit code and output. */
-static int run(char **out, const char *fmt, ...)
-{
-	char args[2048], cmd[16384];
-	size_t len = 0, cap = 1 << 16;
-	va_list ap;
-	FILE *p;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "cd %s && %s e820 %s 2>&1", data_dir, p2m_bin, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	*out = malloc(cap + 1);
-	assert_non_null(*out);
-	for (;;) {
-		size_t r;
-
-		if (len == cap) {
-			cap *= 2;
-			*out = realloc(*out, cap + 1);
-			assert_non_null(*out);
-		}
-		r = fread(*out + len, 1, cap - len, p);
-		if (!r)
-			break;
-		len += r;
-	}
-	(*out)[len] = 0;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* `p2m e820 ARGS`: every call below passes its format as a literal. */
+#define run(out, ...) cli_run((out), "e820 " __VA_ARGS__)
 
 static void qemu_counts(void **state)
 {
@@ -180,13 +122,66 @@ static void errors_and_usage(void **state)
 	free(out);
 }
 
+/* A map in a scratch file: its path, in `path` (PATH_MAX). */
+static void scratch_map(char *path, const char *text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/p2m-e820-cli.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Inputs a new user tries: each bad one is named, with exit 1 (the
+ * input) or 2 (the options), never a crash or a wrapped number. */
+static void odd_inputs(void **state)
+{
+	char huge[64], noram[64];
+
+	(void)state;
+	/* RAM to the top of the address space, no --nr-pages: the default
+	 * allocation is the RAM the plan covers (128 TiB less dom0's
+	 * 640K-1M), not an error about options the user never gave. */
+	scratch_map(huge, "{\"e820\": [{\"addr\": \"0x0\", \"size\": \"0xffffffffffffffff\", "
+		    "\"type\": \"usable\"}]}\n");
+	cli_expect(0, "nr_pages 0x7ffffffa0 (128.00 TiB)", "e820 %s --no-dump", huge);
+	/* --end without --nr-pages: the RAM below it. */
+	cli_expect(0, "nr_pages 0x3ff9f (1023.62 MiB)", "e820 qemu-6g-dom0-5g.log --end 1G --no-dump");
+	/* No RAM at all: nothing to plan. */
+	scratch_map(noram, "BIOS-e820: [mem 0x0000000000000000-0x000000003fffffff] reserved\n");
+	cli_expect(1, "no RAM in the map", "e820 %s", noram);
+	unlink(noram);
+	scratch_map(noram, "{\"e820\": []}\n");
+	cli_expect(1, "no RAM in the map", "e820 - < %s", noram);
+	unlink(noram);
+	scratch_map(noram, "BIOS-e820: [mem 0x0000900000000000-0x00009000ffffffff] usable\n");
+	cli_expect(1, "no RAM in the map below 128 TiB: nothing to plan", "e820 %s", noram);
+	cli_expect(1, "no RAM in the map below --end: nothing to plan", "e820 %s --end 1T", noram);
+	cli_expect(2, "--nr-pages 0: a guest has at least one page", "e820 syslog.txt --nr-pages 0");
+	cli_expect(2, "--end 0: leave --end out", "e820 syslog.txt --end 0");
+	/* Ranges of Xen's objects at the top of the address space. */
+	cli_expect(2, "--kernel 0x1000+0xffffffffffffffff: runs past the top of the address space",
+		   "e820 syslog.txt --kernel 0x1000+0xffffffffffffffff");
+	cli_expect(1, "kernel pfns [0xfffffffffffff, +0x1)",
+		   "e820 syslog.txt --kernel 0xfffffffffffff000-0xffffffffffffffff");
+	/* Endless input: refused at a size no memory map reaches. */
+	cli_expect(1, "/dev/zero: more than 256 MiB", "e820 /dev/zero");
+	/* A log that holds no map of the kind asked for. */
+	cli_expect(2, "syslog.txt holds no xen map", "e820 --xen-log syslog.txt");
+	unlink(huge);
+	unlink(noram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(qemu_counts),
 		cmocka_unit_test(json_and_svg),
 		cmocka_unit_test(errors_and_usage),
+		cmocka_unit_test(odd_inputs),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, cli_setup, NULL);
 }
