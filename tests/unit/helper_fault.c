@@ -369,16 +369,37 @@ static void expect_frame(struct ff *x, uint64_t guest, const uint64_t *seen, con
 			 what, (unsigned long long)index, (unsigned long long)guest);
 }
 
+/* The shared frame list (the tree's page for every shared window) names
+ * the shared missing leaf 512 times, and that leaf reads ~0. */
+static void expect_shared_mid(struct ff *x)
+{
+	struct p2m *p = &x->f.p;
+	uint64_t want[P2M_PER_PAGE];
+
+	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
+		want[i] = p->shared_leaf[P2M_SLOT_MISSING];
+	expect_frame(x, p->shared_mid, want, "the shared frame list", 0);
+	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
+		want[i] = P2M_INVALID;
+	expect_frame(x, p->shared_leaf[P2M_SLOT_MISSING], want, "the shared missing leaf", 0);
+}
+
 void ff_check_names(struct ff *x)
 {
 	struct p2m *p = &x->f.p;
 
 	expect_frame(x, p->top_mfn, p->top, "tree top", 0);
+	expect_shared_mid(x);
 	for (uint64_t w = 0; w < p->nr_windows; w++) {
 		const uint64_t *mid = p->mids + w * P2M_PER_PAGE;
 
-		if (!p->windows[w].table)
+		if (!p->windows[w].table) {
+			if (w < P2M_PER_PAGE && p->top[w] != p->shared_mid)
+				fail_msg("the tree's top names %#llx for shared window %llu, not the shared frame list %#llx",
+					 (unsigned long long)p->top[w], (unsigned long long)w,
+					 (unsigned long long)p->shared_mid);
 			continue;
+		}
 		expect_frame(x, p->windows[w].mid, mid, "frame list of window", w);
 		if (w < P2M_PER_PAGE && p->top[w] != p->windows[w].mid)
 			fail_msg("the tree's top names %#llx for window %llu, its frame list is %#llx",

@@ -78,7 +78,9 @@ uint64_t ff_hosted(const struct ff *x, uint64_t guest);
 
 /* Assert that every frame number libp2m records names a live frame whose
  * contents are what libp2m sees through its mappings (the tree's top
- * page, every frame list, every private leaf). */
+ * page, every frame list, every private leaf), and that the tree the
+ * tools read is right for shared windows too: the top names the shared
+ * frame list for each, which names the shared missing leaf 512 times. */
 void ff_check_names(struct ff *x);
 
 /* Records of libp2m (frame numbers, not values), for a call that must
