@@ -574,8 +574,9 @@ static uint64_t run_one(const struct ff_case *c, uint64_t a, uint64_t b)
 		if (c->retry) {
 			rc = c->op(&x);
 			if (rc)
-				fail_msg("%s: retry after faults at calls %llu and %llu: %d %s", c->name,
-					 (unsigned long long)a, (unsigned long long)b, rc,
+				fail_msg("%s: retry after faults at calls %llu (%s) and %llu (%s): %d %s",
+					 c->name, (unsigned long long)a, ff_op_name(x.fired[0]),
+					 (unsigned long long)b, ff_op_name(x.fired[1]), rc,
 					 p2m_last_error(&x.f.p));
 			if (c->create)
 				x.f.created = true;
