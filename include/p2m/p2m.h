@@ -344,6 +344,7 @@ int p2m_clear_foreign(struct p2m *p, const uint64_t *pfns, size_t n,
  * with its final value. On failure every pfn reads missing again, and the
  * call may be retried: what a failure could not give back (a frame list
  * left mapped, a window left private) is reused or given back by it.
+ * Nothing else may write pfns of the windows [0, n) touches while it runs.
  */
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
 
