@@ -99,6 +99,8 @@ static void usage(FILE *f)
 		"  --help               this text\n\n"
 		"Boots over 64 GiB take a host-wide lock (%s, or $P2M_BIGMEM_LOCK) so that\n"
 		"two never run at once; each needs ~13-17 MB of host RAM per GiB.\n"
+		"The summary gives QEMU's peak RSS, and that peak when Xen handed over to\n"
+		"dom0 (the rest is what the guest added).\n"
 		"Exit status: 0 guest passed, 1 failed (verdict, Xen panic, dom0 crash, timeout),\n"
 		"2 bad usage, 77 QEMU or Xen not provisioned (run scripts/get-xen.sh).\n",
 		BOOTLOCK_PATH);
