@@ -194,6 +194,7 @@ void initial_adopt(start_info_t *si)
 	boot.initial = (const uint64_t *)si->mfn_list;
 	boot.nr_pages = si->nr_pages;
 	list_pages = (si->nr_pages + 511) / 512;
+	platform_held((int64_t)list_pages); /* the P2M's memory starts as the list */
 	boot.list_va = si->mfn_list;
 	boot.dom0 = (si->flags & SIF_INITDOMAIN) != 0;
 	boot.boot_end_pfn = find_boot_end();
@@ -342,10 +343,12 @@ void initial_free(void)
 	}
 	if (boot.adopt && boot.init_p2m)
 		free_init_p2m_tables();
-	else if (!boot.list_moved && !boot.adopt &&
-		 !frames_add(boot.list_pfn, boot.list_frames))
-		panic("initial list frames [%#lx, +%#lx) overlap the pool",
-		      (unsigned long)boot.list_pfn, (unsigned long)boot.list_frames);
+	else if (!boot.list_moved && !boot.adopt) {
+		if (!frames_add(boot.list_pfn, boot.list_frames))
+			panic("initial list frames [%#lx, +%#lx) overlap the pool",
+			      (unsigned long)boot.list_pfn, (unsigned long)boot.list_frames);
+		platform_held(-(int64_t)list_pages);
+	}
 	boot.initial = NULL;
 	boot.freed = true;
 	boot.allocs_at_list_free = platform_stats.allocs;

@@ -58,6 +58,21 @@ static struct spinlock pool_lock = SPINLOCK_INIT;
 static uint64_t cached_window = ~0ull;
 static xen_pfn_t cached_table;
 
+/* Under pool_lock. */
+static void held_add(int64_t frames)
+{
+	platform_stats.held += frames;
+	if (platform_stats.held > platform_stats.held_peak)
+		platform_stats.held_peak = platform_stats.held;
+}
+
+void platform_held(int64_t frames)
+{
+	spin_lock(&pool_lock, smp_cpu());
+	held_add(frames);
+	spin_unlock(&pool_lock, smp_cpu());
+}
+
 static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 {
 	size_t i;
@@ -69,6 +84,7 @@ static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 		return -P2M_ENOMEM;
 	}
 	platform_stats.allocs += n;
+	held_add((int64_t)n);
 	spin_unlock(&pool_lock, smp_cpu());
 	for (i = 0; i < n; i++)
 		mfns[i] = platform_pfn_to_mfn(mfns[i]);
@@ -87,9 +103,10 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 		ok = m2p_read(mfns[i], &pfn) && platform_pfn_to_mfn(pfn) == mfns[i];
 		spin_lock(&pool_lock, smp_cpu());
 		ok = ok && frames_add(pfn, 1);
-		if (ok)
+		if (ok) {
 			platform_stats.frees++;
-		else
+			held_add(-1);
+		} else
 			platform_stats.bad_frees++;
 		spin_unlock(&pool_lock, smp_cpu());
 		if (!ok)

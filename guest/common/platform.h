@@ -34,7 +34,16 @@ struct platform_stats {
 	uint64_t bad_frees;              /* frees of an mfn not ours or already free */
 	uint64_t tables_made, tables_dropped;
 	uint64_t lock_errors;
+	/* The P2M's memory in frames: the initial list's pages (held from
+	 * the start), plus what is allocated through this platform, less
+	 * what is freed through it; held_peak is its highest value. */
+	int64_t held, held_peak;
 };
 extern struct platform_stats platform_stats;
+
+/* Count frames the P2M holds that the platform never allocated or frees
+ * outside it (the initial list at adoption, a copy of it, a copied list
+ * given back): positive when they join, negative when they go. */
+void platform_held(int64_t frames);
 
 #endif

@@ -117,6 +117,7 @@ static void move_list(void)
 		panic("relocate: no run of %lu free frames for the initial list",
 		      (unsigned long)frames);
 	va = map_copy(pfn, frames);
+	platform_held((int64_t)frames);
 	memcpy((void *)(uintptr_t)va, boot.initial, bytes);
 	boot.initial = (const uint64_t *)(uintptr_t)va;
 	boot.list_moved = true;
@@ -138,6 +139,7 @@ static void move_list(void)
 	} else {
 		drop_old_in_initial_mapping();
 	}
+	platform_held(-(int64_t)frames); /* the old list: a copy of the same size */
 	printk("relocated the initial list: %lu frames from pfns [%#lx, %#lx) to [%#lx, %#lx) "
 	       "at VA %#lx; %lu old frames stay RAM and joined the pool\n",
 	       (unsigned long)frames, (unsigned long)boot.list_pfn,
@@ -255,4 +257,5 @@ void relocate_free_list(void)
 	if (!frames_add(boot.moved_pfn, boot.moved_frames))
 		panic("relocate: the copy's frames [%#lx, +%#lx) overlap the pool",
 		      (unsigned long)boot.moved_pfn, (unsigned long)boot.moved_frames);
+	platform_held(-(int64_t)boot.moved_frames);
 }

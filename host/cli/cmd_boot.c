@@ -15,7 +15,9 @@
  *   QEMU line    common/bootqemu: bootqemu_build(), pure
  *   the lock     common/bootlock: large boots (over 64 GiB) one at a time
  *   the run      run_qemu() here: common/vmrun streams the console with host
- *                timestamps, common/bootlog reads it
+ *                timestamps, common/bootlog reads it; QEMU's VmHWM is read
+ *                when Xen hands over to dom0, so the peak RSS splits into
+ *                what Xen and QEMU hold before dom0 runs and what dom0 adds
  *   the verdict  common/bootverdict: bootverdict(), pure
  *
  * The run passes only when the guest printed its closing "N passed, 0
@@ -40,6 +42,7 @@
 #include "common/bootlog.h"
 #include "common/bootqemu.h"
 #include "common/bootverdict.h"
+#include "common/procstat.h"
 #include "common/units.h"
 #include "common/vmrun.h"
 
@@ -96,6 +99,8 @@ static void usage(FILE *f)
 		"  --help               this text\n\n"
 		"Boots over 64 GiB take a host-wide lock (%s, or $P2M_BIGMEM_LOCK) so that\n"
 		"two never run at once; each needs ~13-17 MB of host RAM per GiB.\n"
+		"The summary gives QEMU's peak RSS, and that peak when Xen handed over to\n"
+		"dom0 (the rest is what the guest added).\n"
 		"Exit status: 0 guest passed, 1 failed (verdict, Xen panic, dom0 crash, timeout),\n"
 		"2 bad usage, 77 QEMU or Xen not provisioned (run scripts/get-xen.sh).\n",
 		BOOTLOCK_PATH);
@@ -352,6 +357,8 @@ struct watch {
 	FILE *logf;
 	bool quiet;
 	struct boot_expect expect;
+	const struct vmrun_result *run; /* for QEMU's pid */
+	int64_t handover_hwm_kib;       /* QEMU's VmHWM at Xen's hand-over to dom0, or 0 */
 };
 
 static bool on_line(void *ctx, double t, const char *line)
@@ -367,10 +374,17 @@ static bool on_line(void *ctx, double t, const char *line)
 		fflush(w->logf);
 	}
 	boot_expect_line(&w->expect, line);
+	bool started = w->log.dom0_started;
+	bool go_on = bootlog_line(&w->log, line) != BOOTLOG_FINAL;
+
+	/* What Xen and QEMU hold before dom0 runs its first instruction (Xen
+	 * jumps to it right after this line): the rest of the peak is dom0's. */
+	if (!started && w->log.dom0_started && w->run->pid > 0)
+		w->handover_hwm_kib = proc_pid_status_kib(w->run->pid, "VmHWM");
 	/* Stop as soon as Xen says nothing more will come (dom0 halted,
 	 * crashed, or a panic's reboot countdown): Xen merely halts, and a
 	 * reboot countdown is 5 s of nothing. */
-	return bootlog_line(&w->log, line) != BOOTLOG_FINAL;
+	return go_on;
 }
 
 /* The run, under the large-boot lock when it needs it: 0, or an exit code
@@ -436,9 +450,14 @@ int cmd_boot(int argc, char **argv)
 	w.expect = o.expect;
 	w.log.warn_from_domid = o.clean_domu; /* domu: from domain 1 on */
 	w.log.warn_allow = getenv("P2M_XEN_LOG_ALLOW"); /* provoked on purpose */
+	w.run = &r;
 	if ((rc = run_qemu(&o, q.argv, timeout, &w, &r)))
 		return rc;
 	bool pass = bootverdict(&w.log, &r, timeout, &w.expect, why, sizeof(why));
 	bootverdict_print(stdout, &w.log, &r, pass, why);
+	if (w.handover_hwm_kib > 0)
+		printf("p2m boot: QEMU peak RSS at Xen's hand-over to dom0 %.1f MiB; dom0 added %.1f MiB\n",
+		       (double)w.handover_hwm_kib / 1024.0,
+		       (double)(r.peak_rss_kib - w.handover_hwm_kib) / 1024.0);
 	return pass ? 0 : 1;
 }

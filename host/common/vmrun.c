@@ -254,6 +254,7 @@ int vmrun(char *const argv[], double timeout_seconds, vmrun_line_fn on_line, voi
 	if (pid == 0)
 		run_child(argv, out[1], errp[1]);
 	setpgid(pid, pid); /* also from the parent: no race with an early kill */
+	res->pid = pid;
 	close(out[1]);
 	close(errp[1]);
 

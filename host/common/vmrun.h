@@ -33,6 +33,7 @@ struct vmrun_result {
 	long peak_rss_kib;     /* ru_maxrss of the child, in KiB */
 	bool stopped_early;    /* ended because the callback asked for it */
 	int interrupted_by;    /* SIGINT/SIGTERM the runner got (child ended), or 0 */
+	long pid;              /* the child's, set before the first line arrives */
 };
 
 /* Called once per console line (without the newline). Returns true to go
