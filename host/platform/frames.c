@@ -28,7 +28,37 @@ int hp_valid_mfn(const struct hosted *h, xen_pfn_t mfn)
 	       (h->frames[mfn - h->base].flags & HF_ALLOCATED);
 }
 
-/* n frames, all or none; contiguous asks for consecutive mfns (runs). */
+xen_pfn_t hp_in(struct hosted *h, xen_pfn_t ext)
+{
+	uint64_t page;
+
+	if (!h->namer.page_of)
+		return ext;
+	page = h->namer.page_of(h->namer.ctx, ext);
+	if (page >= h->bump || h->ext[page] != ext || ext == 0)
+		return 0;
+	return h->base + page;
+}
+
+uint64_t hp_pte_in(struct hosted *h, uint64_t pte)
+{
+	if (!h->namer.page_of || !(pte & P2M_PTE_PRESENT))
+		return pte;
+	return (pte & ~P2M_PTE_MFN_MASK) |
+	       ((uint64_t)hp_in(h, (pte & P2M_PTE_MFN_MASK) >> 12) << 12);
+}
+
+uint64_t hp_pte_ext(const struct hosted *h, uint64_t pte)
+{
+	if (!h->namer.page_of || !(pte & P2M_PTE_PRESENT))
+		return pte;
+	return (pte & ~P2M_PTE_MFN_MASK) |
+	       ((uint64_t)hp_ext(h, (pte & P2M_PTE_MFN_MASK) >> 12) << 12);
+}
+
+/* n frames, all or none; contiguous asks for consecutive mfns (runs).
+ * With a namer, every frame but a run's gets a pfn and mfn of the
+ * simulated domain. */
 int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 		    int contiguous, uint32_t flags)
 {
@@ -47,6 +77,24 @@ int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 		mfns[i] = h->base + h->freelist[--h->nfree];
 	for (; i < n; i++)
 		mfns[i] = h->base + h->bump++;
+	if (h->namer.page_of && !contiguous)
+		for (i = 0; i < n; i++) {
+			int rc = h->namer.name(h->namer.ctx, hp_off(h, mfns[i]), &h->ext[hp_off(h, mfns[i])]);
+
+			if (rc == 0)
+				continue;
+			while (i--) {
+				uint64_t off = hp_off(h, mfns[i]);
+
+				h->namer.unname(h->namer.ctx, off, h->ext[off]);
+				h->ext[off] = 0;
+			}
+			/* The pages go back where they came from. */
+			h->bump -= n - from_free;
+			h->nfree += from_free;
+			return hp_fail(h, rc, "hosted platform: the simulated domain has no frame left for %llu more",
+				       (unsigned long long)n);
+		}
 	for (i = 0; i < n; i++)
 		h->frames[hp_off(h, mfns[i])] = (struct hp_frame){ flags | HF_ALLOCATED, 0 };
 	return 0;
@@ -67,6 +115,8 @@ static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 		rc = hp_alloc_locked(h, n, mfns, 0, 0);
 		if (rc == 0)
 			h->live += n;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			mfns[i] = hp_ext(h, mfns[i]);
 	}
 	pthread_mutex_unlock(&h->mu);
 	return rc;
@@ -102,6 +152,10 @@ void hp_free_locked(struct hosted *h, uint64_t n, const xen_pfn_t *mfns)
 			h->capfree = cap;
 		}
 		h->frames[off] = (struct hp_frame){ 0, 0 };
+		if (h->namer.page_of && h->ext[off]) {
+			h->namer.unname(h->namer.ctx, off, h->ext[off]);
+			h->ext[off] = 0;
+		}
 		h->freelist[h->nfree++] = off;
 		if (run_len && off == run_first + run_len) {
 			run_len++;
@@ -123,13 +177,14 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < n; i++) {
 		struct hp_frame *f;
+		xen_pfn_t in = hp_in(h, mfns[i]);
 
-		if (!hp_valid_mfn(h, mfns[i])) {
+		if (!hp_valid_mfn(h, in)) {
 			hp_fail(h, -P2M_EINVAL, "hosted platform: free_frames of mfn %#llx, which is not allocated",
 				(unsigned long long)mfns[i]);
 			continue;
 		}
-		f = &h->frames[hp_off(h, mfns[i])];
+		f = &h->frames[hp_off(h, in)];
 		if (f->flags & HF_PLATFORM) {
 			hp_fail(h, -P2M_EINVAL, "hosted platform: free_frames of mfn %#llx, a frame of the platform itself",
 				(unsigned long long)mfns[i]);
@@ -139,8 +194,8 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 			hp_fail(h, -P2M_EBUSY, "hosted platform: free_frames of mfn %#llx, still the table of %u window(s)",
 				(unsigned long long)mfns[i], f->refs);
 		if (f->flags & HF_HAS_RUN)
-			hp_leaf_freed(h, mfns[i]);
-		hp_free_locked(h, 1, &mfns[i]);
+			hp_leaf_freed(h, in);
+		hp_free_locked(h, 1, &in);
 		h->live--;
 	}
 	pthread_mutex_unlock(&h->mu);
@@ -152,11 +207,11 @@ static void *frame_map(void *ctx, xen_pfn_t mfn)
 	void *va = NULL;
 
 	pthread_mutex_lock(&h->mu);
-	if (!hp_valid_mfn(h, mfn))
+	if (!hp_valid_mfn(h, hp_in(h, mfn)))
 		hp_fail(h, -P2M_ERANGE, "hosted platform: frame_map of mfn %#llx, which is not allocated",
 			(unsigned long long)mfn);
 	else
-		va = h->view + hp_off(h, mfn) * HP_PAGE;
+		va = h->view + hp_off(h, hp_in(h, mfn)) * HP_PAGE;
 	pthread_mutex_unlock(&h->mu);
 	return va;
 }
@@ -204,13 +259,69 @@ int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
-	if (!hp_valid_mfn(h, mfn))
+	if (!hp_valid_mfn(h, hp_in(h, mfn)))
 		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
 			     (unsigned long long)mfn);
 	else
-		rc = hp_pread(h, mfn, 0, buf, HP_PAGE);
+		rc = hp_pread(h, hp_in(h, mfn), 0, buf, HP_PAGE);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
+}
+
+int hosted_write_frame(struct hosted *h, xen_pfn_t mfn, const void *buf)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->mu);
+	if (!hp_valid_mfn(h, hp_in(h, mfn)))
+		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
+			     (unsigned long long)mfn);
+	else
+		rc = hp_pwrite(h, hp_in(h, mfn), 0, buf, HP_PAGE);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+int hosted_for_each_table(struct hosted *h, int (*fn)(void *ctx, xen_pfn_t mfn),
+			  void *ctx)
+{
+	uint64_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->bump;
+	pthread_mutex_unlock(&h->mu);
+	for (uint64_t page = 0; page < n && rc == 0; page++) {
+		uint32_t fl;
+		xen_pfn_t m;
+
+		pthread_mutex_lock(&h->mu);
+		fl = h->frames[page].flags;
+		m = hp_ext(h, h->base + page);
+		pthread_mutex_unlock(&h->mu);
+		/* L1s of libp2m; the mirror's own tables (not runs: unnamed). */
+		if ((fl & HF_ALLOCATED) && ((fl & HF_TABLE) ||
+		    ((fl & HF_PLATFORM) && (!h->namer.page_of || m))))
+			rc = fn(ctx, m);
+	}
+	return rc;
+}
+
+void hosted_renumber(struct hosted *h, xen_pfn_t (*fn)(void *ctx, xen_pfn_t old),
+		     void *ctx)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->namer.page_of)
+		for (uint64_t page = 0; page < h->bump; page++)
+			if (h->ext[page])
+				h->ext[page] = fn(ctx, h->ext[page]);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void hosted_drop_cache(struct hosted *h)
+{
+	fdatasync(h->fd);
+	posix_fadvise(h->fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn)
@@ -218,7 +329,7 @@ bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn)
 	int ok;
 
 	pthread_mutex_lock(&h->mu);
-	ok = hp_valid_mfn(h, mfn);
+	ok = hp_valid_mfn(h, hp_in(h, mfn));
 	pthread_mutex_unlock(&h->mu);
 	return ok;
 }
@@ -230,6 +341,8 @@ static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
 	struct hosted *h = ctx;
 	xen_pfn_t v;
 
+	if (h->namer.m2p)
+		return h->namer.m2p(h->namer.ctx, mfn, pfn);
 	if (mfn >= h->m2p_entries)
 		return -P2M_ERANGE;
 	v = __atomic_load_n(&h->m2p[mfn], __ATOMIC_RELAXED);
@@ -280,9 +393,14 @@ int hp_frames_init(struct hosted *h, char *err, size_t errlen)
 {
 	uint64_t bytes = h->max_frames * HP_PAGE;
 
-	h->fd = memfd_create("p2m-frames", MFD_CLOEXEC);
+	if (h->backing_dir)
+		h->fd = open(h->backing_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	else
+		h->fd = memfd_create("p2m-frames", MFD_CLOEXEC);
 	if (h->fd < 0) {
-		snprintf(err, errlen, "hosted platform: memfd_create: %s", strerror(errno));
+		snprintf(err, errlen, "hosted platform: %s%s: %s",
+			 h->backing_dir ? "an unnamed file in " : "memfd_create",
+			 h->backing_dir ? h->backing_dir : "", strerror(errno));
 		return -P2M_ENOMEM;
 	}
 	if (ftruncate(h->fd, (off_t)bytes) != 0) {
@@ -299,7 +417,9 @@ int hp_frames_init(struct hosted *h, char *err, size_t errlen)
 	}
 	h->frames = map_sparse(h->max_frames * sizeof(*h->frames));
 	h->m2p = map_sparse(h->m2p_entries * sizeof(*h->m2p));
-	if (!h->frames || !h->m2p) {
+	if (h->namer.page_of)
+		h->ext = map_sparse(h->max_frames * sizeof(*h->ext));
+	if (!h->frames || !h->m2p || (h->namer.page_of && !h->ext)) {
 		snprintf(err, errlen, "hosted platform: reserving the frame table and the M2P (%llu entries): %s",
 			 (unsigned long long)h->m2p_entries, strerror(errno));
 		return -P2M_ENOMEM;
@@ -313,6 +433,8 @@ void hp_frames_fini(struct hosted *h)
 		munmap(h->m2p, h->m2p_entries * sizeof(*h->m2p));
 	if (h->frames)
 		munmap(h->frames, h->max_frames * sizeof(*h->frames));
+	if (h->ext)
+		munmap(h->ext, h->max_frames * sizeof(*h->ext));
 	if (h->view)
 		munmap(h->view, h->max_frames * HP_PAGE);
 	if (h->fd >= 0)
