@@ -129,9 +129,12 @@ static void phase_end(struct sim *s)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->ph->secs = (double)(t1.tv_sec - s->t0.tv_sec) + (double)(t1.tv_nsec - s->t0.tv_nsec) / 1e9;
 	s->ph->peak_rss_kib = proc_status_kib("VmHWM");
-	if (s->h)
+	/* A large backing file: write it back and leave the page cache. */
+	if (s->h && s->c->dir && s->r->p2m_frames > ((uint64_t)1 << 16))
 		hosted_drop_cache(s->h);
 }
+
+static const char *why(struct sim *s);
 
 /* --- failure injection: one armed failure, its step repeated once --- */
 
@@ -163,6 +166,7 @@ static bool repeat(struct sim *s, int rc)
 		return false;
 	s->r->fault_fired = true;
 	s->r->retries++;
+	say(s, "sim: injected failure (%s); the step again\n", why(s));
 	return true;
 }
 
@@ -341,10 +345,10 @@ static int build(struct sim *s)
 	if (s->c->fault_kind == 3)
 		arm(s);
 	sim_hv_namer(&s->hv, &namer);
-	hc.namer = &namer;
+	hc.namer = getenv("P2M_SIM_PLAIN") ? NULL : &namer;
 	hc.backing_dir = s->c->dir;
 	hc.max_frames = s->plan.end / 512 + (s->plan.end >> 18) * 4 + 65536;
-	hc.mfn_base = 1;     /* internal numbers only: mfns come from the namer */
+	hc.mfn_base = getenv("P2M_SIM_PLAIN") ? 0 : 1;     /* internal numbers only: mfns come from the namer */
 	s->h = hosted_create(&hc, herr, sizeof(herr));
 	if (!s->h)
 		return fail(s, "%s", herr);
@@ -506,8 +510,8 @@ static int read_p2m(struct sim *s, struct check *k, const struct p2mr_options *o
 		    struct p2mr_result *res)
 {
 	struct p2mr_frames fr = {
-		.ctx = s, .map = rd_map, .unmap = rd_unmap, .m2p = rd_m2p,
-		.max_mfn = s->hv.max_mfn,
+		.ctx = s, .map = rd_map, .unmap = rd_unmap, .m2p = getenv("P2M_SIM_PLAIN") ? NULL : rd_m2p,
+		.max_mfn = getenv("P2M_SIM_PLAIN") ? (uint64_t)1 << 39 : s->hv.max_mfn,
 	};
 
 	k->s = s;
