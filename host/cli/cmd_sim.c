@@ -156,7 +156,7 @@ int cmd_sim(int argc, char **argv)
 	c.extra = (uint64_t)1 << 30;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			if (size_arg("--ram", optarg, &c.ram))

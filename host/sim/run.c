@@ -514,9 +514,14 @@ static int read_p2m(struct sim *s, struct check *k, const struct p2mr_options *o
 		.max_mfn = getenv("P2M_SIM_PLAIN") ? (uint64_t)1 << 39 : s->hv.max_mfn,
 	};
 
+	/* Above 16 TiB a migration stream's 32-bit pfns end (the reader's
+	 * default limit); the simulation reads what the guest published. */
+	struct p2mr_options opt = o ? *o : (struct p2mr_options){ 0 };
+
+	opt.max_pfn = P2M_CAPACITY_MAX;
 	k->s = s;
 	k->attempt = 1;
-	return p2mr_read(&s->arch, &fr, o, check_leaf, k, res);
+	return p2mr_read(&s->arch, &fr, &opt, check_leaf, k, res);
 }
 
 static int save(struct sim *s, const char *name, int which)
