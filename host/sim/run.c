@@ -129,9 +129,9 @@ static void phase_end(struct sim *s)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->ph->secs = (double)(t1.tv_sec - s->t0.tv_sec) + (double)(t1.tv_nsec - s->t0.tv_nsec) / 1e9;
 	s->ph->peak_rss_kib = proc_status_kib("VmHWM");
-	/* A large backing file: write it back and leave the page cache. */
-	if (s->h && s->c->dir && s->r->p2m_frames > ((uint64_t)1 << 16))
-		hosted_drop_cache(s->h);
+	say(s, "sim: %s done: %.2fs, %llu frames read, %llu written, peak RSS %lld MiB\n", s->ph->name,
+	    s->ph->secs, (unsigned long long)s->ph->frames_read, (unsigned long long)s->ph->frames_written,
+	    (long long)(s->ph->peak_rss_kib / 1024));
 }
 
 static const char *why(struct sim *s);
