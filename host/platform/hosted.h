@@ -107,7 +107,9 @@ struct hosted_config {
 	bool alias;              /* shared windows: 512 aliases, no runs */
 	const struct hosted_namer *namer;   /* NULL: mfn = mfn_base + page */
 	/* Back the frames with an unnamed file (O_TMPFILE) in this directory
-	 * instead of a memfd, for P2Ms larger than RAM; NULL: memfd. */
+	 * instead of a memfd, for P2Ms larger than RAM; NULL: memfd. Freed
+	 * pages of a file are not punched (its blocks go when it is closed),
+	 * so memfd_bytes does not shrink then. */
 	const char *backing_dir;
 };
 
