@@ -20,9 +20,10 @@
  */
 #include "internal.h"
 
-/* Classify the cnt (<= 512) entries at v, which start at pfn base. */
-static int classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
-		    uint8_t *kind)
+/* Classify the cnt (<= 512) entries at v, which start at pfn base
+ * (adopt.c shares it: internal.h). */
+int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
+		       uint8_t *kind)
 {
 	uint64_t or = 0;
 
@@ -101,7 +102,7 @@ static int fill_frames(struct p2m *p, uint64_t w, const struct wplan *wp,
 	__builtin_memcpy(v, wp->leaves, sizeof(wp->leaves));
 	p->plat.frame_unmap(p->plat.ctx, v);
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = ((w << P2M_SLOT_SHIFT) + i) << P2M_SLOT_SHIFT;
+		uint64_t base = p2m_slot_pfn(p2m_window_slot(w) + i);
 		uint64_t cnt = n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE;
 
 		if (wp->kinds[i] != P2M_SLOT_PRIVATE)
@@ -119,23 +120,24 @@ static int fill_frames(struct p2m *p, uint64_t w, const struct wplan *wp,
 
 /* Under the lock: map window w's leaves. *upto: the slots below it are
  * mapped (all of them on success). */
-static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigned *upto)
+int p2m_map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds, const xen_pfn_t *leaves,
+			  unsigned *upto)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW;) {
 		unsigned run = 0;
-		uint8_t k = wp->kinds[i];
+		uint8_t k = kinds[i];
 
 		*upto = i;
 		if (k == P2M_SLOT_MISSING) { /* the table maps it already */
 			i++;
 			continue;
 		}
-		while (i + run < SLOTS_PER_WINDOW && wp->kinds[i + run] == k &&
+		while (i + run < SLOTS_PER_WINDOW && kinds[i + run] == k &&
 		       (k == P2M_SLOT_PRIVATE || run == 0))
 			run++;
-		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run, &wp->leaves[i],
+		if (p->plat.map_frames(p->plat.ctx, slot_va(p, first + i), run, &leaves[i],
 				       k == P2M_SLOT_PRIVATE ? P2M_MAP_RW : P2M_MAP_RO))
 			return p2m_fail(p, P2M_EMAP, "cannot map %u leaves at slot %#llx", run,
 					(unsigned long long)(first + i));
@@ -155,8 +157,7 @@ static int map_leaves(struct p2m *p, uint64_t w, const struct wplan *wp, unsigne
  */
 static void unbuild_window(struct p2m *p, uint64_t w, struct wplan *wp, unsigned upto)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
-	uint64_t *mid = mid_va(p, w);
+	uint64_t first = p2m_window_slot(w);
 	struct p2m_window old;
 
 	char msg[sizeof(p->error)];
@@ -175,16 +176,10 @@ static void unbuild_window(struct p2m *p, uint64_t w, struct wplan *wp, unsigned
 	}
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
 		if (i < upto && wp->kinds[i] == P2M_SLOT_PRIVATE) {
-			uint64_t *leaf = slot_va(p, first + i);
-
-			for (unsigned j = 0; j < P2M_PER_PAGE; j++)
-				__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELAXED);
-			set_slot_kind(p, first + i, P2M_SLOT_PRIVATE);
-			p->nr_private_leaves++;
+			p2m_slot_keep_cleared_locked(p, first + i);
 			wp->kept[i] = true;
 		} else if (i >= upto && wp->kinds[i] != P2M_SLOT_MISSING) {
-			__atomic_store_n(&mid[i], (uint64_t)p->shared_leaf[P2M_SLOT_MISSING],
-					 __ATOMIC_RELEASE);
+			p2m_slot_forget_leaf_locked(p, first + i);
 		}
 	}
 }
@@ -203,23 +198,34 @@ static void build_release(struct p2m *p, struct wplan *wp)
 			p2m_free_frames(p, 1, &wp->leaves[i]);
 }
 
+/* For both builds, outside the lock: a table for window w whose entries
+ * all map the shared missing leaf, and a frame list (not yet filled). On
+ * failure nothing is left allocated. */
+int p2m_alloc_window_frames(struct p2m *p, uint64_t w, xen_pfn_t *table, xen_pfn_t *mid)
+{
+	xen_pfn_t f[2];
+
+	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
+		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
+				(unsigned long long)w);
+	if (p->plat.make_table(p->plat.ctx, f[0], p->shared_leaf[P2M_SLOT_MISSING])) {
+		p2m_free_frames(p, 2, f);
+		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", f[0]);
+	}
+	*table = f[0];
+	*mid = f[1];
+	return 0;
+}
+
 /* Allocate and fill the table, the frame list and the leaves of a window
  * with private slots, outside the lock. On failure nothing is left. */
 static int build_prepare(struct p2m *p, uint64_t w, struct wplan *wp, const uint64_t *initial,
 			 uint64_t n)
 {
-	xen_pfn_t f[2];
-	int rc;
+	int rc = p2m_alloc_window_frames(p, w, &wp->table, &wp->mid);
 
-	if (p->plat.alloc_frames(p->plat.ctx, 2, f))
-		return p2m_fail(p, P2M_ENOMEM, "cannot allocate a table for window %llu",
-				(unsigned long long)w);
-	wp->table = f[0];
-	wp->mid = f[1];
-	if (p->plat.make_table(p->plat.ctx, wp->table, p->shared_leaf[P2M_SLOT_MISSING])) {
-		p2m_free_frames(p, 2, f);
-		return p2m_fail(p, P2M_EMAP, "cannot make frame %#lx a table", wp->table);
-	}
+	if (rc)
+		return rc;
 	rc = alloc_leaves(p, w, wp);
 	if (rc) {
 		p2m_free_table(p, wp->table);
@@ -236,7 +242,6 @@ static int build_prepare(struct p2m *p, uint64_t w, struct wplan *wp, const uint
  * it was. */
 static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 {
-	uint64_t first = w << P2M_SLOT_SHIFT;
 	unsigned upto = 0;
 	int rc;
 
@@ -245,18 +250,14 @@ static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 	if (rc)
 		return rc;
 	wp->table_used = true;
-	rc = map_leaves(p, w, wp, &upto);
+	rc = p2m_map_window_leaves(p, w, wp->kinds, wp->leaves, &upto);
 	if (rc) {
 		unbuild_window(p, w, wp, upto);
 		return rc;
 	}
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		if (wp->kinds[i] == P2M_SLOT_MISSING)
-			continue;
-		set_slot_kind(p, first + i, wp->kinds[i]);
-		wp->kept[i] = true;
-	}
-	p->nr_private_leaves += wp->nprivate;
+	p2m_window_settle_locked(p, w, wp->kinds);
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
+		wp->kept[i] = wp->kinds[i] != P2M_SLOT_MISSING;
 	return 0;
 }
 
@@ -267,7 +268,7 @@ static bool populated(uint64_t v)
 }
 
 /* One past the highest populated pfn of [base, base + cnt), or 0. */
-static uint64_t populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt)
+uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt)
 {
 	for (uint64_t j = cnt; j > 0; j--)
 		if (populated(initial[base + j - 1]))
@@ -280,16 +281,17 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 			uint64_t *top)
 {
 	struct wplan wp = { .nprivate = 0 };
-	uint64_t first = w << P2M_SLOT_SHIFT;
+	uint64_t first = p2m_window_slot(w);
 	int rc;
 
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT;
+		uint64_t base = p2m_slot_pfn(first + i);
 
 		wp.kinds[i] = P2M_SLOT_MISSING;
 		if (base < n) {
-			rc = classify(p, initial + base, base,
-				      n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE, &wp.kinds[i]);
+			rc = p2m_build_classify(p, initial + base, base,
+						n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE,
+						&wp.kinds[i]);
 			if (rc)
 				return rc;
 		}
@@ -313,39 +315,16 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint64_t base = (first + i) << P2M_SLOT_SHIFT, t;
+		uint64_t base = p2m_slot_pfn(first + i), t;
 
 		if (wp.kinds[i] != P2M_SLOT_PRIVATE)
 			continue;
-		t = populated_top(initial, base, n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
+		t = p2m_build_populated_top(initial, base,
+					    n - base < P2M_PER_PAGE ? n - base : P2M_PER_PAGE);
 		if (t > *top)
 			*top = t;
 	}
 	return 0;
-}
-
-/*
- * Under the lock, when the window cannot go back to the shared missing
- * table: make it read missing without a mapping change. Private leaves
- * are cleared; identity slots become missing (their shared page reads ~0
- * like the missing one).
- */
-static void clear_window_locked(struct p2m *p, uint64_t w)
-{
-	uint64_t first = w << P2M_SLOT_SHIFT;
-
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		uint8_t k = slot_kind(p, first + i);
-
-		if (k == P2M_SLOT_IDENTITY) {
-			set_slot_kind(p, first + i, P2M_SLOT_MISSING);
-		} else if (k == P2M_SLOT_PRIVATE) {
-			uint64_t *leaf = slot_va(p, first + i);
-
-			for (unsigned j = 0; j < P2M_PER_PAGE; j++)
-				__atomic_store_n(&leaf[j], P2M_INVALID, __ATOMIC_RELEASE);
-		}
-	}
 }
 
 /* Give back the windows [0, nwin) a failed build filled. */
@@ -358,7 +337,7 @@ static void unbuild(struct p2m *p, uint64_t nwin)
 		if (p2m_join_window(p, w, P2M_SLOT_MISSING) == 0)
 			continue;
 		p->plat.lock(p->plat.ctx);
-		clear_window_locked(p, w);
+		p2m_window_clear_locked(p, w);
 		p->plat.unlock(p->plat.ctx);
 	}
 	__builtin_memcpy(p->error, msg, sizeof(msg));
@@ -382,9 +361,9 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 	if (__atomic_load_n(&p->arch, __ATOMIC_ACQUIRE))
 		return p2m_fail(p, P2M_EBUSY,
 				"p2m_build needs an unpublished P2M (call it before p2m_publish)");
-	nwin = (n + P2M_PER_WINDOW - 1) >> P2M_WINDOW_SHIFT;
+	nwin = p2m_windows_for(n);
 	for (uint64_t w = 0; w < nwin; w++)
-		if (!window_shared(p, w) || slot_kind(p, w << P2M_SLOT_SHIFT) != P2M_SLOT_MISSING)
+		if (!window_shared(p, w) || slot_kind(p, p2m_window_slot(w)) != P2M_SLOT_MISSING)
 			return p2m_fail(p, P2M_EBUSY,
 					"p2m_build needs pfns [0, %#llx) all missing; window %llu is not",
 					(unsigned long long)n, (unsigned long long)w);

@@ -9,7 +9,9 @@
  * frame list can be mapped later without allocating a table. Frames of
  * the meta area are recorded in a chain of frames reached only through
  * frame_map(), so that destroy can find them after the reservation (and
- * the meta area with it) is gone.
+ * the meta area with it) is gone. While create runs, the chain is mapped
+ * in a scratch window of its own (struct chain_build), so that a failing
+ * create undoes everything without a call that can fail.
  */
 #include "internal.h"
 #include "p2m/migrate.h"
@@ -29,10 +31,10 @@ struct layout {
 
 static void layout(uint64_t capacity, struct layout *l)
 {
-	uint64_t nslots = capacity >> P2M_SLOT_SHIFT;
-	uint64_t nwin = capacity >> P2M_WINDOW_SHIFT;
+	uint64_t nslots = p2m_slots_for(capacity);
+	uint64_t nwin = p2m_windows_for(capacity);
 
-	l->kinds = capacity * 8;
+	l->kinds = capacity * sizeof(uint64_t); /* the meta area: after the list */
 	l->windows = l->kinds + round_up(nslots, P2M_PAGE_SIZE);
 	l->top = l->windows + round_up(nwin * sizeof(struct p2m_window), P2M_PAGE_SIZE);
 	l->fixed_end = l->top + P2M_PAGE_SIZE;
@@ -182,8 +184,9 @@ static int chain_free(struct p2m *p, uint64_t *e, uint64_t n, uint64_t first)
 	return 0;
 }
 
-/* Free every meta frame and the chain itself. tables_live: the meta
- * tables were made and must be dropped first. */
+/* Free every meta frame and the chain itself, reading the chain through
+ * frame_map (p2m_destroy: the reservation is gone). tables_live: the
+ * meta tables were made and must be dropped first. */
 static void chain_destroy(struct p2m *p, bool tables_live)
 {
 	if (tables_live)
@@ -201,75 +204,124 @@ static void chain_destroy(struct p2m *p, bool tables_live)
 	}
 }
 
-/* Allocate `tables` table frames then `pages` meta pages into the chain.
- * Each chain frame is linked in before it is filled, so a failure at any
- * point leaves a chain that chain_destroy() frees completely. */
-static int chain_alloc(struct p2m *p, uint64_t tables, uint64_t pages)
+/*
+ * The meta chain while p2m_create() builds it. Its frames are mapped one
+ * after the other in a scratch reservation of one window, so that create
+ * writes and reads them without frame_map(), and a failed create frees
+ * every meta frame with no call that can fail: the main reservation is
+ * released first (a frame is freed only once it is mapped nowhere), the
+ * chain is still readable in the scratch. The scratch goes when create
+ * ends; from then on the chain is reached through frame_map() only.
+ */
+struct chain_build {
+	xen_pfn_t frames[CHAIN_MAX_FRAMES + 1]; /* the chain's, then the table */
+	uint64_t n;                             /* chain frames */
+	xen_pfn_t table;                        /* the scratch window's table */
+	uint64_t *va;                           /* chain frame i at va + i*512 */
+};
+
+static void chain_scratch_close(struct p2m *p, struct chain_build *cb)
+{
+	p->plat.release(p->plat.ctx, cb->va, WINDOW_BYTES);
+	p2m_free_table(p, cb->table);
+}
+
+/* Allocate the n chain frames for `total` meta frames and map them in the
+ * scratch; each is linked to the next and lists no frame yet. */
+static int chain_scratch_open(struct p2m *p, struct chain_build *cb, uint64_t total)
+{
+	void *va;
+
+	cb->n = (total + CHAIN_CAP - 1) / CHAIN_CAP;
+	if (cb->n > CHAIN_MAX_FRAMES)
+		return p2m_fail(p, P2M_ERANGE, "a meta area of %llu frames needs too long a chain",
+				(unsigned long long)total);
+	if (p->plat.alloc_frames(p->plat.ctx, cb->n + 1, cb->frames))
+		return p2m_fail(p, P2M_ENOMEM, "cannot allocate the %llu frames of the meta chain",
+				(unsigned long long)cb->n);
+	cb->table = cb->frames[cb->n];
+	if (p->plat.reserve(p->plat.ctx, WINDOW_BYTES, &va)) {
+		p2m_free_frames(p, cb->n + 1, cb->frames);
+		return p2m_fail(p, P2M_EMAP, "cannot reserve a window to build the meta chain in");
+	}
+	cb->va = va;
+	if (p->plat.make_table(p->plat.ctx, cb->table, p->shared_leaf[P2M_SLOT_MISSING]) ||
+	    p->plat.set_window(p->plat.ctx, va, cb->table) ||
+	    p->plat.map_frames(p->plat.ctx, va, cb->n, cb->frames, P2M_MAP_RW)) {
+		chain_scratch_close(p, cb);
+		p2m_free_frames(p, cb->n, cb->frames);
+		return p2m_fail(p, P2M_EMAP, "cannot map the meta chain's frames to build it");
+	}
+	for (uint64_t i = 0; i < cb->n; i++) {
+		uint64_t *c = cb->va + i * P2M_PER_PAGE;
+
+		c[CHAIN_NEXT] = i + 1 < cb->n ? cb->frames[i + 1] : P2M_INVALID;
+		c[CHAIN_COUNT] = 0;
+	}
+	p->meta_head = cb->frames[0];
+	p->nr_meta = cb->n;
+	return 0;
+}
+
+/* fn(p, entries, count, index of the first) for each chain frame. */
+static int chain_build_walk(struct p2m *p, struct chain_build *cb, chain_fn fn)
+{
+	uint64_t index = 0;
+
+	for (uint64_t i = 0; i < cb->n; i++) {
+		uint64_t *c = cb->va + i * P2M_PER_PAGE;
+		int rc = fn(p, c + CHAIN_FIRST, c[CHAIN_COUNT], index);
+
+		if (rc)
+			return rc;
+		index += c[CHAIN_COUNT];
+	}
+	return 0;
+}
+
+/* Allocate `tables` table frames then `pages` meta pages into the chain;
+ * each chain frame counts only what it holds, so that on failure
+ * chain_build_abandon() frees exactly what was allocated. */
+static int chain_build_fill(struct p2m *p, struct chain_build *cb, uint64_t tables,
+			    uint64_t pages)
 {
 	uint64_t total = tables + pages, done = 0;
-	xen_pfn_t prev = (xen_pfn_t)P2M_INVALID;
 
-	p->meta_head = (xen_pfn_t)P2M_INVALID;
-	while (done < total) {
+	for (uint64_t i = 0; i < cb->n; i++) {
+		uint64_t *c = cb->va + i * P2M_PER_PAGE;
 		uint64_t n = total - done < CHAIN_CAP ? total - done : CHAIN_CAP;
-		xen_pfn_t cf;
-		uint64_t *c;
 
-		if (p->plat.alloc_frames(p->plat.ctx, 1, &cf))
-			goto nomem;
-		c = p->plat.frame_map(p->plat.ctx, cf);
-		if (!c) {
-			p->plat.free_frames(p->plat.ctx, 1, &cf);
-			goto nomap;
-		}
-		c[CHAIN_NEXT] = P2M_INVALID;
-		c[CHAIN_COUNT] = 0;
-		p->plat.frame_unmap(p->plat.ctx, c);
-		if (prev == (xen_pfn_t)P2M_INVALID) {
-			p->meta_head = cf;
-		} else {
-			c = p->plat.frame_map(p->plat.ctx, prev);
-			if (!c) {
-				p->plat.free_frames(p->plat.ctx, 1, &cf);
-				goto nomap;
-			}
-			c[CHAIN_NEXT] = cf;
-			p->plat.frame_unmap(p->plat.ctx, c);
-		}
-		prev = cf;
-		p->nr_meta++;
-
-		c = p->plat.frame_map(p->plat.ctx, cf);
-		if (!c)
-			goto nomap;
-		if (p->plat.alloc_frames(p->plat.ctx, n, (xen_pfn_t *)(c + CHAIN_FIRST))) {
-			p->plat.frame_unmap(p->plat.ctx, c);
-			goto nomem;
-		}
-		for (uint64_t i = 0; i < n; i++)
-			if (done + i < tables)
-				c[CHAIN_FIRST + i] |= CHAIN_TABLE;
+		if (p->plat.alloc_frames(p->plat.ctx, n, (xen_pfn_t *)(c + CHAIN_FIRST)))
+			return p2m_fail(p, P2M_ENOMEM, "cannot allocate the %llu frames of the meta area",
+					(unsigned long long)total);
+		for (uint64_t j = 0; j < n; j++)
+			if (done + j < tables)
+				c[CHAIN_FIRST + j] |= CHAIN_TABLE;
 		c[CHAIN_COUNT] = n;
-		p->plat.frame_unmap(p->plat.ctx, c);
 		done += n;
 		p->nr_meta += n;
 	}
 	return 0;
-nomap:
-	chain_destroy(p, false);
+}
+
+/* For a failed create, once the main reservation is released: free every
+ * meta frame (dropping the tables first with tables_live), the scratch
+ * and the chain. Nothing here can fail. */
+static void chain_build_abandon(struct p2m *p, struct chain_build *cb, bool tables_live)
+{
+	if (tables_live)
+		chain_build_walk(p, cb, chain_drop_tables);
+	chain_build_walk(p, cb, chain_free);
+	chain_scratch_close(p, cb);
+	p2m_free_frames(p, cb->n, cb->frames);
+	p->meta_head = (xen_pfn_t)P2M_INVALID;
 	p->nr_meta = 0;
-	return p2m_fail(p, P2M_EMAP, "cannot map a frame of the meta chain");
-nomem:
-	chain_destroy(p, false);
-	p->nr_meta = 0;
-	return p2m_fail(p, P2M_ENOMEM, "cannot allocate the %llu frames of the meta area",
-			(unsigned long long)total);
 }
 
 /* Make the meta windows' tables and hang them into the reservation. */
 static int chain_setup_tables(struct p2m *p, uint64_t *e, uint64_t n, uint64_t first)
 {
-	char *meta = (char *)p->list + p->capacity * 8;
+	char *meta = meta_base(p);
 
 	for (uint64_t i = 0; i < n && first + i < p->meta_windows; i++) {
 		xen_pfn_t t = (xen_pfn_t)(e[i] & ~CHAIN_TABLE);
@@ -288,7 +340,7 @@ static int chain_setup_tables(struct p2m *p, uint64_t *e, uint64_t n, uint64_t f
 /* Map the fixed meta pages, read-write, in chain order. */
 static int chain_map_pages(struct p2m *p, uint64_t *e, uint64_t n, uint64_t first)
 {
-	char *meta = (char *)p->list + p->capacity * 8;
+	char *meta = meta_base(p);
 	uint64_t skip = first < p->meta_windows ? p->meta_windows - first : 0;
 
 	if (skip >= n)
@@ -308,25 +360,22 @@ static int chain_map_pages(struct p2m *p, uint64_t *e, uint64_t n, uint64_t firs
 	return 0;
 }
 
-/* Undo what chain_setup_tables hung, for a failed create. */
+/* Point the meta windows at the shared missing table (p2m_destroy). */
 static void drop_meta_windows(struct p2m *p)
 {
-	char *meta = (char *)p->list + p->capacity * 8;
+	char *meta = meta_base(p);
 
 	for (uint64_t i = 0; i < p->meta_windows; i++)
 		p->plat.set_window(p->plat.ctx, meta + i * WINDOW_BYTES,
 				   p->shared_table[P2M_SLOT_MISSING]);
 }
 
-int p2m_create(struct p2m *p, const struct p2m_platform *plat,
-	       uint64_t capacity, bool tree)
+/* The arguments, then the reservation: 0 or an error (nothing held). */
+static int create_reserve(struct p2m *p, const struct p2m_platform *plat, uint64_t capacity,
+			  struct layout *l)
 {
-	struct layout l;
-	uint64_t nwin, fixed_pages;
 	int rc;
 
-	if (!p)
-		return -P2M_EINVAL;
 	*p = (struct p2m){ 0 };
 	p->meta_head = (xen_pfn_t)P2M_INVALID;
 	rc = check_platform(p, plat);
@@ -339,47 +388,68 @@ int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 		return p2m_fail(p, P2M_ERANGE, "capacity %#llx pfns exceeds the maximum %#llx (128 TiB)",
 				(unsigned long long)capacity, (unsigned long long)P2M_CAPACITY_MAX);
 	capacity = round_up(capacity, P2M_PER_WINDOW);
-	nwin = capacity >> P2M_WINDOW_SHIFT;
-	layout(capacity, &l);
-
-	if (p->plat.reserve(p->plat.ctx, l.total, &p->base))
+	layout(capacity, l);
+	if (p->plat.reserve(p->plat.ctx, l->total, &p->base))
 		return p2m_fail(p, P2M_EMAP, "cannot reserve %llu MiB of virtual space for the list",
-				(unsigned long long)(l.total >> 20));
-	p->reserved = l.total;
+				(unsigned long long)(l->total >> 20));
+	p->reserved = l->total;
 	p->list = p->base;
 	p->capacity = capacity;
-	p->nr_windows = nwin;
-	p->meta_windows = (l.total - l.kinds) / WINDOW_BYTES;
+	p->nr_windows = p2m_windows_for(capacity);
+	p->meta_windows = (l->total - l->kinds) / WINDOW_BYTES;
+	return 0;
+}
 
-	rc = make_shared(p);
-	if (rc)
-		goto fail_release;
-	fixed_pages = (l.fixed_end - l.kinds) / P2M_PAGE_SIZE;
-	rc = chain_alloc(p, p->meta_windows, fixed_pages);
-	if (rc)
-		goto fail_shared;
-	rc = chain_walk(p, chain_setup_tables);
-	if (rc)
-		goto fail_chain;
-	rc = chain_walk(p, chain_map_pages);
-	if (rc)
-		goto fail_chain;
-
-	p->kinds = (uint8_t *)p->base + l.kinds;
-	p->windows = (struct p2m_window *)((char *)p->base + l.windows);
-	p->top = (uint64_t *)((char *)p->base + l.top);
-	p->mids = (uint64_t *)((char *)p->base + l.mids);
-	for (uint64_t s = 0; s < (capacity >> P2M_SLOT_SHIFT); s++)
+/* The meta area mapped: its records start out all missing and shared. */
+static void init_meta(struct p2m *p, const struct layout *l, bool tree)
+{
+	p->kinds = (uint8_t *)p->base + l->kinds;
+	p->windows = (struct p2m_window *)((char *)p->base + l->windows);
+	p->top = (uint64_t *)((char *)p->base + l->top);
+	p->mids = (uint64_t *)((char *)p->base + l->mids);
+	for (uint64_t s = 0; s < p2m_slots_for(p->capacity); s++)
 		p->kinds[s] = P2M_SLOT_MISSING;
-	for (uint64_t w = 0; w < nwin; w++)
+	for (uint64_t w = 0; w < p->nr_windows; w++)
 		p->windows[w] = (struct p2m_window){ 0, 0 };
 	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
 		p->top[i] = p->shared_mid;
 	/* The tree names the first 512 GiB whatever the capacity (see
 	 * docs/tree-rule.md). */
 	p->tree_enabled = tree;
+}
 
-	for (uint64_t w = 0; w < nwin; w++) {
+int p2m_create(struct p2m *p, const struct p2m_platform *plat,
+	       uint64_t capacity, bool tree)
+{
+	struct chain_build cb;
+	struct layout l;
+	uint64_t fixed_pages;
+	bool tables_live = false;
+	int rc;
+
+	if (!p)
+		return -P2M_EINVAL;
+	rc = create_reserve(p, plat, capacity, &l);
+	if (rc)
+		return rc;
+	rc = make_shared(p);
+	if (rc)
+		goto fail_release;
+	fixed_pages = (l.fixed_end - l.kinds) / P2M_PAGE_SIZE;
+	rc = chain_scratch_open(p, &cb, p->meta_windows + fixed_pages);
+	if (rc)
+		goto fail_shared;
+	rc = chain_build_fill(p, &cb, p->meta_windows, fixed_pages);
+	if (rc)
+		goto fail_chain;
+	tables_live = true;
+	rc = chain_build_walk(p, &cb, chain_setup_tables);
+	if (!rc)
+		rc = chain_build_walk(p, &cb, chain_map_pages);
+	if (rc)
+		goto fail_chain;
+	init_meta(p, &l, tree);
+	for (uint64_t w = 0; w < p->nr_windows; w++) {
 		if (p->plat.set_window(p->plat.ctx, window_va(p, w),
 				       p->shared_table[P2M_SLOT_MISSING])) {
 			rc = p2m_fail(p, P2M_EMAP, "cannot map window %llu of the list",
@@ -387,14 +457,16 @@ int p2m_create(struct p2m *p, const struct p2m_platform *plat,
 			goto fail_chain;
 		}
 	}
+	chain_scratch_close(p, &cb);
 	p->error[0] = '\0';
 	return 0;
 
 fail_chain:
-	drop_meta_windows(p);
+	/* Release drops the meta windows' tables and mappings with the rest:
+	 * the rollback makes no call that can fail. */
 	p->plat.release(p->plat.ctx, p->base, p->reserved);
 	p->base = 0;
-	chain_destroy(p, true);
+	chain_build_abandon(p, &cb, tables_live);
 	destroy_shared(p);
 	goto fail_out;
 fail_shared:
@@ -409,40 +481,6 @@ fail_out:
 	return rc;
 }
 
-/* Give back window w's private frames; the window becomes shared missing. */
-static void teardown_window(struct p2m *p, uint64_t w)
-{
-	struct p2m_window win = p->windows[w];
-	uint64_t *mid = mid_va(p, w);
-
-	if (window_parked(p, w)) {
-		p->plat.map_frames(p->plat.ctx, mid, 1, &p->shared_leaf[P2M_SLOT_MISSING],
-				   P2M_MAP_RO);
-		p2m_free_frames(p, 1, &win.mid);
-		p->windows[w] = (struct p2m_window){ 0, 0 };
-		p->nr_mids--;
-		return;
-	}
-	if (window_shared(p, w))
-		return;
-	p->plat.set_window(p->plat.ctx, window_va(p, w), p->shared_table[P2M_SLOT_MISSING]);
-	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
-		xen_pfn_t leaf = (xen_pfn_t)mid[i];
-
-		if (leaf != p->shared_leaf[P2M_SLOT_MISSING] &&
-		    leaf != p->shared_leaf[P2M_SLOT_IDENTITY]) {
-			p->plat.free_frames(p->plat.ctx, 1, &leaf);
-			p->nr_private_leaves--;
-		}
-	}
-	p->plat.map_frames(p->plat.ctx, mid, 1, &p->shared_leaf[P2M_SLOT_MISSING], P2M_MAP_RO);
-	p2m_free_frames(p, 1, &win.mid);
-	p2m_free_table(p, win.table);
-	p->windows[w] = (struct p2m_window){ 0, 0 };
-	p->nr_private_tables--;
-	p->nr_mids--;
-}
-
 void p2m_destroy(struct p2m *p)
 {
 	if (!p || !p->base)
@@ -453,7 +491,7 @@ void p2m_destroy(struct p2m *p)
 		return;
 	p2m_unpublish(p);
 	for (uint64_t w = 0; w < p->nr_windows; w++)
-		teardown_window(p, w);
+		p2m_window_teardown(p, w);
 	drop_meta_windows(p);
 	p->plat.release(p->plat.ctx, p->base, p->reserved);
 	chain_destroy(p, true);

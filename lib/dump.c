@@ -54,8 +54,8 @@ int p2m_for_each_run(const struct p2m *p, uint64_t start, uint64_t end,
 	if (end > p->capacity)
 		end = p->capacity;
 	while (pfn < end) {
-		uint64_t slot = pfn >> P2M_SLOT_SHIFT, w = pfn >> P2M_WINDOW_SHIFT;
-		uint64_t wend = (w + 1) << P2M_WINDOW_SHIFT, send = (slot + 1) << P2M_SLOT_SHIFT;
+		uint64_t slot = p2m_pfn_slot(pfn), w = p2m_pfn_window(pfn);
+		uint64_t wend = p2m_window_pfn(w + 1), send = p2m_slot_pfn(slot + 1);
 		uint8_t k = slot_kind(p, slot);
 
 		if (window_shared(p, w)) {

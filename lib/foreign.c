@@ -34,7 +34,7 @@ int p2m_set_foreign(struct p2m *p, const uint64_t *pfns, const uint64_t *mfns, s
 						j, i, (unsigned long long)pfns[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
-		rc = p2m_make_private(p, pfns[i] >> P2M_SLOT_SHIFT, true);
+		rc = p2m_make_private(p, p2m_pfn_slot(pfns[i]), true);
 		if (rc)
 			return rc;
 	}

@@ -14,8 +14,9 @@
 #include "p2m/fmt.h"
 #include "p2m/p2m.h"
 
-#define SLOTS_PER_WINDOW 512u
-#define WINDOW_BYTES ((uint64_t)2 << 20)
+/* Short names of the geometry (include/p2m/entry.h) for the loops here. */
+#define SLOTS_PER_WINDOW ((unsigned)P2M_SLOTS_PER_WINDOW)
+#define WINDOW_BYTES P2M_WINDOW_BYTES
 
 /* A frame of the meta chain (create.c builds it, migrate.c renames its
  * frames): the next chain frame (~0: none), a count, then that many meta
@@ -25,6 +26,8 @@
 #define CHAIN_FIRST 2
 #define CHAIN_CAP (P2M_PER_PAGE - CHAIN_FIRST)
 #define CHAIN_TABLE ((uint64_t)1 << 63)
+/* More chain frames than the largest P2M has (34 at P2M_CAPACITY_MAX). */
+#define CHAIN_MAX_FRAMES 64
 
 /* Record a message and return -err. */
 int p2m_fail(struct p2m *p, int err, const char *fmt, ...)
@@ -32,12 +35,19 @@ int p2m_fail(struct p2m *p, int err, const char *fmt, ...)
 
 static inline uint64_t *slot_va(const struct p2m *p, uint64_t slot)
 {
-	return p->list + (slot << P2M_SLOT_SHIFT);
+	return p->list + p2m_slot_pfn(slot);
 }
 
 static inline uint64_t *window_va(const struct p2m *p, uint64_t w)
 {
-	return p->list + (w << P2M_WINDOW_SHIFT);
+	return p->list + p2m_window_pfn(w);
+}
+
+/* The meta area (kinds | windows | top | mids) starts where the list
+ * ends: base + capacity entries (the overview in include/p2m/p2m.h). */
+static inline char *meta_base(const struct p2m *p)
+{
+	return (char *)(p->list + p->capacity);
 }
 
 static inline uint64_t *mid_va(const struct p2m *p, uint64_t w)
@@ -88,17 +98,26 @@ void p2m_gen_end(struct p2m *p);
  */
 int p2m_make_private(struct p2m *p, uint64_t slot, bool want_leaf);
 
+/* -P2M_EBUSY with a message naming `call` while the P2M is suspended:
+ * its records then hold pfns, which no mapping change may use. */
+int p2m_refuse_suspended(struct p2m *p, const char *call);
+
 /*
- * Under the lock, no allocation: return slot (in a private window) to the
- * shared page of kind k. *freed receives the slot's old leaf or 0.
+ * The window/slot life cycle (lib/window.c): every change of a window or
+ * a slot between shared and private, and every count of private frames
+ * (nr_private_leaves, nr_private_tables, nr_mids), goes through these.
  */
-int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k,
-			 xen_pfn_t *freed);
+
+/* A shared window whose frame list a failure left mapped (parked). */
+static inline bool window_parked(const struct p2m *p, uint64_t w)
+{
+	return window_shared(p, w) && p->windows[w].mid != 0;
+}
 
 /* Under the lock: hang a prepared table and frame list into shared window
  * w of kind wk (the table maps that kind's leaf everywhere). *mid_taken:
  * the P2M owns mid now, even on failure (it may be left parked, see
- * structure.c); otherwise the caller frees it. */
+ * window.c); otherwise the caller frees it. */
 int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
 			      xen_pfn_t mid, uint8_t wk, bool *mid_taken);
 /* Under the lock: return private window w to the shared table of kind k
@@ -107,16 +126,17 @@ int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
  * *old names the table and frame list to free (mid 0: parked). */
 int p2m_uninstall_window_locked(struct p2m *p, uint64_t w, uint8_t k,
 				struct p2m_window *old);
+/* p2m_destroy(): free window w's private frames, leave it shared missing. */
+void p2m_window_teardown(struct p2m *p, uint64_t w);
 
-/* A shared window whose frame list a failure left mapped (parked). */
-static inline bool window_parked(const struct p2m *p, uint64_t w)
-{
-	return window_shared(p, w) && p->windows[w].mid != 0;
-}
-
-/* -P2M_EBUSY with a message naming `call` while the P2M is suspended:
- * its records then hold pfns, which no mapping change may use. */
-int p2m_refuse_suspended(struct p2m *p, const char *call);
+/* Under the lock: a filled leaf into slot of a private window (mapped,
+ * named in the frame list, then the slot private). Fails changing
+ * nothing. */
+int p2m_slot_install_leaf_locked(struct p2m *p, uint64_t slot, xen_pfn_t leaf);
+/* Under the lock, no allocation: return slot (in a private window) to the
+ * shared page of kind k. *freed receives the slot's old leaf or 0. */
+int p2m_join_slot_locked(struct p2m *p, uint64_t slot, uint8_t k,
+			 xen_pfn_t *freed);
 
 /* Return a whole window to the shared table of kind k, freeing its
  * private frames (takes the lock itself). */
@@ -124,6 +144,34 @@ int p2m_join_window(struct p2m *p, uint64_t w, uint8_t k);
 /* The same only if, under the lock, every slot of w is shared of kind k
  * (a window seen uniform without the lock may have been split since). */
 int p2m_join_window_if_uniform(struct p2m *p, uint64_t w, uint8_t k);
+
+/* For p2m_build(), under the lock, in a window it hung: */
+/* its leaves mapped, slots take their kinds (kinds[512]; missing ones
+ * stay), private ones counted; */
+void p2m_window_settle_locked(struct p2m *p, uint64_t w, const uint8_t *kinds);
+/* the window could not go back: a mapped, unsettled leaf is cleared to ~0
+ * and kept as a private slot; */
+void p2m_slot_keep_cleared_locked(struct p2m *p, uint64_t slot);
+/* the frame list names the shared missing leaf for slot again; */
+void p2m_slot_forget_leaf_locked(struct p2m *p, uint64_t slot);
+/* the window reads missing without a mapping change (leaves cleared,
+ * identity slots missing). */
+void p2m_window_clear_locked(struct p2m *p, uint64_t w);
+/* The builds (build.c, adopt.c): the kind of the cnt (<= 512) entries
+ * at v, which start at pfn base, validating a private slot's values;
+ * and one past the highest RAM or foreign pfn of [base, base + cnt) of
+ * the list, or 0. */
+int p2m_build_classify(struct p2m *p, const uint64_t *v, uint64_t base, uint64_t cnt,
+		       uint8_t *kind);
+/* The builds: allocate window w's table (all entries on the shared
+ * missing leaf) and its frame list; nothing left allocated on failure. */
+int p2m_alloc_window_frames(struct p2m *p, uint64_t w, xen_pfn_t *table, xen_pfn_t *mid);
+/* The builds: map the leaves of window w by kind (private read-write, a
+ * shared leaf read-only; missing slots are mapped by the table already);
+ * *upto: the slots [0, upto) that may be mapped (all on success). */
+int p2m_map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds, const xen_pfn_t *leaves,
+			  unsigned *upto);
+uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt);
 
 /* Raise max_pfn to cover pfn (RAM or foreign stored there). */
 void p2m_note_pfn(struct p2m *p, uint64_t pfn);

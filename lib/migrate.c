@@ -36,9 +36,6 @@
  * 0 (0 marks a shared window; see the overview in include/p2m/p2m.h). */
 #define SUSPENDED ((uint64_t)1 << 61)
 
-/* More chain frames than the largest P2M has (34 at P2M_CAPACITY_MAX). */
-#define CHAIN_MAX_FRAMES 64
-
 typedef int (*xlate_fn)(struct p2m *p, uint64_t in, uint64_t *out);
 
 static int to_pfn(struct p2m *p, uint64_t mfn, uint64_t *out)
@@ -105,7 +102,7 @@ static int visit_window(struct p2m *p, uint64_t w, struct pass *ps)
 	rc = visit(p, &p->windows[w].table, ps);
 	if (!rc)
 		rc = visit(p, &p->windows[w].mid, ps);
-	for (unsigned i = 0; i < P2M_PER_PAGE && !rc; i++)
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW && !rc; i++)
 		rc = visit(p, (xen_pfn_t *)&mid[i], ps);
 	return rc;
 }

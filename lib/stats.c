@@ -3,7 +3,7 @@
 
 void p2m_get_stats(const struct p2m *p, struct p2m_stats *st)
 {
-	uint64_t nslots = p->capacity >> P2M_SLOT_SHIFT;
+	uint64_t nslots = p2m_slots_for(p->capacity);
 
 	*st = (struct p2m_stats){ 0 };
 	p->plat.lock(p->plat.ctx);

@@ -60,7 +60,7 @@ static void store(struct p2m *p, uint64_t pfn, uint64_t v)
 
 int p2m_set(struct p2m *p, uint64_t pfn, uint64_t value)
 {
-	uint64_t slot = pfn >> P2M_SLOT_SHIFT;
+	uint64_t slot = p2m_pfn_slot(pfn);
 	uint8_t k;
 	int rc;
 
@@ -93,13 +93,13 @@ int p2m_prepare(struct p2m *p, uint64_t pfn)
 		return rc;
 	if (pfn >= p->capacity)
 		return beyond(p, pfn);
-	return p2m_make_private(p, pfn >> P2M_SLOT_SHIFT, true);
+	return p2m_make_private(p, p2m_pfn_slot(pfn), true);
 }
 
 /* Slot kind of a shared window (all its slots agree). */
 static uint8_t window_kind(const struct p2m *p, uint64_t w)
 {
-	return slot_kind(p, w << P2M_SLOT_SHIFT);
+	return slot_kind(p, p2m_window_slot(w));
 }
 
 /* Allocation phase of a range: make the partial slots at both ends (and
@@ -110,9 +110,9 @@ static int prepare_range(struct p2m *p, uint64_t pfn, uint64_t end, uint8_t k)
 	int rc;
 
 	for (int i = 0; i < 2; i++) {
-		uint64_t slot = ends[i] >> P2M_SLOT_SHIFT;
-		uint64_t w = ends[i] >> P2M_WINDOW_SHIFT;
-		uint64_t s0 = slot << P2M_SLOT_SHIFT, w0 = w << P2M_WINDOW_SHIFT;
+		uint64_t slot = p2m_pfn_slot(ends[i]);
+		uint64_t w = p2m_pfn_window(ends[i]);
+		uint64_t s0 = p2m_slot_pfn(slot), w0 = p2m_window_pfn(w);
 		bool slot_whole = pfn <= s0 && end >= s0 + P2M_PER_PAGE;
 		bool window_whole = pfn <= w0 && end >= w0 + P2M_PER_WINDOW;
 
@@ -133,7 +133,7 @@ static int prepare_range(struct p2m *p, uint64_t pfn, uint64_t end, uint8_t k)
  * uniform then): re-checked under the lock, and split again if needed. */
 static int join_slot(struct p2m *p, uint64_t slot, uint8_t k)
 {
-	uint64_t w = slot >> P2M_SLOT_SHIFT;
+	uint64_t w = p2m_slot_window(slot);
 	xen_pfn_t freed = 0;
 	int rc;
 
@@ -161,7 +161,7 @@ static int join_slot(struct p2m *p, uint64_t slot, uint8_t k)
 /* Whether every slot of private window w is shared of kind k. */
 static bool window_uniform(const struct p2m *p, uint64_t w, uint8_t k)
 {
-	for (uint64_t s = w << P2M_SLOT_SHIFT; s < (w + 1) << P2M_SLOT_SHIFT; s++)
+	for (uint64_t s = p2m_window_slot(w); s < p2m_window_slot(w + 1); s++)
 		if (slot_kind(p, s) != k)
 			return false;
 	return true;
@@ -197,9 +197,9 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 
 	/* Partial slots (only the first and the last can be): single stores
 	 * into their leaves, made private above unless already of kind k. */
-	last_slot = (end - 1) >> P2M_SLOT_SHIFT;
-	for (s = pfn >> P2M_SLOT_SHIFT;; s = last_slot) {
-		uint64_t s0 = s << P2M_SLOT_SHIFT, s1 = s0 + P2M_PER_PAGE;
+	last_slot = p2m_pfn_slot(end - 1);
+	for (s = p2m_pfn_slot(pfn);; s = last_slot) {
+		uint64_t s0 = p2m_slot_pfn(s), s1 = s0 + P2M_PER_PAGE;
 		uint64_t a = s0 < pfn ? pfn : s0, b = s1 > end ? end : s1;
 
 		if ((a != s0 || b != s1) && slot_kind(p, s) == P2M_SLOT_PRIVATE)
@@ -210,11 +210,11 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 	}
 
 	/* Whole slots and whole windows. */
-	for (s = (pfn + P2M_PER_PAGE - 1) >> P2M_SLOT_SHIFT; (s + 1) << P2M_SLOT_SHIFT <= end;) {
-		uint64_t w = s >> P2M_SLOT_SHIFT;
-		uint64_t w0 = w << P2M_WINDOW_SHIFT;
+	for (s = p2m_pfn_slot(pfn + P2M_PER_PAGE - 1); p2m_slot_pfn(s + 1) <= end;) {
+		uint64_t w = p2m_slot_window(s);
+		uint64_t w0 = p2m_window_pfn(w);
 
-		if ((s & (SLOTS_PER_WINDOW - 1)) == 0 && w0 + P2M_PER_WINDOW <= end) {
+		if (p2m_slot_index(s) == 0 && w0 + P2M_PER_WINDOW <= end) {
 			rc = p2m_join_window(p, w, k);
 			s += SLOTS_PER_WINDOW;
 		} else {
@@ -226,13 +226,13 @@ static int set_range_kind(struct p2m *p, uint64_t pfn, uint64_t n, uint8_t k)
 	}
 
 	/* A window the range covered only in part may now be uniform. */
-	for (uint64_t w = pfn >> P2M_WINDOW_SHIFT;; w = (end - 1) >> P2M_WINDOW_SHIFT) {
+	for (uint64_t w = p2m_pfn_window(pfn);; w = p2m_pfn_window(end - 1)) {
 		if (!window_shared(p, w) && window_uniform(p, w, k)) {
 			rc = p2m_join_window_if_uniform(p, w, k);
 			if (rc)
 				return rc;
 		}
-		if (w == (end - 1) >> P2M_WINDOW_SHIFT)
+		if (w == p2m_pfn_window(end - 1))
 			break;
 	}
 	return 0;

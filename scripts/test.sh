@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fetch Xen 4.17 and the toolstack tier (scripts/get-xen.sh --tools), then
 # build and run every test of p2mkit, in four configurations:
-#   gcc            all tests but the debug-Xen pass (the Xen boot scenarios
-#                  skip unless Xen and QEMU were fetched with scripts/get-xen.sh)
+#   gcc            all tests but the debug-Xen pass and those that need the
+#                  shadow Xen (the Xen boot scenarios skip unless Xen and QEMU
+#                  were fetched with scripts/get-xen.sh)
 #   clang          all tests but the Xen boots
 #   gcc-asan       ASan+UBSan (-DP2M_SANITIZE=address), all but the Xen boots
 #   clang-tsan     TSan (-DP2M_SANITIZE=thread), the tests labelled `concurrency`
@@ -12,7 +13,8 @@
 # of CPU for both, i.e. ~10 min on an idle 2-core machine when cold and
 # seconds once cached in cache/xen/; every Xen scenario of the gcc tree
 # runs once more on the debug image, and a warning Xen logs about the
-# guest fails it), and print a summary. Exits non-zero if anything failed.
+# guest fails it; the tests labelled xen-shadow, live migration, run there
+# too, on the shadow image), and print a summary. Exits non-zero if anything failed.
 #
 #   scripts/test.sh [CONFIG...]     (default: all four, fuzz, then xen-debug; --help: this text)
 # Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
@@ -59,7 +61,7 @@ run_config() {
 
 for c in "${configs[@]}"; do
 	case $c in
-	gcc)        run_config gcc gcc "" ON -LE '^xen-debug$' ;;
+	gcc)        run_config gcc gcc "" ON -LE '^xen-(debug|shadow)$' ;;
 	clang)      run_config clang clang "" ON -LE '^xen' ;;
 	gcc-asan)   run_config gcc-asan gcc address OFF -LE '^xen' ;;
 	clang-tsan) run_config clang-tsan clang thread OFF -L '^concurrency$' ;;
@@ -76,8 +78,9 @@ for c in "${configs[@]}"; do
 		echo "=== xen-debug: build the debug hypervisor (scripts/get-xen.sh --shadow) ==="
 		if "$root/scripts/get-xen.sh" --shadow; then st=ok; else st="FAILED"; failed=1; fi
 		summary+=("$(printf '%-11s %-16s %4ds' xen-shadow "$st" $((SECONDS - start)))")
-		# The gcc tree (built again if needed), only the xen-debug label.
-		[ "$st" = ok ] && P2M_TREE=gcc run_config xen-debug gcc "" ON -L '^xen-debug$' ;;
+		# The gcc tree (built again if needed), only the labels that need
+		# the shadow images: xen-debug, and xen-shadow (live migration).
+		[ "$st" = ok ] && P2M_TREE=gcc run_config xen-debug gcc "" ON -L '^xen-(debug|shadow)$' ;;
 	*) echo "test.sh: unknown configuration '$c' (gcc, clang, gcc-asan, clang-tsan, fuzz, xen-debug)" >&2; exit 2 ;;
 	esac
 done

@@ -8,8 +8,11 @@
 # What to run comes from files toolstack.sh writes into the initramfs:
 #   /guest/list        domU names, one a line (config /guest/p2m-NAME.cfg)
 #   /guest/save        1: xl save + xl restore each domU
-#   /guest/big         1: a huge domU (no dump-core, no destroy)
+#   /guest/big         1: a huge domU (big_steps; no dump-core, no destroy)
+#   /guest/pages       with big: PAGE_DATA records srdump reads before it cuts the save
 #   /guest/runtime     1: before the save, the runtime steps (runtime_steps)
+#   /guest/migrate     1: before the save, the live migrations of
+#                      /guest/migrate.sh (scripts/toolstack-migrate.sh)
 # No `set -e`: every step is a check that is counted, and the run goes on.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/lib/xen-4.17/bin
@@ -29,9 +32,11 @@ passed=0
 failed=0
 check() { # ok|fail what
 	if [ "$1" = ok ]; then passed=$((passed + 1)); echo "toolstack: PASS $2"
-	else failed=$((failed + 1)); echo "toolstack: FAIL $2"; fi
+	else failed=$((failed + 1)); echo "toolstack: FAIL $2"; echo "$2" >>/tmp/failed-checks; fi
 }
 leave() {
+	# The failed checks again, last: a log cut to its tail still names them.
+	[ -s /tmp/failed-checks ] && sed 's/^/toolstack: failed: /' /tmp/failed-checks
 	echo "toolstack: $passed passed, $failed failed"
 	v='\020'; [ "$failed" = 0 ] && [ "$passed" -gt 0 ] || v='\021'
 	printf "$v" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
@@ -219,15 +224,88 @@ runtime_steps() {
 		check fail "$1: xl mem-max 256 MiB"
 	fi
 }
+# big_steps NAME: a domU above 512 GiB that keeps its memory (limit=off)
+# and stays up (loop). Once its checks pass: dom0's p2mpeek reads its P2M
+# through the list and tree-only; `xl -vvv save` into a FIFO that srdump
+# reads and closes after /guest/pages PAGE_DATA records (the whole stream
+# would not fit this machine), so the save fails and xl resumes the domU
+# (suspend cancelled); its checks must run again and pass. The domU is
+# left alive (destroying it would make Xen scrub all of it).
+big_steps() {
+	local id t0 t1 rc n pages
+	pages=$(cat /guest/pages)
+	if ! wait_verdicts $1 1 1800; then
+		check fail "$1: no verdict after boot ($(state $1))"; return
+	fi
+	t1=$(up)
+	settle_log $1
+	grep -E '^(limit|P2M cost|released|(PASS|FAIL) (tools-walk|max-pfn))' \
+		/var/log/xen/console/guest-$1.log | sed 's/^/toolstack:   | /'
+	echo "toolstack: xl list: $(listline $1)"
+	if [ -n "$(badverdicts $1)" ] || [ -z "$(verdict $1)" ]; then
+		check fail "$1: boot checks: $(badverdicts $1)"; return
+	fi
+	check ok "$1: up at $t1 s: $(last_line $1 '^limit'); $(verdict $1)"
+	id=$(xl domid $1)
+	t0=$(up)
+	p2mpeek $id >/tmp/p2mpeek.log 2>&1; rc=$?
+	t1=$(up)
+	sed 's/^/toolstack:   /' /tmp/p2mpeek.log
+	if [ $rc = 0 ]; then
+		check ok "$1: p2mpeek list + tree-only ($(awk "BEGIN{print $t1-$t0}") s): $(grep -o 'tree-only: .*' /tmp/p2mpeek.log)"
+	else
+		check fail "$1: p2mpeek (status $rc)"
+	fi
+	n=$(nverdicts $1)
+	rm -f /tmp/$1.fifo
+	mkfifo /tmp/$1.fifo
+	srdump --pages $pages /tmp/$1.fifo >/tmp/srdump.log 2>&1 &
+	t0=$(up)
+	xl -vvv save $1 /tmp/$1.fifo >/tmp/save.log 2>&1; rc=$?
+	t1=$(up)
+	wait $!
+	echo "toolstack: xl -vvv save: status $rc after $(awk "BEGIN{print $t1-$t0}") s; $(wc -l </tmp/save.log) log lines, these of the saver and the outcome:"
+	grep -E 'p2m list from|max_pfn|p2m_frames|Saving domain|too large|Bad |[Ff]ailed|[Ee]rror|resum|signal|Broken pipe|helper' \
+		/tmp/save.log | grep -v 'xc: detail: .*xenstore' | head -n 40 | sed 's/^/toolstack:   | /'
+	echo "toolstack: srdump:"
+	sed 's/^/toolstack:   | /' /tmp/srdump.log
+	if grep -q 'p2m list from' /tmp/save.log; then
+		check ok "$1: libxc's saver walked the list: $(grep -o 'p2m list from.*' /tmp/save.log | head -n 1); $(grep -o 'max_pfn [^ ]*, p2m_frames.*' /tmp/save.log | head -n 1)"
+	else
+		check fail "$1: no 'p2m list from' line in xl -vvv save's log"
+	fi
+	if grep -q 'stopped here' /tmp/srdump.log; then
+		check ok "$1: stream cut after $pages PAGE_DATA records: $(grep -o 'P2M frames record:[^;]*' /tmp/srdump.log)"
+	else
+		check fail "$1: srdump did not reach its cut ($(grep -m1 'error' /tmp/srdump.log))"
+	fi
+	# The cut save fails; xl then resumes the domU with its suspend
+	# cancelled, and the guest runs its checks again.
+	if wait_verdicts $1 $((n + 1)) 1200; then
+		settle_log $1
+		check ok "$1: after the cut save (xl: $(grep -m1 -o 'Failed to save domain.*' /tmp/save.log)): state $(state $1), $(last_line $1 '[Ss]uspend|[Rr]esume' | head -c 120); $(verdict $1)"
+	else
+		check fail "$1: no verdict after the cut save: state $(state $1), xl: $(tail -n 1 /tmp/save.log)"
+	fi
+	echo "toolstack: xl list: $(listline $1)"
+}
 save=$(cat /guest/save)
 runtime=$(cat /guest/runtime)
 big=$(cat /guest/big)
+migrate=$(cat /guest/migrate 2>/dev/null || echo 0)
+[ "$migrate" = 1 ] && . /guest/migrate.sh
 for n in $(cat /guest/list); do
 	d=p2m-$n
 	t0=$(up)
 	if ! xl create /guest/$d.cfg; then check fail "$d: xl create"; continue; fi
 	t1=$(up)
 	check ok "$d: xl create ($(awk "BEGIN{print $t1-$t0}") s)"
+	if [ "$big" = 1 ]; then
+		big_steps $d
+		echo "toolstack: --- console of $d ---"
+		sed 's/^/  | /' /var/log/xen/console/guest-$d.log 2>/dev/null | tail -n 60
+		continue # left alive: destroying it makes Xen scrub all of it
+	fi
 	if [ "$save" = 1 ]; then
 		# With "loop" the guest stays up after its checks, serving
 		# control/shutdown; save only once it is there.
@@ -235,6 +313,7 @@ for n in $(cat /guest/list); do
 			check fail "$d: no verdict before save"
 		else
 			[ "$runtime" = 1 ] && runtime_steps $d
+			[ "$migrate" = 1 ] && migrate_steps $d
 			saverestore $d ""
 		fi
 		xl shutdown $d >/dev/null 2>&1
@@ -261,7 +340,7 @@ for n in $(cat /guest/list); do
 		# map_p2m: p2m_cr3/p2m_vaddr or the frame-list tree) to dump it.
 		# (Not for --runtime: xen.toolstack covers it, and it takes
 		# 30-80 s of TCG.)
-		if [ "$s" != gone ] && [ "$big" = 0 ] && [ "$runtime" = 0 ]; then
+		if [ "$s" != gone ] && [ "$big" = 0 ] && [ "$runtime" = 0 ] && [ "$migrate" = 0 ]; then
 			t0=$(up)
 			if xl dump-core $d /tmp/$d.core >/tmp/$d.dump.log 2>&1; then
 				t1=$(up)

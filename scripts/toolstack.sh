@@ -6,8 +6,9 @@
 # `xl restore`), reading the domU's verdict from xenconsoled's log.
 #
 #   scripts/toolstack.sh [--build DIR] [--save] [--mem MIB] [--args "..."] [--timeout S] [--no-fetch]
-#   scripts/toolstack.sh --big [--build DIR]
+#   scripts/toolstack.sh --big [--build DIR] [--mem MIB] [--pages N] [--timeout S]
 #   scripts/toolstack.sh --runtime [--build DIR] [--timeout S] [--no-fetch]
+#   scripts/toolstack.sh --migrate [--build DIR] [--timeout S] [--no-fetch]
 #
 #   --build DIR   the build tree holding p2m and guest/*.elf (default: the
 #                 first of build/, build-*/ that has both)
@@ -21,9 +22,28 @@
 #                 `scripts/get-xen.sh --tools` are not in the cache yet
 #   --big         one 600 GiB domU (guest-high-initp2m.elf: libxc maps its
 #                 INIT_P2M list with 4 KiB pages) on a 1 TiB machine, dom0
-#                 4 GiB; no dump-core and no destroy (Xen would scrub, i.e.
+#                 4 GiB, that keeps all its memory ("limit=off loop": no
+#                 512 GiB trim) and publishes the list and the tree of its
+#                 first 512 GiB. Once its checks pass: dom0's p2mpeek
+#                 (tests/xen/p2mpeek_main.c) reads its P2M with libp2mread
+#                 through the list, tree-only (refused: too large for the
+#                 tree) and the tree of the first 512 GiB (the list's
+#                 leaves); `xl -vvv save` into a FIFO that srdump
+#                 (tests/xen/srdump.c) reads, printing the stream's records
+#                 (the P2M frames record's pfn range and frame count) and
+#                 closing it after N PAGE_DATA records (--pages, default 8):
+#                 the saver's log lines on the p2m list are printed; xl then
+#                 resumes the domU (suspend cancelled) and its checks run
+#                 again. No dump-core and no destroy (Xen would scrub, i.e.
 #                 commit, 600 GiB of host RAM): the run ends with the domU
-#                 alive. ~13.5 GB of host RAM and several minutes; run alone.
+#                 alive. ~14.6 GB of host RAM and 9-25 minutes (with the
+#                 host's load; p2mpeek's reads take most); run alone.
+#                 With --mem MIB the same steps on a domU of MIB (a 2 GiB
+#                 machine, dom0 1 GiB, --pages 2 by default): a quick
+#                 rehearsal (CTest xen.toolstack.bigsave), where the tree
+#                 reaches the whole guest.
+#   --pages N     with --big: PAGE_DATA records (1024 pages each) srdump
+#                 reads before it cuts the save
 #   --runtime     the P2M after boot (docs/runtime.md): one domU of 4 vCPUs,
 #                 memory 64 MiB, maxmem 128 MiB, that stays up ("loop"):
 #                 its checks include the `smp` check (lock-free readers on
@@ -35,6 +55,20 @@
 #                 mem-set 256 (beyond the boot plan) and back, save + restore
 #                 at 16 MiB, at 256 MiB and at the end, and the
 #                 guest's checks after each step; `xl list` after each step.
+#   --migrate     live migration to localhost (docs/runtime.md "Live
+#                 migration"; steps in scripts/toolstack-migrate.sh): one
+#                 domU of 2 vCPUs, memory 64 MiB, maxmem 128 MiB, "loop";
+#                 its free pages carry a pattern of their pfn, checked after
+#                 every resume; `xl -vvv migrate -s "" NAME "xl -vvv
+#                 migrate-receive"` of (a) the idle guest (it answers a
+#                 request during a live round), (b) the guest ballooning
+#                 64 -> 32 -> 64 MiB in a live round (no abort), (c) the
+#                 guest growing and dropping a leaf for 3 s in a live
+#                 round (the saver aborts:
+#                 "p2m generation count changed"; the guest runs on) and
+#                 its retry; then save + restore. Needs a Xen with shadow
+#                 paging (PV log-dirty): the default image is
+#                 cache/xen/xen-shadow (`scripts/get-xen.sh --shadow`).
 #
 # The hypervisor is $P2M_XEN when set (e.g. cache/xen/xen-shadow of
 # `scripts/get-xen.sh --shadow`), else cache/xen/xen.
@@ -55,18 +89,24 @@ fetch=1
 mem=32
 timeout=600
 big=0
+mem_given=0
+pages=8
+pages_given=0
 runtime=0
+migrate=0
 args=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build="$2"; shift 2 ;;
 	--save) save=1; shift ;;
 	--no-fetch) fetch=0; shift ;;
-	--mem) mem="$2"; shift 2 ;;
+	--mem) mem="$2"; mem_given=1; shift 2 ;;
+	--pages) pages="$2"; pages_given=1; shift 2 ;;
 	--args) args="$2"; shift 2 ;;
 	--timeout) timeout="$2"; shift 2 ;;
 	--big) big=1; shift ;;
 	--runtime) runtime=1; save=1; shift ;;
+	--migrate) migrate=1; save=1; shift ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "toolstack.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -77,6 +117,14 @@ die() { echo "toolstack.sh: error: $*" >&2; exit 1; }
 [ -n "$build" ] || build="$(find_build "$root" guest.elf)"
 [ -n "$build" ] && [ -x "$build/p2m" ] || die "no built p2m with guest/guest.elf found; build first or give --build DIR"
 [[ "$mem" =~ ^[0-9]+$ ]] || die "--mem wants MiB as a number"
+
+# PV live migration needs log-dirty, i.e. shadow paging: Debian's
+# binary has it off ("Failed to enable logdirty: 95,22,0").
+[ "$migrate" = 1 ] && [ -z "${P2M_XEN:-}" ] && xen_image="$cache/xen/xen-shadow"
+if [ "$migrate" = 1 ] && [ ! -f "$xen_image" ]; then
+	[ "$fetch" = 1 ] || { echo "toolstack.sh: $xen_image not built (scripts/get-xen.sh --shadow): skipped" >&2; exit 77; }
+	"$here/get-xen.sh" --shadow >/dev/null || die "scripts/get-xen.sh --shadow failed"
+fi
 
 pkgs="$cache/pkgs"
 if [ "$fetch" = 1 ]; then
@@ -113,12 +161,21 @@ done
 echo 'autoballoon="off"' >"$stage"/etc/xen/xl.conf
 
 # The domUs: each "name|image|MiB|extra|maxmem MiB|vCPUs".
-if [ "$big" = 1 ]; then
-	domus=("big|guest-high-initp2m.elf|614400||614400|1")
+if [ "$big" = 1 ] && [ "$mem_given" = 1 ]; then
+	domus=("big|guest-high-initp2m.elf|$mem|limit=off loop|$mem|1")
+	qemu_mem=2G dom0_mem=1G,max:1G
+	# Cut well before the last page (a small domU's whole stream could
+	# otherwise fit the FIFO's buffer, the save succeed and xl destroy it).
+	[ "$pages_given" = 1 ] || pages=2
+elif [ "$big" = 1 ]; then
+	domus=("big|guest-high-initp2m.elf|614400|limit=off loop|614400|1")
 	qemu_mem=1T dom0_mem=4G,max:4G
-	[ "$timeout" = 600 ] && timeout=1500
+	[ "$timeout" = 600 ] && timeout=2400
 elif [ "$runtime" = 1 ]; then
 	domus=("rt|guest.elf|64||128|4")
+	qemu_mem=2G dom0_mem=1G,max:1G
+elif [ "$migrate" = 1 ]; then
+	domus=("mig|guest.elf|64||128|2")
 	qemu_mem=2G dom0_mem=1G,max:1G
 else
 	domus=("a|guest.elf|$mem||$mem|1" "b|guest-high-initp2m.elf|$mem||$mem|1")
@@ -146,8 +203,26 @@ printf '%s\n' "${domus[@]}" | cut -d'|' -f1 >"$stage"/guest/list
 echo "$save" >"$stage"/guest/save
 echo "$big" >"$stage"/guest/big
 echo "$runtime" >"$stage"/guest/runtime
+echo "$migrate" >"$stage"/guest/migrate
+if [ "$migrate" = 1 ]; then
+	install -m 644 "$here/toolstack-migrate.sh" "$stage"/guest/migrate.sh
+	# xl hides the saver's progress (its rounds) while migrating: the
+	# shim of tests/xen/xlprogress.c lets it through.
+	[ -f "$build/tests/xen/xlprogress.so" ] || die "$build/tests/xen/xlprogress.so missing (build it)"
+	cp "$build/tests/xen/xlprogress.so" "$stage"/lib/
+fi
 
 install -m 755 "$here/toolstack-init.sh" "$stage"/init
+# The dom0 side of --big's reads and save (tests/xen/p2mpeek_main.c, srdump.c).
+if [ "$big" = 1 ]; then
+	[[ "$pages" =~ ^[0-9]+$ ]] || die "--pages wants a number"
+	echo "$pages" >"$stage"/guest/pages
+	for t in p2mpeek srdump; do
+		[ -x "$build/tests/xen/$t" ] ||
+			die "$build/tests/xen/$t missing (build it; p2mpeek needs libxen-dev's static libraries)"
+		cp "$build/tests/xen/$t" "$stage"/bin/
+	done
+fi
 # The dom0 side of --runtime's grant step (tests/xen/gntpeer.c).
 if [ "$runtime" = 1 ]; then
 	[ -x "$build/tests/xen/gntpeer" ] || die "$build/tests/xen/gntpeer missing (build it)"

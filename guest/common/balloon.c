@@ -34,6 +34,7 @@ static struct {
 	uint64_t target;       /* pages, from memory/target (0: none yet) */
 	uint64_t given, taken; /* pages, over all steps */
 	uint64_t steps, broke_rule, compactions, raised;
+	uint64_t restored_above; /* frames found above top after restores */
 } b;
 
 /* The plan's ranges, two of them split in three (at top, at the ceiling). */
@@ -138,11 +139,11 @@ static uint64_t prepare_leaves(uint64_t want)
 {
 	uint64_t s;
 
-	for (s = b.top >> P2M_SLOT_SHIFT; s << P2M_SLOT_SHIFT < want; s++)
-		if (p2m_prepare(&boot.p2m, s << P2M_SLOT_SHIFT)) {
+	for (s = p2m_pfn_slot(b.top); p2m_slot_pfn(s) < want; s++)
+		if (p2m_prepare(&boot.p2m, p2m_slot_pfn(s))) {
 			printk("balloon: no leaf for slot %#lx: %s\n", (unsigned long)s,
 			       p2m_last_error(&boot.p2m));
-			return s << P2M_SLOT_SHIFT > b.top ? s << P2M_SLOT_SHIFT : b.top;
+			return p2m_slot_pfn(s) > b.top ? p2m_slot_pfn(s) : b.top;
 		}
 	return want;
 }
@@ -310,6 +311,57 @@ bool balloon_compact(char *line, size_t cap)
 uint64_t balloon_top(void)
 {
 	return b.active ? b.top : 0;
+}
+
+uint64_t balloon_ceiling(void)
+{
+	return b.active ? b.ceiling : 0;
+}
+
+/* Xen 4.17's restorer never depopulates: a pfn the saver sent in an early
+ * round and the guest gave back later (ballooning during the live rounds)
+ * arrives populated in the new domain, its frame in the P2M above top.
+ * Give those frames back so the new domain holds what the guest had. */
+void balloon_resume(void)
+{
+	struct p2m *p = &boot.p2m;
+	uint64_t pfn, found = 0, returned = 0;
+	unsigned k = 0;
+
+	if (!b.active)
+		return;
+	for (pfn = b.top; pfn < b.ceiling || k; pfn++) {
+		uint64_t v;
+
+		if (k == BATCH || (k && pfn >= b.ceiling)) {
+			struct xen_memory_reservation res = { .extent_order = 0,
+							      .domid = DOMID_SELF };
+			long rc;
+
+			set_xen_guest_handle(res.extent_start, buf);
+			res.nr_extents = k;
+			rc = hyp_memory_op(XENMEM_decrease_reservation, &res);
+			returned += rc > 0 ? (uint64_t)rc : 0;
+			k = 0;
+		}
+		if (pfn >= b.ceiling)
+			break;
+		if (p->kinds[pfn >> P2M_SLOT_SHIFT] != P2M_SLOT_PRIVATE) {
+			pfn |= P2M_PER_PAGE - 1; /* a shared slot holds nothing of ours */
+			continue;
+		}
+		v = p2m_raw(p, pfn);
+		if (v < P2M_MFN_LIMIT) {
+			buf[k++] = v;
+			p2m_set(p, pfn, P2M_INVALID);
+			found++;
+		}
+	}
+	b.restored_above += found;
+	if (found)
+		printk("balloon: after the restore %lu pfns above top %#lx had frames (given back "
+		       "during the live rounds; the restorer does not depopulate): %lu returned to Xen\n",
+		       (unsigned long)found, (unsigned long)b.top, (unsigned long)returned);
 }
 
 /* Whether the balloon manages pfns of plan category k at/above pfn s: the

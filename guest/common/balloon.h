@@ -39,6 +39,11 @@ bool balloon_compact(char *line, size_t cap);
 /* The first pfn above the populated prefix (0 when inactive): missing
  * pfns of ours, e.g. for grant mappings. */
 uint64_t balloon_top(void);
+/* The static maximum in pfns (0 when inactive). */
+uint64_t balloon_ceiling(void);
+/* After a restore into a new domain: frames the restorer placed above
+ * top (pfns given back during the live rounds) go back to Xen. */
+void balloon_resume(void);
 
 /* For the checks: the plan's layout with the balloon's state applied
  * (RAM below top, missing from top), or the plan's own when inactive. */

@@ -5,13 +5,16 @@
  *      and the M2P;
  *   2. get the memory map, plan it, seed the frame pool;
  *   3. create the P2M; copy the initial list and the initrd out of
- *      ranges the plan takes away; move the frames under holes whose targets lie
- *      beyond the build's windows; give back the frames the plan
- *      releases or trims; build it from the initial list;
- *   4. apply the rest of the plan (the other moves, identity, extra
- *      memory);
- *   5. free the initial list and the page tables that mapped it; trim
- *      the initial mapping past the kernel and recycle Xen's tables;
+ *      ranges the plan takes away; give back the frames the plan
+ *      releases or trims; build it by adopting the initial list's pages
+ *      as leaves (p2m_build_adopt; the copying p2m_build for a relocated
+ *      or oversized list, after moving the frames under holes whose
+ *      targets lie beyond the build's windows);
+ *   4. free the initial list (after an adopting build: its mapping and
+ *      Xen's tables, at once), apply the rest of the plan (the moves,
+ *      identity, extra memory);
+ *   5. (a copied list is freed here) trim the initial mapping past the
+ *      kernel and recycle Xen's tables;
  *   6. publish to shared_info;
  *   7. prove the result (checks.c), print the layout, exit with a verdict.
  *
@@ -82,6 +85,8 @@ static void dump_out(void *arg, const char *s, size_t n)
 void kmain(start_info_t *si)
 {
 	struct p2m_platform plat;
+	const xen_pfn_t *frames;
+	const char *why;
 	unsigned failed;
 	int rc;
 
@@ -114,20 +119,35 @@ void kmain(start_info_t *si)
 		panic("p2m_create(%#lx): %s", (unsigned long)boot.plan.end,
 		      p2m_last_error(&boot.p2m));
 	relocate_objects();
-	memmap_remap_early();
+	frames = initial_frames(&why);
+	boot.adopt = frames != NULL;
+	if (!boot.adopt)
+		memmap_remap_early();
 	memmap_release();
-	rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);
-	if (rc)
-		panic("p2m_build: %s", p2m_last_error(&boot.p2m));
+	if (boot.adopt) {
+		rc = p2m_build_adopt(&boot.p2m, boot.initial, frames, boot.nr_pages);
+		if (rc)
+			panic("p2m_build_adopt: %s", p2m_last_error(&boot.p2m));
+		boot.list_adopted = boot.p2m.nr_private_leaves;
+		initial_frames_done();
+	} else {
+		printk("copying build: %s\n", why);
+		rc = p2m_build(&boot.p2m, boot.initial, boot.nr_pages);
+		if (rc)
+			panic("p2m_build: %s", p2m_last_error(&boot.p2m));
+	}
 	platform_pfn_to_mfn = mfn_from_p2m;
-	printk("P2M: list at %p, capacity %#lx pfns\n", (void *)boot.p2m.list,
-	       (unsigned long)boot.p2m.capacity);
+	printk("P2M: list at %p, capacity %#lx pfns, %s\n", (void *)boot.p2m.list,
+	       (unsigned long)boot.p2m.capacity,
+	       boot.adopt ? "the initial list's pages adopted as leaves" : "copied");
 
-	/* 4 */
+	/* 4, 5: an adopted list's old mapping goes first (the build gave
+	 * frames back that it still maps) */
+	if (boot.adopt)
+		initial_free();
 	memmap_apply();
-
-	/* 5 */
-	initial_free();
+	if (!boot.adopt)
+		initial_free();
 	recycle_initial_mapping();
 
 	/* 6 */

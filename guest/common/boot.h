@@ -30,6 +30,9 @@ struct boot {
 	 * pfns [list_pfn, list_pfn + list_frames). */
 	uint64_t list_va, list_pfn, list_frames;
 	uint64_t list_tables_freed; /* initial-mapping L1s freed with it */
+	bool adopt;                /* built by p2m_build_adopt */
+	uint64_t list_adopted;     /* pages it made leaves */
+	uint64_t allocs_at_list_free; /* platform allocations when it was freed */
 #define MAX_LIST_TABLES 1024      /* a 1 GiB list: 512 L1s */
 	uint64_t list_table_pfns[MAX_LIST_TABLES]; /* their pfns */
 	uint64_t init_p2m_superpages, init_p2m_gib_pages, init_p2m_tables;
@@ -72,6 +75,8 @@ extern struct boot boot;
 /* initial.c */
 void initial_adopt(start_info_t *si);
 void initial_free(void);
+const xen_pfn_t *initial_frames(const char **why);
+void initial_frames_done(void);
 /* memmap.c */
 void memmap_get(void);
 void memmap_plan(void);

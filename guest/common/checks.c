@@ -9,8 +9,8 @@
  *  max-pfn         max_pfn covers every populated pfn; generation even
  *  list-unmapped   no mapping of the initial list is left in our tables
  *  list-freed      every frame of the initial list (and freed tables) is
- *                  back in the pool, counted (a relocated list: its old
- *                  pfns that stay RAM)
+ *                  back in the pool or, adopted, still its slot's leaf,
+ *                  counted (a relocated list: its old pfns that stay RAM)
  *  list-relocated  (when moved) the copy is unmapped, its frames and
  *                  tables in the pool
  *  initial-mapping past the kernel's end only kept pages are mapped
@@ -46,6 +46,7 @@
 #include "common/balloon.h"
 #include "common/boot.h"
 #include "common/frames.h"
+#include "common/pattern.h"
 #include "common/platform.h"
 #include "common/runtime.h"
 #include "common/smp.h"
@@ -106,7 +107,7 @@ static void check_entries(void)
 			 * expected kind holds nothing else: count it at once
 			 * (a 1 TB dom0 has 2^28 identity pfns in a hole). */
 			if (!(pfn & (P2M_PER_PAGE - 1)) && pfn + P2M_PER_PAGE <= e) {
-				uint8_t k = p->kinds[pfn >> P2M_SLOT_SHIFT];
+				uint8_t k = p->kinds[p2m_pfn_slot(pfn)];
 
 				if (k == P2M_SLOT_IDENTITY &&
 				    (c == P2M_E820_C_IDENTITY || c == P2M_E820_C_REMAP_SRC ||
@@ -195,9 +196,17 @@ static bool stays_ram(uint64_t pfn)
 	return p2m_e820_category_of(&boot.plan, pfn) == P2M_E820_C_RAM;
 }
 
+/* Is frame mfn one of the initial list's (or its tables')? */
+static bool in_list(xen_pfn_t mfn)
+{
+	uint64_t pfn;
+
+	return m2p_read(mfn, &pfn) && pfn - boot.list_pfn < boot.list_frames;
+}
+
 static void check_list_gone(void)
 {
-	uint64_t mapped = 0, end, notfree = 0, owed = 0, i, since;
+	uint64_t mapped = 0, end, notfree = 0, owed = 0, i, since, adopted = 0, reused = 0;
 
 	if (boot.init_p2m) {
 		unsigned slot = pt_index(boot.list_va, 4);
@@ -228,17 +237,39 @@ static void check_list_gone(void)
 		owed++;
 		notfree += !frames_is_free(boot.list_pfn + i);
 	}
+	/* After an adopting build the list's pages that became leaves are
+	 * the P2M's (their own slot's, or, given back by a remap's source
+	 * and taken again, a target's): not owed to the pool. */
+	if (boot.adopt) {
+		uint64_t k, slots = boot.p2m.capacity / 512;
+
+		for (k = 0; k < slots; k++)
+			if (boot.p2m.kinds[k] == P2M_SLOT_PRIVATE)
+				adopted += in_list(boot.p2m.mids[k]);
+		/* Freed before the plan was applied, they may also hold the
+		 * tables and frame lists of windows split since. */
+		for (k = 0; k < boot.p2m.nr_windows; k++)
+			if (boot.p2m.windows[k].table)
+				reused += in_list(boot.p2m.windows[k].table) +
+					  in_list(boot.p2m.windows[k].mid);
+		owed -= adopted + reused;
+		notfree -= adopted + reused;
+	}
 	for (i = 0; i < boot.list_tables_freed; i++)
 		notfree += !frames_is_free(boot.list_table_pfns[i]);
+	/* An adopted list is freed before the plan is applied, whose
+	 * allocations then come first from its frames. */
 	if (boot_allocs == ~0ull)
-		boot_allocs = platform_stats.allocs;
+		boot_allocs = boot.adopt ? boot.allocs_at_list_free : platform_stats.allocs;
 	since = platform_stats.allocs - boot_allocs;
 	result(notfree <= since, "list-freed",
 	       "%lu of %lu list frames and %lu of %lu freed table frames are in the pool "
-	       "(%lu not, %lu frames allocated since boot may reuse them)",
+	       "(%lu not, %lu frames allocated since it was freed may reuse them); %lu are leaves of "
+	       "the P2M (adopted), %lu its tables or frame lists",
 	       (unsigned long)(owed - (notfree > owed ? owed : notfree)), (unsigned long)owed,
 	       (unsigned long)boot.list_tables_freed, (unsigned long)boot.list_tables_freed,
-	       (unsigned long)notfree, (unsigned long)since);
+	       (unsigned long)notfree, (unsigned long)since, (unsigned long)adopted,
+	       (unsigned long)reused);
 }
 
 /* The relocated copy of the list (relocate.c): unmapped, its frames and
@@ -453,6 +484,21 @@ unsigned checks_run(void)
 
 		if (v >= 0)
 			result(v, name, "%s", d);
+	}
+	if (pattern_due) {
+		struct pattern_result r;
+		char first[64] = "";
+
+		pattern_due = false;
+		pattern_check(&r);
+		if (r.bad)
+			p2m_snprintf(first, sizeof(first), " (first pfn %#lx, %lu not mapped)",
+				     (unsigned long)r.first, (unsigned long)r.unmapped);
+		result(!r.bad && r.pages, "pattern",
+		       "%lu bad pages%s of %lu pool pages holding their pfn's pattern, %lu pool "
+		       "frames unpatterned; %lu ms",
+		       (unsigned long)r.bad, first, (unsigned long)r.pages,
+		       (unsigned long)(frames_free_count() - r.pages), (unsigned long)r.ms);
 	}
 	smp_init();
 	if (smp_cpus() > 1 && smp_check_due) {

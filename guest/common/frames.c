@@ -5,6 +5,7 @@
  * more fragmentation than the boot sequence produces.
  */
 #include "common/frames.h"
+#include "common/pattern.h"
 
 #define MAX_EXTENTS 16384u
 
@@ -85,6 +86,7 @@ bool frames_add(uint64_t pfn, uint64_t n)
 		insert_at(i, pfn, end);
 	}
 	nr_free += n;
+	pattern_join(pfn, n);
 	return true;
 }
 
@@ -100,6 +102,7 @@ bool frames_take(uint64_t n, uint64_t *out)
 	while (got < n) {
 		struct extent *x = &ext[0];
 
+		pattern_leave(x->start, 1);
 		out[got++] = x->start++;
 		if (x->end == x->start)
 			remove_at(0);
@@ -116,6 +119,7 @@ bool frames_take_run(uint64_t n, uint64_t *pfn)
 		if (ext[i].end - ext[i].start < n)
 			continue;
 		*pfn = ext[i].start;
+		pattern_leave(*pfn, n);
 		ext[i].start += n;
 		if (ext[i].start == ext[i].end)
 			remove_at(i);
@@ -130,6 +134,7 @@ void frames_remove(uint64_t pfn, uint64_t n)
 	uint64_t end = pfn + n;
 	unsigned i = find(pfn);
 
+	pattern_leave(pfn, n);
 	while (i < nr_ext && ext[i].start < end) {
 		struct extent *x = &ext[i];
 		uint64_t s = x->start > pfn ? x->start : pfn;

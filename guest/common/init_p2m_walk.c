@@ -4,11 +4,8 @@
  * one M2P read per 4 KiB frame under it (2^18 for a 1 GiB page): that
  * is what proves the range exact, and it is cheap next to the build.
  */
+#include "arch/x86_64/pt.h"
 #include "common/init_p2m_walk.h"
-
-#define IPW_P   0x001ull
-#define IPW_PSE 0x080ull
-#define IPW_ADDR 0x000ffffffffff000ull
 
 struct ipw {
 	const struct ipw_ops *ops;
@@ -27,9 +24,9 @@ static void check_frame(struct ipw *w, uint64_t mfn)
 /* A leaf at level 3 (1 GiB), 2 (2 MiB) or 1 (4 KiB). In a superpage
  * entry bit 12 is PAT, not address: the frame is the entry's address
  * with the low bits of the page size cleared, which must be zero. */
-static void leaf(struct ipw *w, uint64_t e, int level)
+static void leaf(struct ipw *w, uint64_t e, int level, uint64_t page)
 {
-	uint64_t n = 1ull << (9 * (level - 1)), mfn = (e & IPW_ADDR) >> 12, k;
+	uint64_t n = 1ull << (9 * (level - 1)), mfn = (e & PTE_ADDR) >> 12, k;
 
 	if (level > 1) {
 		if ((mfn & (n - 1)) & ~1ull) {
@@ -47,15 +44,21 @@ static void leaf(struct ipw *w, uint64_t e, int level)
 	for (k = 0; k < n; k++)
 		check_frame(w, mfn + k);
 	w->r->pages += n;
+	if (w->ops->leaf)
+		w->ops->leaf(w->ops->ctx, page, mfn, n);
 }
 
-static void table(struct ipw *w, uint64_t mfn, int level)
+/* page: the first page under this table, counted from the L3's. */
+static void table(struct ipw *w, uint64_t mfn, int level, uint64_t page)
 {
 	const uint64_t *t = w->ops->map(w->ops->ctx, mfn);
+	uint64_t span = 1ull << (9 * (level - 1));
 	unsigned i;
 
 	w->r->tables++;
 	check_frame(w, mfn);
+	if (w->ops->table)
+		w->ops->table(w->ops->ctx, mfn);
 	if (!t) {
 		w->r->bad_entries++;
 		return;
@@ -63,12 +66,12 @@ static void table(struct ipw *w, uint64_t mfn, int level)
 	for (i = 0; i < 512; i++) {
 		uint64_t e = t[i];
 
-		if (!(e & IPW_P))
+		if (!(e & PTE_P))
 			continue;
-		if (level == 1 || (e & IPW_PSE))
-			leaf(w, e, level);
+		if (level == 1 || (e & PTE_PSE))
+			leaf(w, e, level, page + i * span);
 		else
-			table(w, (e & IPW_ADDR) >> 12, level - 1);
+			table(w, (e & PTE_ADDR) >> 12, level - 1, page + i * span);
 	}
 	w->ops->unmap(w->ops->ctx, t);
 }
@@ -79,6 +82,6 @@ bool init_p2m_walk(const struct ipw_ops *ops, uint64_t l3_mfn, uint64_t lo,
 	struct ipw w = { ops, lo, hi, r };
 
 	*r = (struct ipw_result){ 0 };
-	table(&w, l3_mfn, 3);
+	table(&w, l3_mfn, 3, 0);
 	return !r->outside && !r->bad_entries && r->pages + r->tables == hi - lo;
 }

@@ -29,6 +29,11 @@ struct ipw_ops {
 	void (*unmap)(void *ctx, const uint64_t *table);
 	/* The M2P: false when mfn has no entry. */
 	bool (*m2p)(void *ctx, uint64_t mfn, uint64_t *pfn);
+	/* Optional (NULL: not called), in VA order: each leaf mapping, as
+	 * `count` frames from `mfn` at page `page` counted from the L3's
+	 * first address; each table frame. */
+	void (*leaf)(void *ctx, uint64_t page, uint64_t mfn, uint64_t count);
+	void (*table)(void *ctx, uint64_t mfn);
 };
 
 struct ipw_result {

@@ -242,13 +242,18 @@ static void unmap_if_initial(uint64_t pfn)
  * the P2M. early: before p2m_build, the source entries of the initial
  * list are turned into identity entries as they go, so that the build
  * gives them shared identity pages instead of private leaves that would
- * be freed again (a 1 TB dom0 moves 2^28 frames: 2 GiB of list).
+ * be freed again (a 1 TB dom0 moves 2^28 frames: 2 GiB of list). After
+ * the build the frames come from the P2M, and each chunk's whole source
+ * slots become identity at once: their leaves (after an adopting build,
+ * the initial list's own pages, which Xen has touched) go back to the
+ * pool, where the next chunk's target leaves come from, so a 1 TB dom0
+ * touches no fresh 2 GiB for the targets' list.
  */
 static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_t count,
 			bool early)
 {
 	uint64_t *initial = (uint64_t *)boot.initial;
-	uint64_t done = 0;
+	uint64_t done = 0, id_from = (src + P2M_PER_PAGE - 1) & ~(P2M_PER_PAGE - 1);
 	struct hc_mark from = hc_mark();
 
 	/* In chunks: once a chunk's M2P entries are written, its frames
@@ -259,7 +264,7 @@ static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_
 		uint64_t n = count - done < 4096 ? count - done : 4096, i;
 
 		for (i = done; i < done + n; i++) {
-			uint64_t mfn = initial[src + i];
+			uint64_t mfn = early ? initial[src + i] : p2m_mfn(&boot.p2m, src + i);
 			int rc;
 
 			unmap_if_initial(src + i);
@@ -277,6 +282,16 @@ static void remap_range(struct mmu_batch *b, uint64_t src, uint64_t dst, uint64_
 			panic("remap target [%#lx, +%#lx) already in the pool",
 			      (unsigned long)(dst + done), (unsigned long)n);
 		done += n;
+		if (!early) {
+			uint64_t id_to = (src + done) & ~(P2M_PER_PAGE - 1);
+
+			if (id_to > id_from && p2m_set_range_identity(&boot.p2m, id_from, id_to - id_from))
+				panic("remap: p2m_set_range_identity(%#lx, %#lx): %s",
+				      (unsigned long)id_from, (unsigned long)(id_to - id_from),
+				      p2m_last_error(&boot.p2m));
+			if (id_to > id_from)
+				id_from = id_to;
+		}
 	}
 	hc_add_since(&hc_remap, from);
 	boot.remapped += count;
@@ -312,11 +327,13 @@ void memmap_remap_early(void)
 		       (unsigned long)boot.remapped, (unsigned long)frames_free_count());
 }
 
-/* The rest of each remap (targets inside the build's windows). */
+/* The rest of each remap (targets inside the build's windows); all of
+ * it after an adopting build (no early moves: the build needs no frames
+ * for leaves, and the targets' leaves reuse the adopted source pages). */
 static void do_remap(void)
 {
 	const struct p2m_e820_plan *pl = &boot.plan;
-	uint64_t lim = build_end();
+	uint64_t lim = boot.adopt ? ~0ull : build_end();
 	struct mmu_batch b;
 	size_t r;
 

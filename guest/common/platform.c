@@ -133,24 +133,24 @@ static void free_resv_frames(struct resv *r)
 
 static int reserve(void *ctx, size_t bytes, void **base)
 {
-	const uint64_t gib = (uint64_t)1 << 30;
+	const uint64_t gib = SUPERPAGE_1G;
 	xen_pfn_t f[1 + PT_ENTRIES];
 	struct resv *r = NULL;
 	uint64_t *l3;
 	unsigned i, s;
 
 	(void)ctx;
-	if (!bytes || bytes > ((uint64_t)1 << 39))
+	if (!bytes || bytes > L4_SLOT_BYTES)
 		return -P2M_EINVAL;
 	for (i = 0; i < MAX_RESV && !r; i++)
 		if (!resv[i].used)
 			r = &resv[i];
 	if (!r)
 		return -P2M_ENOSPC;
-	for (s = RESV_FIRST_SLOT; s < 256; s++)
+	for (s = RESV_FIRST_SLOT; s < L4_SLOT_UPPER_HALF; s++)
 		if (!slot_in_use(s) && !(pt_read_entry(pt_root_mfn(), s) & PTE_P))
 			break;
-	if (s == 256)
+	if (s == L4_SLOT_UPPER_HALF)
 		return -P2M_ENOSPC;
 
 	r->nl2 = (unsigned)((bytes + gib - 1) / gib);
@@ -188,7 +188,7 @@ static struct resv *resv_of(uint64_t va)
 
 	for (i = 0; i < MAX_RESV; i++)
 		if (resv[i].used && va >= resv[i].base &&
-		    va - resv[i].base < (uint64_t)resv[i].nl2 << 30)
+		    va - resv[i].base < (uint64_t)resv[i].nl2 << SUPERPAGE_1G_SHIFT)
 			return &resv[i];
 	return NULL;
 }
@@ -244,9 +244,9 @@ static bool window_entry(uint64_t va, xen_pfn_t *l2, unsigned *idx)
 {
 	struct resv *r = resv_of(va);
 
-	if (!r || (va & ((2u << 20) - 1)))
+	if (!r || (va & (SUPERPAGE_2M - 1)))
 		return false;
-	*l2 = r->l2[(va - r->base) >> 30];
+	*l2 = r->l2[(va - r->base) >> SUPERPAGE_1G_SHIFT];
 	*idx = pt_index(va, 2);
 	return true;
 }
@@ -261,7 +261,7 @@ static int set_window(void *ctx, void *va, xen_pfn_t table)
 	if (!window_entry((uint64_t)(uintptr_t)va, &l2, &idx))
 		return -P2M_EINVAL;
 	rc = pt_set_entry(l2, idx, table ? (((uint64_t)table << PAGE_SHIFT) | PTE_TABLE) : 0);
-	if ((uint64_t)(uintptr_t)va >> 21 == cached_window)
+	if ((uint64_t)(uintptr_t)va >> SUPERPAGE_2M_SHIFT == cached_window)
 		cached_window = ~0ull;
 	pt_flush_tlb();
 	return rc ? -P2M_EMAP : 0;
@@ -287,14 +287,14 @@ static int map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 		return 0;
 	mmu_batch_init(&b);
 	for (i = 0; i < n; i++, v += PAGE_SIZE) {
-		if ((v >> 21) != cur_win) {
-			cur_win = v >> 21;
+		if ((v >> SUPERPAGE_2M_SHIFT) != cur_win) {
+			cur_win = v >> SUPERPAGE_2M_SHIFT;
 			if (cur_win != cached_window) {
 				xen_pfn_t l2;
 				unsigned idx;
 				uint64_t e;
 
-				if (!window_entry(v & ~((2ull << 20) - 1), &l2, &idx))
+				if (!window_entry(v & ~(SUPERPAGE_2M - 1), &l2, &idx))
 					return -P2M_EINVAL;
 				e = pt_read_entry(l2, idx);
 				if (!(e & PTE_P))

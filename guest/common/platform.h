@@ -6,7 +6,8 @@
  * table, with its own L3 and as many L2s as the reserved bytes need (one
  * per GiB). libp2m's windows are L2 entries; its tables are L1s pinned
  * by make_table(). Reservations are never in the initial mapping's slot,
- * in Xen's slots (256-271) or in the INIT_P2M slot (1) while that exists.
+ * in Xen's slots (L4_SLOT_XEN_FIRST-LAST, 256-271, arch/x86_64/pt.h) or
+ * in the INIT_P2M slot (1) while that exists.
  */
 #ifndef GUEST_PLATFORM_H
 #define GUEST_PLATFORM_H

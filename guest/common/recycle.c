@@ -180,18 +180,20 @@ void recycle_initial_mapping(void)
 	unsigned i;
 
 	boot.recycle_first = first;
-	boot.recycle_expect_l1 = empty_regions(9);
-	boot.recycle_expect_l2 = empty_regions(18);
-	boot.recycle_expect_l3 = empty_regions(27);
+	boot.recycle_expect_l1 = empty_regions(SUPERPAGE_2M_PFN_SHIFT);
+	boot.recycle_expect_l2 = empty_regions(SUPERPAGE_1G_PFN_SHIFT);
+	boot.recycle_expect_l3 = empty_regions(L4_SLOT_PFN_SHIFT);
 	mmu_batch_init(&b);
-	for (c = first & ~511ull; c < boot.boot_end_pfn; c += PT_ENTRIES)
+	for (c = first & ~(uint64_t)(PT_ENTRIES - 1); c < boot.boot_end_pfn; c += PT_ENTRIES)
 		trim_chunk(&b, c);
 	flush(&b);
-	for (r = first >> 18; r < (boot.boot_end_pfn + (1ull << 18) - 1) >> 18; r++)
-		drop_if_empty(&b, VIRT_BASE + (r << 30), 2);
+	for (r = first >> SUPERPAGE_1G_PFN_SHIFT;
+	     r < (boot.boot_end_pfn + (1ull << SUPERPAGE_1G_PFN_SHIFT) - 1) >> SUPERPAGE_1G_PFN_SHIFT; r++)
+		drop_if_empty(&b, VIRT_BASE + (r << SUPERPAGE_1G_SHIFT), 2);
 	flush(&b);
-	for (r = first >> 27; r < (boot.boot_end_pfn + (1ull << 27) - 1) >> 27; r++)
-		drop_if_empty(&b, VIRT_BASE + (r << 39), 3);
+	for (r = first >> L4_SLOT_PFN_SHIFT;
+	     r < (boot.boot_end_pfn + (1ull << L4_SLOT_PFN_SHIFT) - 1) >> L4_SLOT_PFN_SHIFT; r++)
+		drop_if_empty(&b, VIRT_BASE + (r << L4_SLOT_SHIFT), 3);
 	flush(&b);
 	for (i = 0; i < nr_recycled; i++) {
 		void *v = pt_map(recycled[i], true);

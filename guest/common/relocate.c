@@ -33,7 +33,7 @@
 #include "common/platform.h"
 #include "p2m/error.h"
 
-#define WINDOW_BYTES (2ull << 20)
+#define WINDOW_BYTES SUPERPAGE_2M   /* one L1 table's span */
 
 extern void *memcpy(void *dst, const void *src, size_t n);
 

@@ -4,11 +4,24 @@
  * write it back (dom0 owns a node it creates).
  */
 #include "common/balloon.h"
+#include "common/churn.h"
+#include "common/clock.h"
 #include "common/exchange.h"
 #include "common/grant.h"
 #include "common/guest.h"
+#include "common/pattern.h"
 #include "common/runtime.h"
 #include "common/xenstore.h"
+#include "p2m/fmt.h"
+
+/* A sign of life with the guest's clock (a test asks while a live
+ * migration copies the guest's memory). */
+static bool ping_run(char *line, size_t cap)
+{
+	p2m_snprintf(line, cap, "answered at %lu ms of the domain's clock",
+		     (unsigned long)(clock_ns() / 1000000u));
+	return true;
+}
 
 struct request {
 	const char *path;
@@ -21,6 +34,9 @@ static struct request requests[] = {
 	{ "control/p2m-compact", "compaction", balloon_compact, "" },
 	{ "control/p2m-exchange", "exchange", exchange_run, "" },
 	{ "control/p2m-grant", "grant", grant_run, "" },
+	{ "control/p2m-churn", "churn", churn_run, "" },
+	{ "control/p2m-corrupt", "pattern-corrupt", pattern_corrupt_run, "" },
+	{ "control/p2m-ping", "ping", ping_run, "" },
 };
 
 /* The last request's result, for the next run of the checks. */

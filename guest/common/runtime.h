@@ -6,6 +6,12 @@
  *   control/p2m-exchange   XENMEM_exchange of a 2 MiB run and back
  *   control/p2m-grant      map the grants listed in data/p2m-grants
  *                          (grant.c), read them, unmap
+ *   control/p2m-churn      make and drop a leaf for data/p2m-churn-ms
+ *                          (churn.c: a live migration then aborts)
+ *   control/p2m-corrupt    flip bits in 3 patterned pages, check that the
+ *                          checker finds them (pattern.c), rewrite them
+ *   control/p2m-ping       answer with the guest's clock (alive during a
+ *                          migration's live rounds)
  * A request's result is a check line of the next run of the checks.
  */
 #ifndef GUEST_RUNTIME_H

@@ -15,7 +15,10 @@
  */
 #include "arch/x86_64/hypercall.h"
 #include "arch/x86_64/pt.h"
+#include "common/balloon.h"
 #include "common/boot.h"
+#include "common/clock.h"
+#include "common/pattern.h"
 #include "common/platform.h"
 #include "common/runtime.h"
 #include "common/smp.h"
@@ -46,6 +49,7 @@ static long do_suspend(void)
 	struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
 	uint64_t si_pfn = ((uint64_t)(uintptr_t)start_info - VIRT_BASE) >> PAGE_SHIFT;
 	bool new_domain;
+	uint64_t t0;
 	long rc;
 	int err;
 
@@ -59,6 +63,9 @@ static long do_suspend(void)
 	}
 	platform_suspend();
 	pt_suspend();
+	/* Xen's system time: on the same host (a save and restore, or a
+	 * live migration to localhost) it runs on across the new domain. */
+	t0 = clock_ns();
 	unmap_shared_info();
 	start_info->store_mfn = to_pfn(start_info->store_mfn);
 	start_info->console.domU.mfn = to_pfn(start_info->console.domU.mfn);
@@ -86,10 +93,14 @@ static long do_suspend(void)
 	if (new_domain)
 		runtime_watch();
 	smp_check_due = true; /* the other vCPUs come up again after it */
-	printk("resumed (%s): start_info flags %#x, nr_pages %#lx, shared_info %#lx, p2m_cr3 %#lx\n",
-	       new_domain ? "new domain" : "cancelled", start_info->flags,
-	       start_info->nr_pages, start_info->shared_info,
+	pattern_due = pattern_armed();
+	printk("resumed (%s) after %lu ms suspended (guest clock): start_info flags %#x, "
+	       "nr_pages %#lx, shared_info %#lx, p2m_cr3 %#lx\n",
+	       new_domain ? "new domain" : "cancelled", (unsigned long)clock_ms_since(t0),
+	       start_info->flags, start_info->nr_pages, start_info->shared_info,
 	       (unsigned long)boot.shared_info->arch.p2m_cr3);
+	if (new_domain)
+		balloon_resume();
 	return rc;
 }
 
@@ -103,6 +114,9 @@ unsigned suspend_loop(unsigned failed)
 		return failed + 1;
 	}
 	runtime_init();
+	/* Nothing lost (pattern.h): from here on the pool's pages carry the
+	 * pattern of their pfn, checked after every resume. */
+	pattern_arm(balloon_ceiling());
 	printk("loop: waiting on control/shutdown\n");
 	for (;;) {
 		xs_wait_watch();

@@ -22,7 +22,8 @@
  * readers) are timed in thread CPU time, so that time spent descheduled
  * on a busy machine does not count; builds and updates, whose cost is
  * largely page faults and system calls, in wall-clock time. Lookup loops are generated per
- * implementation (no indirect call per lookup), add every result into a
+ * implementation (no indirect call per lookup), four times each at
+ * different code offsets (bench_lookup.c says why), add every result into a
  * sink that is printed, and read indices precomputed outside the timed
  * loop. An empty asm keeps the sink in a register on each iteration so
  * that no compiler vectorises one loop and not another.
@@ -40,6 +41,7 @@
 #include <stdio.h>
 
 #include "p2m/p2m.h"
+#include "platform/x86_pte.h"
 
 #define BENCH_GIB_PFNS ((uint64_t)1 << 18)   /* pfns per GiB of guest */
 #define BENCH_MAX_ROUNDS 32
@@ -110,7 +112,8 @@ struct bench_row {
 struct bench_target {
 	char name[64];
 	char detail[96];      /* what was compared */
-	double ratio;         /* measured */
+	double ratio;         /* measured (of medians) */
+	double min_ratio;     /* the same of the fastest rounds (<0: none) */
 	double limit;
 	bool at_most;         /* pass when ratio <= limit (else >=) */
 	bool pass;
@@ -143,6 +146,9 @@ void bench_target_add(struct bench_report *r, const char *name,
 		      bool at_most);
 /* The unit of the last target added (e.g. "KiB/GiB"). */
 void bench_target_unit(struct bench_report *r, const char *unit);
+/* The ratio of the last target added, taken between the fastest rounds
+ * (printed beside the verdict's ratio of medians; it decides nothing). */
+void bench_target_min(struct bench_report *r, double min_ratio);
 void bench_note_rss(struct bench_report *r);
 
 void bench_print_table(const struct bench_report *r, FILE *f);
@@ -208,10 +214,7 @@ static inline uint64_t bench_tree_raw(const struct bench_tree *t, uint64_t pfn)
 }
 
 /* linux: the list in a platform window plus a page-table model. */
-#define BENCH_PTE_PRESENT 0x1ull
-#define BENCH_PTE_RW      0x2ull
-#define BENCH_PTE_PSE     0x80ull
-#define BENCH_PTE_FRAME   0x000ffffffffff000ull
+/* Its PTE bits: platform/x86_pte.h. */
 
 struct bench_linux {
 	uint64_t *list;
@@ -291,9 +294,24 @@ struct bench_timed_plat {
 	struct p2m_platform inner;
 	uint64_t ns, calls;
 	uint64_t op_ns[BP_NOPS], op_calls[BP_NOPS];
+	/* Frames allocated minus freed through it, and their peak; a caller
+	 * may start both at what it holds (an initial list). */
+	int64_t frames, peak_frames;
 };
 void bench_plat_timed(struct bench_timed_plat *t, const struct p2m_platform *inner,
 		      struct p2m_platform *out);
+
+/* An initial list in frames of a hosted platform (hosted_list_new), as
+ * a guest's builder hands one over: the flat list copied in, for
+ * p2m_build_adopt. bench_list_free unmaps it and frees what is still
+ * the caller's (held: not adopted). */
+struct bench_list {
+	uint64_t *va;
+	xen_pfn_t *frames;
+	uint64_t pages;
+};
+int bench_list_new(void *host, const uint64_t *flat, uint64_t n, struct bench_list *bl);
+void bench_list_free(void *host, struct bench_list *bl, bool held);
 
 /* ours: libp2m over a fresh hosted platform, through a timed platform
  * (two clock reads per platform call; lookups make none). */

@@ -65,7 +65,7 @@ static unsigned va_idx(uintptr_t va, int level)
 
 static uint64_t pt_entry(uint64_t frame, uint64_t flags)
 {
-	return (frame << 12) | BENCH_PTE_PRESENT | flags;
+	return (frame << 12) | X86_PTE_PRESENT | flags;
 }
 
 /* The L2 entry (pointer) of the window holding va; tables exist from the
@@ -74,8 +74,8 @@ static uint64_t *l2_entry(struct bench_linux *l, uintptr_t va)
 {
 	uint64_t e = pt_page(l, l->pgd_frame)[va_idx(va, 4)];
 
-	e = pt_page(l, (e & BENCH_PTE_FRAME) >> 12)[va_idx(va, 3)];
-	return &pt_page(l, (e & BENCH_PTE_FRAME) >> 12)[va_idx(va, 2)];
+	e = pt_page(l, (e & X86_PTE_MFN_MASK) >> 12)[va_idx(va, 3)];
+	return &pt_page(l, (e & X86_PTE_MFN_MASK) >> 12)[va_idx(va, 2)];
 }
 
 uint64_t bench_linux_walk(const struct bench_linux *l, uint64_t pfn)
@@ -85,12 +85,12 @@ uint64_t bench_linux_walk(const struct bench_linux *l, uint64_t pfn)
 				     __ATOMIC_RELAXED);
 
 	for (int level = 3; level >= 1; level--) {
-		if (!(e & BENCH_PTE_PRESENT) || (e & BENCH_PTE_PSE))
+		if (!(e & X86_PTE_PRESENT) || (e & X86_PTE_PSE))
 			return 0;
-		e = __atomic_load_n(&pt_page(l, (e & BENCH_PTE_FRAME) >> 12)[va_idx(va, level)],
+		e = __atomic_load_n(&pt_page(l, (e & X86_PTE_MFN_MASK) >> 12)[va_idx(va, level)],
 				    __ATOMIC_RELAXED);
 	}
-	return (e & BENCH_PTE_PRESENT) ? e : 0;
+	return (e & X86_PTE_PRESENT) ? e : 0;
 }
 
 __attribute__((noinline))
@@ -103,7 +103,7 @@ uint64_t bench_linux_slow(const struct bench_linux *l, uint64_t pfn)
 	pte = bench_linux_walk(l, pfn);
 	if (!pte)
 		return P2M_INVALID;   /* Linux: BUG() */
-	if (((pte & BENCH_PTE_FRAME) >> 12) == l->identity_leaf)
+	if (((pte & X86_PTE_MFN_MASK) >> 12) == l->identity_leaf)
 		return p2m_identity_entry(pfn);
 	return __atomic_load_n(&l->list[pfn], __ATOMIC_RELAXED);
 }
@@ -193,7 +193,7 @@ static int set_window(struct bench_linux *l, uint64_t w, xen_pfn_t table,
 
 	if (rc)
 		return rc;
-	__atomic_store_n(l2_entry(l, va), pt_entry(l1, BENCH_PTE_RW), __ATOMIC_RELEASE);
+	__atomic_store_n(l2_entry(l, va), pt_entry(l1, X86_PTE_RW), __ATOMIC_RELEASE);
 	l->win_table[w] = private_table ? table : 0;
 	return 0;
 }
@@ -210,10 +210,10 @@ static int map_slots(struct bench_linux *l, uint64_t slot, size_t n,
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t a = va + i * 4096;
-		uint64_t l1 = (*l2_entry(l, a) & BENCH_PTE_FRAME) >> 12;
+		uint64_t l1 = (*l2_entry(l, a) & X86_PTE_MFN_MASK) >> 12;
 
 		__atomic_store_n(&pt_page(l, l1)[va_idx(a, 1)],
-				 pt_entry(mfns[i], rw ? BENCH_PTE_RW : 0), __ATOMIC_RELEASE);
+				 pt_entry(mfns[i], rw ? X86_PTE_RW : 0), __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -365,11 +365,11 @@ int bench_linux_build(struct bench_linux *l, const struct p2m_platform *plat,
 		uint64_t *e4 = &pt_page(l, l->pgd_frame)[va_idx(va, 4)];
 		uint64_t *e3;
 
-		if (!(*e4 & BENCH_PTE_PRESENT))
-			*e4 = pt_entry(pt_new(l), BENCH_PTE_RW);
-		e3 = &pt_page(l, (*e4 & BENCH_PTE_FRAME) >> 12)[va_idx(va, 3)];
-		if (!(*e3 & BENCH_PTE_PRESENT))
-			*e3 = pt_entry(pt_new(l), BENCH_PTE_RW);
+		if (!(*e4 & X86_PTE_PRESENT))
+			*e4 = pt_entry(pt_new(l), X86_PTE_RW);
+		e3 = &pt_page(l, (*e4 & X86_PTE_MFN_MASK) >> 12)[va_idx(va, 3)];
+		if (!(*e3 & X86_PTE_PRESENT))
+			*e3 = pt_entry(pt_new(l), X86_PTE_RW);
 	}
 	for (uint64_t w = 0; w < l->nwin; w++)
 		if ((rc = build_window(l, flat, n, w)))
@@ -417,7 +417,7 @@ bool bench_linux_set_fast(struct bench_linux *l, uint64_t pfn, uint64_t v)
 	if (safe_write(&l->list[pfn], v))
 		return true;
 	pte = bench_linux_walk(l, pfn);
-	frame = (pte & BENCH_PTE_FRAME) >> 12;
+	frame = (pte & X86_PTE_MFN_MASK) >> 12;
 	if (frame == l->missing_leaf)
 		return v == P2M_INVALID;
 	if (frame == l->identity_leaf)
@@ -435,7 +435,7 @@ static int alloc_entry(struct bench_linux *l, uint64_t pfn)
 	int rc;
 
 	if (__atomic_load_n(&l->win_table[w], __ATOMIC_ACQUIRE) == 0) {
-		uint64_t shared_l1 = (*l2_entry(l, wva) & BENCH_PTE_FRAME) >> 12;
+		uint64_t shared_l1 = (*l2_entry(l, wva) & X86_PTE_MFN_MASK) >> 12;
 		xen_pfn_t leaf = shared_l1 == l->identity_pte_frame ?
 				 l->identity_leaf : l->missing_leaf;
 
@@ -463,7 +463,7 @@ static int alloc_entry(struct bench_linux *l, uint64_t pfn)
 			return rc;
 	}
 	pte = bench_linux_walk(l, pfn);
-	frame = (pte & BENCH_PTE_FRAME) >> 12;
+	frame = (pte & X86_PTE_MFN_MASK) >> 12;
 	if (frame != l->missing_leaf && frame != l->identity_leaf)
 		return 0;
 	if ((rc = l->plat.alloc_frames(l->plat.ctx, 1, &mfn)))

@@ -8,10 +8,12 @@
  *   capacity a huge capacity (memory hotplug, a balloon's maximum) with a
  *            small RAM at its start
  *
- * ours is built and measured: the P2M's own frames (p2m_get_stats), the
- * process RSS it added (memfd pages mapped in the window and the meta
- * area) and the platform's overhead (copies backing shared windows,
- * page-table mirror), reported apart. linux and tree are modelled from
+ * ours is built and measured (p2m_build_adopt from the list in frames of
+ * the platform, as a guest builds): the P2M's own frames
+ * (p2m_get_stats), the process RSS it added over the list already in
+ * place (memfd pages mapped in the window and the meta area) and the
+ * platform's overhead (copies backing shared windows, page-table
+ * mirror), reported apart. linux and tree are modelled from
  * the same flat list (bench_linux_model_cost, bench_tree_model_bytes):
  * building them at 16 TiB would need the very memory the model predicts.
  * flat is 8 bytes per pfn of capacity.
@@ -40,10 +42,19 @@ static int ours_cost(const struct bench_layout *L, uint64_t build_n,
 	uint64_t rss0 = bench_rss_bytes();
 	int rc;
 
+	struct bench_list bl;
+
 	if ((rc = bench_ours_create(&o, capacity)))
 		return rc;
-	if ((rc = p2m_build(&o.p, L->flat, build_n))) {
-		fprintf(stderr, "p2m bench: memory: p2m_build: %s\n", p2m_last_error(&o.p));
+	/* The list in frames of the platform, adopted as a guest's is. */
+	if ((rc = bench_list_new(o.host, L->flat, build_n, &bl))) {
+		bench_ours_destroy(&o);
+		return rc;
+	}
+	rc = p2m_build_adopt(&o.p, bl.va, bl.frames, build_n);
+	bench_list_free(o.host, &bl, rc != 0);
+	if (rc) {
+		fprintf(stderr, "p2m bench: memory: p2m_build_adopt: %s\n", p2m_last_error(&o.p));
 		bench_ours_destroy(&o);
 		return rc;
 	}

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/bench.h"
@@ -48,6 +49,42 @@ int bench_ours_create(struct bench_ours *o, uint64_t capacity)
 	return rc;
 }
 
+int bench_list_new(void *host, const uint64_t *flat, uint64_t n, struct bench_list *bl)
+{
+	int rc;
+
+	bl->pages = (n + P2M_PER_PAGE - 1) / P2M_PER_PAGE;
+	bl->frames = malloc(bl->pages * sizeof(xen_pfn_t));
+	bl->va = NULL;
+	if (!bl->frames)
+		return -P2M_ENOMEM;
+	rc = hosted_list_new(host, bl->pages, bl->frames, &bl->va);
+	if (rc) {
+		fprintf(stderr, "p2m bench: initial list: %s\n", hosted_last_error(host));
+		free(bl->frames);
+		bl->frames = NULL;
+		return rc;
+	}
+	memcpy(bl->va, flat, n * sizeof(uint64_t));
+	return 0;
+}
+
+void bench_list_free(void *host, struct bench_list *bl, bool held)
+{
+	struct p2m_platform plat;
+
+	if (!bl->frames)
+		return;
+	if (held) {
+		hosted_platform(host, &plat);
+		plat.free_frames(plat.ctx, bl->pages, bl->frames);
+	}
+	hosted_list_unmap(host, bl->va, bl->pages);
+	free(bl->frames);
+	bl->frames = NULL;
+	bl->va = NULL;
+}
+
 void bench_ours_destroy(struct bench_ours *o)
 {
 	if (!o->host)
@@ -86,6 +123,12 @@ static int t_alloc(void *c, size_t n, xen_pfn_t *m)
 	int rc;
 
 	TIMED(BP_ALLOC, rc = t->inner.alloc_frames(t->inner.ctx, n, m));
+	if (rc == 0) {
+		int64_t now = __atomic_add_fetch(&t->frames, (int64_t)n, __ATOMIC_RELAXED);
+
+		if (now > t->peak_frames)
+			t->peak_frames = now;
+	}
 	return rc;
 }
 
@@ -94,6 +137,7 @@ static void t_free(void *c, size_t n, const xen_pfn_t *m)
 	struct bench_timed_plat *t = T(c);
 
 	TIMED(BP_FREE, t->inner.free_frames(t->inner.ctx, n, m));
+	__atomic_sub_fetch(&t->frames, (int64_t)n, __ATOMIC_RELAXED);
 }
 
 static void *t_map(void *c, xen_pfn_t m)

@@ -112,6 +112,7 @@ void bench_target_add(struct bench_report *r, const char *name,
 	copy(t->name, sizeof(t->name), name);
 	copy(t->detail, sizeof(t->detail), detail);
 	t->ratio = ratio;
+	t->min_ratio = -1;
 	t->limit = limit;
 	t->at_most = at_most;
 	t->pass = isfinite(ratio) && (at_most ? ratio <= limit : ratio >= limit);
@@ -122,6 +123,12 @@ void bench_target_unit(struct bench_report *r, const char *unit)
 {
 	if (r->ntargets)
 		copy(r->targets[r->ntargets - 1].unit, sizeof(r->targets[0].unit), unit);
+}
+
+void bench_target_min(struct bench_report *r, double min_ratio)
+{
+	if (r->ntargets)
+		r->targets[r->ntargets - 1].min_ratio = min_ratio;
 }
 
 void bench_note_rss(struct bench_report *r)
@@ -177,16 +184,20 @@ void bench_print_table(const struct bench_report *r, FILE *f)
 		fprintf(f, "%-34s %-7s %10s %8s %-12s %9s %-11s %s\n", row->workload, row->impl,
 			v, mn, row->unit, rate, row->rate_unit[0] ? row->rate_unit : "-", ratio);
 	}
-	fprintf(f, "\n== targets ==\n%-30s %-34s %13s %-16s %s\n", "target", "workload",
-		"measured", "limit", "verdict");
+	fprintf(f, "\n== targets ==\n%-30s %-34s %13s %8s %-16s %s\n", "target", "workload",
+		"measured", "of mins", "limit", "verdict");
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct bench_target *t = &r->targets[i];
-		char lim[32], val[32];
+		char lim[32], val[32], mn[32];
 
 		snprintf(lim, sizeof(lim), "%s %.2f%s", t->at_most ? "<=" : ">=", t->limit,
 			 strcmp(t->unit, "x") ? "" : "x");
 		snprintf(val, sizeof(val), "%.3f%s", t->ratio, t->unit);
-		fprintf(f, "%-30s %-34s %13s %-16s %s\n", t->name, t->detail, val, lim,
+		if (t->min_ratio >= 0)
+			snprintf(mn, sizeof(mn), "%.3f%s", t->min_ratio, t->unit);
+		else
+			snprintf(mn, sizeof(mn), "-");
+		fprintf(f, "%-30s %-34s %13s %8s %-16s %s\n", t->name, t->detail, val, mn, lim,
 			t->pass ? "PASS" : "SHORT");
 		pass += t->pass;
 	}
@@ -245,8 +256,12 @@ int bench_write_csv(const struct bench_report *r, const char *path)
 		csv_field(f, t->name, ",");
 		fprintf(f, "%.6g,", t->ratio);
 		csv_field(f, t->unit, "");
-		fprintf(f, ",,,%.6g,,%s%.6g,%s,\n", t->ratio, t->at_most ? "<=" : ">=", t->limit,
+		fprintf(f, ",,,%.6g,,%s%.6g,%s,", t->ratio, t->at_most ? "<=" : ">=", t->limit,
 			t->pass ? "PASS" : "SHORT");
+		if (t->min_ratio >= 0)
+			fprintf(f, "%.6g\n", t->min_ratio);
+		else
+			fprintf(f, "\n");
 	}
 	if (fclose(f)) {
 		perror(path);
@@ -302,6 +317,11 @@ int bench_write_json(const struct bench_report *r, const struct bench_opts *o,
 		fprintf(f, "    {\"target\": \"%s\", \"workload\": \"%s\", \"ratio\": ", t->name,
 			t->detail);
 		json_num(f, t->ratio);
+		fprintf(f, ", \"min_ratio\": ");
+		if (t->min_ratio >= 0)
+			json_num(f, t->min_ratio);
+		else
+			fprintf(f, "null");
 		fprintf(f, ", \"unit\": \"%s\", \"limit\": %.6g, \"at_most\": %s, \"verdict\": \"%s\"}%s\n",
 			t->unit, t->limit, t->at_most ? "true" : "false", t->pass ? "PASS" : "SHORT",
 			i + 1 < r->ntargets ? "," : "");

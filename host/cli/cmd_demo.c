@@ -8,9 +8,12 @@
  * (missing, but covered by max_pfn); then missing pfns up to the capacity.
  * RAM pfns get mfns from a separate numeric range (RAM_MFN_BASE), not
  * frames of the platform: the guest's RAM costs nothing here, only the
- * P2M does. The initial list is a flat array (as Xen hands a guest), built
- * into the P2M with p2m_build(), checked entry by entry and run by run,
- * published into a struct arch_shared_info, and freed.
+ * P2M does. The initial list is laid out as Xen hands it to a guest: in
+ * frames of the platform, mapped at one address. p2m_build_adopt() makes
+ * its pages the P2M's leaves (uniform ones go back to the platform); the
+ * P2M is checked entry by entry against the layout and run by run,
+ * published into a struct arch_shared_info, and the list's old mapping
+ * dropped.
  *
  * Memory figures: libp2m's statistics, the platform's frames (the memfd's
  * blocks are the physical truth) and the process's VmRSS before and after.
@@ -250,14 +253,20 @@ static uint64_t expected_entry(const struct demo *d, uint64_t pfn, uint64_t *nex
 	return RAM_MFN_BASE + (*next_ram)++;
 }
 
-/* The initial list, in its own mapping so that it can be freed whole. */
-static uint64_t *initial_list(const struct demo *d)
+/* The initial list as Xen's builder hands one over: in frames of the
+ * platform (hosted_list_new), mapped at one address, written there. */
+static uint64_t *initial_list(const struct demo *d, struct hosted *h, xen_pfn_t **frames)
 {
-	uint64_t *list, next = 0;
+	uint64_t pages = (d->n + P2M_PER_PAGE - 1) / P2M_PER_PAGE, *list, next = 0;
 
-	list = mmap(NULL, d->n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (list == MAP_FAILED)
+	*frames = malloc(pages * sizeof(xen_pfn_t));
+	if (!*frames)
 		return NULL;
+	if (hosted_list_new(h, pages, *frames, &list)) {
+		free(*frames);
+		*frames = NULL;
+		return NULL;
+	}
 	for (uint64_t pfn = 0; pfn < d->n; pfn++)
 		list[pfn] = expected_entry(d, pfn, &next);
 	return list;
@@ -313,18 +322,20 @@ static int check_run(void *arg, uint64_t start, uint64_t end, enum p2m_run_kind 
 	return 0;
 }
 
-static int check(const struct demo *d, const struct p2m *p, const uint64_t *list)
+/* The list was adopted (its pages are the P2M's now): the entries are
+ * compared with the layout itself. */
+static int check(const struct demo *d, const struct p2m *p)
 {
 	struct run_check c = { .d = d };
-	uint64_t bad = 0;
+	uint64_t bad = 0, next = 0;
 
 	for (uint64_t pfn = 0; pfn < d->n; pfn++) {
-		uint64_t e = p2m_raw(p, pfn);
+		uint64_t e = p2m_raw(p, pfn), want = expected_entry(d, pfn, &next);
 
-		if (e != list[pfn] && !bad++)
+		if (e != want && !bad++)
 			fprintf(stderr, "p2m demo: check: pfn %#llx reads %#llx, expected %#llx\n",
 				(unsigned long long)pfn, (unsigned long long)e,
-				(unsigned long long)list[pfn]);
+				(unsigned long long)want);
 	}
 	p2m_for_each_run(p, 0, p->capacity, check_run, &c);
 	if (c.bad)
@@ -452,50 +463,55 @@ static int run(struct demo *d)
 	struct p2m_platform plat;
 	struct arch_shared_info arch;
 	struct p2m p;
-	uint64_t *list;
+	uint64_t *list, pages = (d->n + P2M_PER_PAGE - 1) / P2M_PER_PAGE;
+	xen_pfn_t *frames = NULL;
 	int64_t rss0, rss1, rss2, rss3, shm;
 	char err[256];
 	int rc, status = 0;
+	bool held = true;
 
 	print_guest(d);
 	rss0 = proc_status_kib("VmRSS");
-	list = initial_list(d);
-	if (!list) {
-		fprintf(stderr, "p2m demo: no memory for the initial list of %#llx entries\n",
-			(unsigned long long)d->n);
-		return 1;
-	}
-	rss1 = proc_status_kib("VmRSS");
 	h = hosted_create(NULL, err, sizeof(err));
 	if (!h) {
 		fprintf(stderr, "p2m demo: %s\n", err);
-		munmap(list, d->n * 8);
 		return 1;
 	}
 	hosted_platform(h, &plat);
+	list = initial_list(d, h, &frames);
+	if (!list) {
+		fprintf(stderr, "p2m demo: no frames for the initial list of %#llx entries: %s\n",
+			(unsigned long long)d->n, hosted_last_error(h));
+		hosted_destroy(h);
+		return 1;
+	}
+	rss1 = proc_status_kib("VmRSS");
 	memset(&p, 0, sizeof(p));
 	rc = p2m_create(&p, &plat, d->cap_pfns, d->tree);
 	if (rc) {
 		fprintf(stderr, "p2m demo: p2m_create: %s: %s\n", p2m_strerror(rc), p2m_last_error(&p));
 		fprintf(stderr, "p2m demo: platform: %s\n", hosted_last_error(h));
-		munmap(list, d->n * 8);
-		hosted_destroy(h);
-		return 1;
+		status = 1;
+		goto out;
 	}
-	rc = p2m_build(&p, list, d->n);
+	/* The list's pages become the P2M's leaves; uniform ones are freed. */
+	rc = p2m_build_adopt(&p, list, frames, d->n);
 	if (rc) {
-		fprintf(stderr, "p2m demo: p2m_build: %s: %s\n", p2m_strerror(rc), p2m_last_error(&p));
+		fprintf(stderr, "p2m demo: p2m_build_adopt: %s: %s\n", p2m_strerror(rc),
+			p2m_last_error(&p));
 		fprintf(stderr, "p2m demo: platform: %s\n", hosted_last_error(h));
 		status = 1;
 		goto out;
 	}
+	held = false;
 	p2m_cover(&p, d->extra_end);
 	memset(&arch, 0, sizeof(arch));
 	p2m_publish(&p, &arch, !d->tree);
-	if (check(d, &p, list))
+	if (check(d, &p))
 		status = 1;
 	rss2 = proc_status_kib("VmRSS");
-	munmap(list, d->n * 8);
+	/* Drop the old mapping, as a guest drops Xen's. */
+	hosted_list_unmap(h, list, pages);
 	list = NULL;
 	rss3 = proc_status_kib("VmRSS");
 	shm = proc_status_kib("RssShmem");
@@ -511,14 +527,19 @@ static int run(struct demo *d)
 	printf("\nprocess memory (VmRSS):\n");
 	print_rss("before", rss0, -1);
 	print_rss("with the initial list", rss1, rss0);
-	print_rss("after p2m_build and the check", rss2, rss1);
-	print_rss("after freeing the initial list", rss3, rss0);
-	printf("  RSS delta over the build (list freed): %.2f MiB, of which shared memory (memfd) %.2f MiB\n",
+	print_rss("after p2m_build_adopt and the check", rss2, rss1);
+	print_rss("after unmapping the initial list", rss3, rss0);
+	printf("  RSS delta over the build (list adopted, its old mapping gone): %.2f MiB, "
+	       "of which shared memory (memfd) %.2f MiB\n",
 	       (double)(rss3 - rss0) / 1024, (double)shm / 1024);
 	p2m_unpublish(&p);
 out:
-	if (list)
-		munmap(list, d->n * 8);
+	if (list) {
+		if (held)
+			plat.free_frames(plat.ctx, pages, frames);
+		hosted_list_unmap(h, list, pages);
+	}
+	free(frames);
 	p2m_destroy(&p);
 	hosted_destroy(h);
 	return status;

@@ -337,7 +337,7 @@ static int build_hosted(const struct p2m_e820_plan *p, bool dump)
 	struct p2m_stats st;
 	struct p2m pm;
 	char err[256], sz[32];
-	uint64_t cap = (p->end + (1u << 18) - 1) & ~(uint64_t)((1u << 18) - 1);
+	uint64_t cap = p2m_window_pfn(p2m_windows_for(p->end));
 	int rc;
 
 	h = hosted_create(NULL, err, sizeof(err));

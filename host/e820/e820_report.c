@@ -8,8 +8,8 @@
 #include "e820/e820_report.h"
 #include "p2m/entry.h"
 
-#define SLOT ((uint64_t)512)
-#define WIN  ((uint64_t)1 << 18)
+#define SLOT P2M_PER_PAGE     /* pfns of a slot (2 MiB) */
+#define WIN  P2M_PER_WINDOW   /* pfns of a window (1 GiB) */
 
 enum p2m_kind plan_category_kind(enum p2m_e820_category c)
 {

@@ -42,18 +42,18 @@ xen_pfn_t hp_in(struct hosted *h, xen_pfn_t ext)
 
 uint64_t hp_pte_in(struct hosted *h, uint64_t pte)
 {
-	if (!h->namer.page_of || !(pte & P2M_PTE_PRESENT))
+	if (!h->namer.page_of || !(pte & X86_PTE_PRESENT))
 		return pte;
-	return (pte & ~P2M_PTE_MFN_MASK) |
-	       ((uint64_t)hp_in(h, (pte & P2M_PTE_MFN_MASK) >> 12) << 12);
+	return (pte & ~X86_PTE_MFN_MASK) |
+	       ((uint64_t)hp_in(h, (pte & X86_PTE_MFN_MASK) >> 12) << 12);
 }
 
 uint64_t hp_pte_ext(const struct hosted *h, uint64_t pte)
 {
-	if (!h->namer.page_of || !(pte & P2M_PTE_PRESENT))
+	if (!h->namer.page_of || !(pte & X86_PTE_PRESENT))
 		return pte;
-	return (pte & ~P2M_PTE_MFN_MASK) |
-	       ((uint64_t)hp_ext(h, (pte & P2M_PTE_MFN_MASK) >> 12) << 12);
+	return (pte & ~X86_PTE_MFN_MASK) |
+	       ((uint64_t)hp_ext(h, (pte & X86_PTE_MFN_MASK) >> 12) << 12);
 }
 
 /* n frames, all or none; contiguous asks for consecutive mfns (runs).
@@ -135,48 +135,57 @@ static void punch(struct hosted *h, uint64_t first, uint64_t n)
 			strerror(errno));
 }
 
+/* One page back to the free list; its punch joins the pending run
+ * [*first, *first + *len), which is punched when the page does not
+ * continue it (and by the caller at the end). */
+static void free_one_locked(struct hosted *h, uint64_t off, uint64_t *first, uint64_t *len)
+{
+	if (h->nfree == h->capfree) {
+		uint64_t cap = h->capfree ? h->capfree * 2 : 1024;
+		uint64_t *fl = realloc(h->freelist, cap * sizeof(*fl));
+
+		if (!fl) {
+			/* Keep the frame allocated rather than lose it. */
+			hp_fail(h, -P2M_ENOMEM, "hosted platform: no memory for the free list");
+			return;
+		}
+		h->freelist = fl;
+		h->capfree = cap;
+	}
+	h->frames[off] = (struct hp_frame){ 0, 0 };
+	if (h->namer.page_of && h->ext[off]) {
+		h->namer.unname(h->namer.ctx, off, h->ext[off]);
+		h->ext[off] = 0;
+	}
+	h->freelist[h->nfree++] = off;
+	if (*len && off == *first + *len) {
+		(*len)++;
+		return;
+	}
+	if (*len)
+		punch(h, *first, *len);
+	*first = off;
+	*len = 1;
+}
+
 /* Frees and punches, merging consecutive pages into one fallocate. */
 void hp_free_locked(struct hosted *h, uint64_t n, const xen_pfn_t *mfns)
 {
 	uint64_t run_first = 0, run_len = 0;
 
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t off = hp_off(h, mfns[i]);
-
-		if (h->nfree == h->capfree) {
-			uint64_t cap = h->capfree ? h->capfree * 2 : 1024;
-			uint64_t *fl = realloc(h->freelist, cap * sizeof(*fl));
-
-			if (!fl) {
-				/* Keep the frame allocated rather than lose it. */
-				hp_fail(h, -P2M_ENOMEM, "hosted platform: no memory for the free list");
-				continue;
-			}
-			h->freelist = fl;
-			h->capfree = cap;
-		}
-		h->frames[off] = (struct hp_frame){ 0, 0 };
-		if (h->namer.page_of && h->ext[off]) {
-			h->namer.unname(h->namer.ctx, off, h->ext[off]);
-			h->ext[off] = 0;
-		}
-		h->freelist[h->nfree++] = off;
-		if (run_len && off == run_first + run_len) {
-			run_len++;
-			continue;
-		}
-		if (run_len)
-			punch(h, run_first, run_len);
-		run_first = off;
-		run_len = 1;
-	}
+	for (uint64_t i = 0; i < n; i++)
+		free_one_locked(h, hp_off(h, mfns[i]), &run_first, &run_len);
 	if (run_len)
 		punch(h, run_first, run_len);
 }
 
+/* Each frame is checked and freed at once (a repeat is then refused);
+ * consecutive pages share one fallocate (a build gives back runs of a
+ * list's pages). */
 static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 {
 	struct hosted *h = ctx;
+	uint64_t run_first = 0, run_len = 0;
 
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < n; i++) {
@@ -199,9 +208,11 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 				(unsigned long long)mfns[i], f->refs);
 		if (f->flags & HF_HAS_RUN)
 			hp_leaf_freed(h, in);
-		hp_free_locked(h, 1, &in);
+		free_one_locked(h, hp_off(h, in), &run_first, &run_len);
 		h->live--;
 	}
+	if (run_len)
+		punch(h, run_first, run_len);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -269,6 +280,43 @@ static void frame_unmap(void *ctx, void *va)
 	}
 	/* The page stays in the memfd; only this view's PTE goes. */
 	madvise(p, HP_PAGE, MADV_DONTNEED);
+}
+
+/* An initial list as a guest's builder hands one over: consecutive
+ * frames, one mapping of their memfd pages (see hosted.h). */
+int hosted_list_new(struct hosted *h, uint64_t nframes, xen_pfn_t *mfns, uint64_t **va)
+{
+	void *m;
+	int rc;
+
+	*va = NULL;
+	pthread_mutex_lock(&h->mu);
+	/* Consecutive frames are runs there, which get no mfn of the domain. */
+	if (h->namer.page_of)
+		rc = hp_fail(h, -P2M_EINVAL, "hosted platform: hosted_list_new is not for the simulated-domain mode");
+	else
+		rc = hp_alloc_locked(h, nframes, mfns, 1, 0);
+	if (rc == 0) {
+		m = mmap(NULL, nframes * HP_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
+			 (off_t)(hp_off(h, mfns[0]) * HP_PAGE));
+		if (m == MAP_FAILED) {
+			rc = hp_fail(h, -P2M_ENOMEM, "hosted platform: mapping a list of %llu frames: %s",
+				     (unsigned long long)nframes, strerror(errno));
+			hp_free_locked(h, nframes, mfns);
+		} else {
+			h->live += nframes;
+			*va = m;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+void hosted_list_unmap(struct hosted *h, uint64_t *va, uint64_t nframes)
+{
+	(void)h;
+	if (va)
+		munmap(va, nframes * HP_PAGE);
 }
 
 int hp_pread(struct hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,

@@ -59,6 +59,7 @@
 #include <stdint.h>
 
 #include "p2m/platform.h"
+#include "platform/x86_pte.h"   /* the PTE bits the mirror writes */
 
 #define HOSTED_MFN_BASE      ((xen_pfn_t)0x100000)
 #define HOSTED_MAX_FRAMES    ((uint64_t)1 << 24)   /* 64 GiB of memfd */
@@ -66,13 +67,6 @@
 /* Mappings left to the rest of the process (malloc, stacks, libraries). */
 #define HOSTED_MAP_MARGIN    256
 
-/* x86-64 PTE bits the mirror writes. */
-#define P2M_PTE_PRESENT   ((uint64_t)1 << 0)
-#define P2M_PTE_RW        ((uint64_t)1 << 1)
-#define P2M_PTE_USER      ((uint64_t)1 << 2)
-#define P2M_PTE_ACCESSED  ((uint64_t)1 << 5)
-#define P2M_PTE_PSE       ((uint64_t)1 << 7)
-#define P2M_PTE_MFN_MASK  ((uint64_t)0x000ffffffffff000)
 
 /*
  * Simulated-domain mode (host/sim/). By default a frame's mfn is mfn_base
@@ -171,6 +165,19 @@ int hosted_read_pte(struct hosted *h, xen_pfn_t table,
  * live frame), -P2M_EINVAL for a PSE entry. */
 int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
 			 uint64_t *pte);
+
+/*
+ * An initial list in frames of the platform, as a guest's builder hands
+ * one over (for p2m_build_adopt): nframes frames with consecutive mfns
+ * (mfns[i] = mfns[0] + i), allocated like alloc_frames() ones, and mapped
+ * read-write at one fresh address *va, page i at *va + 512 i. The frames
+ * are freed by free_frames() (by libp2m once it adopted them), the
+ * mapping by hosted_list_unmap() (a frame freed meanwhile reads zero
+ * there). Counted in live_frames; not subject to failure injection.
+ * Refused (-P2M_EINVAL) in the simulated-domain mode (a namer).
+ */
+int hosted_list_new(struct hosted *h, uint64_t nframes, xen_pfn_t *mfns, uint64_t **va);
+void hosted_list_unmap(struct hosted *h, uint64_t *va, uint64_t nframes);
 
 /* Is mfn a frame of this platform (memfd page, allocated)? */
 bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn);

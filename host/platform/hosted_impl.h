@@ -22,7 +22,7 @@
 #define HP_SLOTS 512u
 #define HP_WINDOW_BYTES ((uint64_t)HP_PAGE * HP_SLOTS)   /* 2 MiB */
 #define HP_L2_SPAN ((uint64_t)HP_WINDOW_BYTES * 512)     /* 1 GiB */
-#define HP_PT_FLAGS (P2M_PTE_PRESENT | P2M_PTE_RW | P2M_PTE_USER | P2M_PTE_ACCESSED)
+#define HP_PT_FLAGS (X86_PTE_PRESENT | X86_PTE_RW | X86_PTE_USER | X86_PTE_ACCESSED)
 #define HP_NONE UINT64_MAX
 
 /* Per memfd page. */

@@ -62,8 +62,8 @@ static int child(struct hosted *h, xen_pfn_t parent, unsigned i,
 
 	if (rc)
 		return rc;
-	if (pte & P2M_PTE_PRESENT) {
-		*out = (pte & P2M_PTE_MFN_MASK) >> 12;
+	if (pte & X86_PTE_PRESENT) {
+		*out = (pte & X86_PTE_MFN_MASK) >> 12;
 		return 0;
 	}
 	rc = new_table(h, out);
@@ -84,14 +84,14 @@ static int l2_of(struct hosted *h, uint64_t va, xen_pfn_t *l2)
 
 	if (rc)
 		return rc;
-	if (!(pte & P2M_PTE_PRESENT))
+	if (!(pte & X86_PTE_PRESENT))
 		return -P2M_ERANGE;
-	rc = hp_read_pte_locked(h, (pte & P2M_PTE_MFN_MASK) >> 12, idx(va, 3), &pte);
+	rc = hp_read_pte_locked(h, (pte & X86_PTE_MFN_MASK) >> 12, idx(va, 3), &pte);
 	if (rc)
 		return rc;
-	if (!(pte & P2M_PTE_PRESENT))
+	if (!(pte & X86_PTE_PRESENT))
 		return -P2M_ERANGE;
-	*l2 = (pte & P2M_PTE_MFN_MASK) >> 12;
+	*l2 = (pte & X86_PTE_MFN_MASK) >> 12;
 	return 0;
 }
 
@@ -128,12 +128,12 @@ void hp_pt_uncover(struct hosted *h, uint64_t va, uint64_t bytes)
 		uint64_t l4e, l3e;
 		xen_pfn_t l3, l2;
 
-		if (hp_read_pte_locked(h, h->root, idx(a, 4), &l4e) || !(l4e & P2M_PTE_PRESENT))
+		if (hp_read_pte_locked(h, h->root, idx(a, 4), &l4e) || !(l4e & X86_PTE_PRESENT))
 			continue;
-		l3 = (l4e & P2M_PTE_MFN_MASK) >> 12;
-		if (hp_read_pte_locked(h, l3, idx(a, 3), &l3e) || !(l3e & P2M_PTE_PRESENT))
+		l3 = (l4e & X86_PTE_MFN_MASK) >> 12;
+		if (hp_read_pte_locked(h, l3, idx(a, 3), &l3e) || !(l3e & X86_PTE_PRESENT))
 			continue;
-		l2 = (l3e & P2M_PTE_MFN_MASK) >> 12;
+		l2 = (l3e & X86_PTE_MFN_MASK) >> 12;
 		for (uint64_t w = a; w < a + HP_L2_SPAN; w += HP_WINDOW_BYTES)
 			if (w >= va && w < va + bytes)
 				hp_write_pte_locked(h, l2, idx(w, 2), 0);
@@ -191,17 +191,17 @@ int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
 		rc = hp_read_pte_locked(h, t, idx(va, level), &pte);
 		if (rc)
 			break;
-		if (!(pte & P2M_PTE_PRESENT)) {
+		if (!(pte & X86_PTE_PRESENT)) {
 			rc = hp_fail(h, -P2M_ERANGE, "hosted platform: %#llx: L%d entry %u of table %#llx is not present",
 				     (unsigned long long)va, level, idx(va, level), (unsigned long long)t);
 			break;
 		}
-		if (level > 1 && (pte & P2M_PTE_PSE)) {
+		if (level > 1 && (pte & X86_PTE_PSE)) {
 			rc = hp_fail(h, -P2M_EINVAL, "hosted platform: %#llx: L%d entry is a superpage",
 				     (unsigned long long)va, level);
 			break;
 		}
-		t = (pte & P2M_PTE_MFN_MASK) >> 12;
+		t = (pte & X86_PTE_MFN_MASK) >> 12;
 		if (!hp_valid_mfn(h, t)) {
 			rc = hp_fail(h, -P2M_ERANGE, "hosted platform: %#llx: L%d entry names mfn %#llx, not a live frame",
 				     (unsigned long long)va, level, (unsigned long long)hp_ext(h, t));

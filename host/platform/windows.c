@@ -64,11 +64,11 @@ static void backing(struct hosted *h, xen_pfn_t table, int run,
 			b[i] = HP_NONE;
 		else if (run >= 0 && BIT(bits, i))
 			b[i] = (h->runs[run].first + i) << 1;
-		else if (!(l1[i] & P2M_PTE_PRESENT))
+		else if (!(l1[i] & X86_PTE_PRESENT))
 			b[i] = HP_NONE;
 		else
-			b[i] = (hp_off(h, hp_in(h, (l1[i] & P2M_PTE_MFN_MASK) >> 12)) << 1) |
-			       !!(l1[i] & P2M_PTE_RW);
+			b[i] = (hp_off(h, hp_in(h, (l1[i] & X86_PTE_MFN_MASK) >> 12)) << 1) |
+			       !!(l1[i] & X86_PTE_RW);
 	}
 }
 
@@ -363,7 +363,7 @@ int hp_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 			     (unsigned long long)table_ext);
 	if (rc == 0) {
 		for (unsigned i = 0; i < HP_SLOTS; i++)
-			l1[i] = ((uint64_t)leaf_ext << 12) | P2M_PTE_PRESENT | P2M_PTE_USER | P2M_PTE_ACCESSED;
+			l1[i] = ((uint64_t)leaf_ext << 12) | X86_PTE_PRESENT | X86_PTE_USER | X86_PTE_ACCESSED;
 		rc = hp_pwrite(h, table, 0, l1, sizeof(l1));
 	}
 	if (rc == 0)
@@ -431,14 +431,14 @@ static int set_window_locked(struct hosted *h, void *va, xen_pfn_t table)
 	if (rc)
 		goto out;
 	for (unsigned i = 0; i < HP_SLOTS; i++)
-		if (p->l1[i] != p->l1[0] || (p->l1[i] & P2M_PTE_RW) || !(p->l1[i] & P2M_PTE_PRESENT))
+		if (p->l1[i] != p->l1[0] || (p->l1[i] & X86_PTE_RW) || !(p->l1[i] & X86_PTE_PRESENT))
 			uniform = 0;
 	p->table = table;
 	p->run = -1;
 	p->pte_lo = p->pte_hi = 0;
 	memset(p->bits, 0, sizeof(p->bits));
 	if (uniform && !h->alias) {
-		rc = run_get(h, hp_in(h, (p->l1[0] & P2M_PTE_MFN_MASK) >> 12), &p->run);
+		rc = run_get(h, hp_in(h, (p->l1[0] & X86_PTE_MFN_MASK) >> 12), &p->run);
 		if (rc)
 			goto out;
 		memset(p->bits, 0xff, sizeof(p->bits));
@@ -528,8 +528,8 @@ static int map_frames_locked(struct hosted *h, void *va, size_t n,
 		for (uint64_t i = lo; i < end; i++) {
 			xen_pfn_t m = mfns[(wva + i * HP_PAGE - a) / HP_PAGE];
 
-			p->l1[i] = ((uint64_t)hp_ext(h, m) << 12) | P2M_PTE_PRESENT | P2M_PTE_USER |
-				   P2M_PTE_ACCESSED | ((flags & P2M_MAP_RW) ? P2M_PTE_RW : 0);
+			p->l1[i] = ((uint64_t)hp_ext(h, m) << 12) | X86_PTE_PRESENT | X86_PTE_USER |
+				   X86_PTE_ACCESSED | ((flags & P2M_MAP_RW) ? X86_PTE_RW : 0);
 			p->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
 		}
 		p->run = w->run;

@@ -611,14 +611,14 @@ static int localise(void *ctx, xen_pfn_t mfn)
 	if (hosted_read_frame(s->h, mfn, t))
 		return fail(s, "restore: page table %#llx: %s", (unsigned long long)mfn, hosted_last_error(s->h));
 	for (unsigned i = 0; i < 512; i++)
-		if (t[i] & P2M_PTE_PRESENT) {
-			uint64_t m = renumber(s, (t[i] & P2M_PTE_MFN_MASK) >> 12);
+		if (t[i] & X86_PTE_PRESENT) {
+			uint64_t m = renumber(s, (t[i] & X86_PTE_MFN_MASK) >> 12);
 
 			if (m == SIM_NONE)
 				return fail(s, "restore: page table %#llx entry %u names %#llx, no frame of the domain",
 					    (unsigned long long)mfn, i,
-					    (unsigned long long)((t[i] & P2M_PTE_MFN_MASK) >> 12));
-			t[i] = (t[i] & ~P2M_PTE_MFN_MASK) | (m << 12);
+					    (unsigned long long)((t[i] & X86_PTE_MFN_MASK) >> 12));
+			t[i] = (t[i] & ~X86_PTE_MFN_MASK) | (m << 12);
 		}
 	if (hosted_write_frame(s->h, mfn, t))
 		return fail(s, "restore: page table %#llx: %s", (unsigned long long)mfn, hosted_last_error(s->h));

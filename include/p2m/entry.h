@@ -26,16 +26,78 @@
 /* Machine frames are below 2^40 (52-bit physical addresses). */
 #define P2M_MFN_LIMIT     ((uint64_t)1 << 40)
 
+/*
+ * Geometry: pfn -> slot -> window. A slot is one 4 KiB page of the list
+ * (512 entries, 2 MiB of guest); a window is 512 slots (2 MiB of list VA,
+ * 1 GiB of guest), mapped by one page-table page. Go between the three
+ * with the functions below, never with a bare shift: a slot's window is
+ * slot >> P2M_SLOTS_SHIFT, not slot >> P2M_SLOT_SHIFT (both are 9 today,
+ * which is how the two came to be mixed up).
+ */
 #define P2M_PAGE_SHIFT    12
 #define P2M_PAGE_SIZE     ((uint64_t)1 << P2M_PAGE_SHIFT)
 /* Entries per list page: one "slot" of the list covers 2 MiB of guest. */
 #define P2M_SLOT_SHIFT    9
 #define P2M_PER_PAGE      ((uint64_t)1 << P2M_SLOT_SHIFT)
+/* Slots per window: one page-table page maps 512 list pages. */
+#define P2M_SLOTS_SHIFT   9
+#define P2M_SLOTS_PER_WINDOW ((uint64_t)1 << P2M_SLOTS_SHIFT)
 /* Entries per "window": 512 list pages = one page-table page = 1 GiB. */
-#define P2M_WINDOW_SHIFT  18
+#define P2M_WINDOW_SHIFT  (P2M_SLOT_SHIFT + P2M_SLOTS_SHIFT)
 #define P2M_PER_WINDOW    ((uint64_t)1 << P2M_WINDOW_SHIFT)
+/* Bytes of list VA per window (2 MiB, what one page-table page maps). */
+#define P2M_WINDOW_BYTES  (P2M_PAGE_SIZE << P2M_SLOTS_SHIFT)
 /* The 3-level tool tree reaches 512^3 pfns = 512 GiB. */
 #define P2M_TREE_PFNS     ((uint64_t)1 << 27)
+
+/* The slot and the window of a pfn. */
+static inline uint64_t p2m_pfn_slot(uint64_t pfn)
+{
+	return pfn >> P2M_SLOT_SHIFT;
+}
+
+static inline uint64_t p2m_pfn_window(uint64_t pfn)
+{
+	return pfn >> P2M_WINDOW_SHIFT;
+}
+
+/* The window of a slot, and the slot's index in it (0..511). */
+static inline uint64_t p2m_slot_window(uint64_t slot)
+{
+	return slot >> P2M_SLOTS_SHIFT;
+}
+
+static inline unsigned p2m_slot_index(uint64_t slot)
+{
+	return (unsigned)(slot & (P2M_SLOTS_PER_WINDOW - 1));
+}
+
+/* The first pfn of a slot; the first slot and the first pfn of a window. */
+static inline uint64_t p2m_slot_pfn(uint64_t slot)
+{
+	return slot << P2M_SLOT_SHIFT;
+}
+
+static inline uint64_t p2m_window_slot(uint64_t w)
+{
+	return w << P2M_SLOTS_SHIFT;
+}
+
+static inline uint64_t p2m_window_pfn(uint64_t w)
+{
+	return w << P2M_WINDOW_SHIFT;
+}
+
+/* How many slots and windows the pfns [0, n) touch. */
+static inline uint64_t p2m_slots_for(uint64_t n)
+{
+	return (n + P2M_PER_PAGE - 1) >> P2M_SLOT_SHIFT;
+}
+
+static inline uint64_t p2m_windows_for(uint64_t n)
+{
+	return (n + P2M_PER_WINDOW - 1) >> P2M_WINDOW_SHIFT;
+}
 
 enum p2m_kind {
 	P2M_KIND_RAM = 0,

@@ -7,13 +7,15 @@
  *
  * Words. A slot is one 4 KiB page of the list (512 entries, 2 MiB of
  * guest); a window is 512 slots (2 MiB of list VA, 1 GiB of guest),
- * mapped by one page-table page, its table. Kinds (enum p2m_slot_kind):
+ * mapped by one page-table page, its table. The conversions between
+ * pfns, slots and windows have names (p2m_pfn_slot(), p2m_slot_window(),
+ * p2m_window_slot(), ...: include/p2m/entry.h). Kinds (enum p2m_slot_kind):
  * PRIVATE (a leaf of its own), MISSING, IDENTITY.
  *
  * The reservation. p2m_create() reserves one range of virtual space
  * through the platform (1 GiB aligned) and lays it out as
  *
- *   base = list                                              base + reserved
+ *   base = list               meta_base                      base + reserved
  *   +-------------------------+--------+----------+------+-----------------+
  *   | list                    | kinds  | windows  | top  | mids            |
  *   | 8 bytes per pfn, window | 1 byte | 1 struct | one  | one page of VA  |
@@ -21,7 +23,10 @@
  *   +-------------------------+--------+----------+------+-----------------+
  *   |<----- list windows ---->|<------ meta windows (own tables) -------->|
  *
- * (each part rounded up to whole pages, the total to whole windows).
+ * (each part rounded up to whole pages, the total to whole windows; the
+ * meta area starts at meta_base(), list + capacity, lib/internal.h).
+ * While it runs, p2m_create() also holds a one-window scratch
+ * reservation in which it builds the meta chain (lib/create.c).
  * kinds, windows and top are mapped read-write at creation; window w's
  * slot in mids shows its frame list while w is private and the shared
  * missing leaf, read-only, while it is shared. The meta windows get
@@ -33,12 +38,12 @@
  *
  *   list + pfn (VA)
  *     |
- *     v  window w = pfn >> 18
+ *     v  window w = p2m_pfn_window(pfn)       (pfn >> 18)
  *   windows[w].table == 0:  shared window of kind k (k = kinds[first slot])
  *     |   shared_table[k] --(512 read-only PTEs)--> shared_leaf[k]: all ~0
  *     |
  *   windows[w].table != 0:  private window, its own table
- *         |  slot s = pfn >> 9
+ *         |  slot s = p2m_pfn_slot(pfn)     (pfn >> 9)
  *         +-- kinds[s] == PRIVATE:  its own leaf, read-write, 512 entries
  *         +-- kinds[s] == k:        shared_leaf[k], read-only, all ~0
  *
@@ -92,9 +97,10 @@
  *     p2m_create() has returned and until p2m_destroy()): every
  *     mapping change of the list or of mids, kinds[] bytes, windows[]
  *     records (table last, release), frame-list entries, top[] and the
- *     nr_private_* / nr_mids counters. Frames are allocated before the
- *     lock is taken and freed after it is dropped; the state seen without
- *     the lock is checked again under it (lib/structure.c).
+ *     nr_private_* / nr_mids counters, all made by lib/window.c (the
+ *     window/slot life cycle). Frames are allocated before the lock is
+ *     taken and freed after it is dropped; the state seen without the
+ *     lock is checked again under it (p2m_make_private, lib/structure.c).
  *   - Order: a split maps first and then stores the kind byte (release);
  *     a join stores the kind byte first and then remaps. A reader that
  *     loaded ~0 and then sees PRIVATE loads the entry again (p2m_view_raw).
@@ -221,8 +227,16 @@ const char *p2m_last_error(const struct p2m *p);
  * What a lookup reads, copied out of the P2M. The three fields never
  * change after p2m_create(), so a view stays valid for the P2M's life. A
  * loop that takes a view once and calls p2m_view_raw() keeps them in
- * registers; p2m_raw() reloads them on every call, because the atomic
- * loads of the lookup keep the compiler from caching fields of *p.
+ * registers, as long as the view's address goes nowhere else (handed to an
+ * out-of-line function, gcc keeps the view in memory and reloads it on
+ * every lookup). p2m_raw() reloads them on every call: the acquire fence
+ * of its rare path is a compiler barrier, so no compiler keeps a field of
+ * *p in a register across a loop that holds one.
+ *
+ * A RAM pfn costs one load and two compares (pfn with the capacity, the
+ * entry with ~0), as in Linux's __pfn_to_mfn(); everything else is laid
+ * out after them. What that costs in a caller's loop, and why it depends
+ * on where the loop's code falls: docs/bench.md, "Lookups".
  */
 struct p2m_view {
 	const uint64_t *list;
@@ -326,6 +340,52 @@ int p2m_clear_foreign(struct p2m *p, const uint64_t *pfns, size_t n,
  * or with its final value. On failure every pfn reads missing again.
  */
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
+
+/*
+ * Build by adopting the initial list's own frames instead of copying
+ * them. Page k of the list (entries [512k, 512k + 512)) is frames[k],
+ * for k < ceil(n / 512), and `initial` is a readable mapping of the same
+ * entries (the caller's mapping of those frames). A page whose slot is
+ * not uniform becomes slot k's private leaf, mapped into the list window
+ * as it is: nothing is copied and the P2M allocates only a table and a
+ * frame list per window with such slots. On success every frame of
+ * frames[] is gone from the caller: the leaves are the P2M's (freed by
+ * p2m_destroy or when their slot is given back), and the frames of
+ * uniform slots (all missing, or each pfn's identity value) have gone
+ * back through the platform's free_frames, after the call's last
+ * allocation. The caller then drops its own mappings of them (a guest
+ * whose frame pool may hand out a frame only once it is mapped nowhere
+ * must do so before its next allocation).
+ *
+ * The rules of p2m_build hold: pfns [0, n) missing, the P2M unpublished
+ * and not suspended (-P2M_EBUSY), values validated before any leaf is
+ * mapped, max_pfn raised only at the end, and no other writer of pfns
+ * [0, n) while it runs. The one write into the caller's frames: when n is
+ * not a multiple of 512, entries past n of the last page become ~0 before
+ * it is mapped (they are not part of the list). A frame of 0 is refused
+ * (-P2M_EINVAL).
+ *
+ * Failure: every pfn reads missing again, the P2M holds no frame of
+ * frames[] and none was freed or changed (but for that tail), so the
+ * caller still owns its list and may fall back to p2m_build. One
+ * exception: in a window where mapping a leaf failed, and then both
+ * returning the window to the shared missing table and remapping its
+ * slots to the missing page failed too (three platform failures), the
+ * leaves it had mapped are cleared in place and stay the P2M's (freed by
+ * p2m_destroy); the message then names the window, and the caller must
+ * not reuse the frames of its pages.
+ *
+ * Keep the copying p2m_build when the caller cannot give its list up:
+ * the list is still read afterwards (a copy kept for a check, a list
+ * that is also the source of a later step), its frames are not its own
+ * to give (memory shared with someone else, a mapping of a file), it is
+ * not in whole page frames each holding exactly 512 entries from the
+ * page's first byte (a list at an unaligned address, or not laid out
+ * pfn by pfn), or its platform could not tell apart the frames it frees
+ * from frames the caller still maps.
+ */
+int p2m_build_adopt(struct p2m *p, const uint64_t *initial, const xen_pfn_t *frames,
+		    uint64_t n);
 
 /*
  * The machine-to-physical direction: the pfn of mfn through the

@@ -61,7 +61,9 @@ struct p2m_platform {
 	/* Reserve bytes of virtual space, aligned to 1 GiB (so the list
 	 * starts at L2 index 0: Xen 4.17's saver trims the list by comparing
 	 * L2 indices as if it did), nothing mapped yet; release() gives it
-	 * back (and drops every mapping in it and every table under it). */
+	 * back (and drops every mapping in it and every table under it).
+	 * p2m_create() holds a second reservation, of one window, while it
+	 * runs (the meta chain is built there): allow two at a time. */
 	int (*reserve)(void *ctx, size_t bytes, void **base);
 	void (*release)(void *ctx, void *base, size_t bytes);
 

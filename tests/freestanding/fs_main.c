@@ -32,16 +32,21 @@ void *memcpy(void *restrict d, const void *restrict s, size_t n);
 #define NFRAMES 256u
 #define MFN0 0x4000u
 #define RESV_BYTES (8u << 20)
-#define PTE_PRESENT 1u
-#define PTE_RW 2u
+/* x86 PTE bits, spelled here since this program is also built against
+ * the installed library alone (tests/install/run.sh); in the tree they
+ * live once, in host/platform/x86_pte.h. */
+#define X86_PTE_PRESENT 1u
+#define X86_PTE_RW 2u
 
 static uint8_t frame_mem[NFRAMES][PAGE] __attribute__((aligned(4096)));
 static bool used[NFRAMES];
 static uint8_t *home[NFRAMES];
 static unsigned live;
 
+/* Reservations are runs of windows of resv (libp2m holds two while
+ * p2m_create runs): owner[w] is 1 + the first window of w's run, or 0. */
 static uint8_t resv[RESV_BYTES] __attribute__((aligned(2 << 20)));
-static bool reserved;
+static uint8_t owner[RESV_BYTES / WIN_BYTES];
 static xen_pfn_t win_table[RESV_BYTES / WIN_BYTES];
 static xen_pfn_t slot_mfn[RESV_BYTES / PAGE];
 
@@ -105,32 +110,43 @@ static void fs_unmap(void *ctx, void *va)
 
 static int fs_reserve(void *ctx, size_t bytes, void **base)
 {
+	unsigned nwin = (unsigned)((bytes + WIN_BYTES - 1) / WIN_BYTES), run = 0;
+
 	(void)ctx;
-	if (reserved || bytes > RESV_BYTES)
-		return -P2M_ENOMEM;
-	reserved = true;
-	*base = resv;
-	return 0;
+	for (unsigned w = 0; w < RESV_BYTES / WIN_BYTES; w++) {
+		run = owner[w] ? 0 : run + 1;
+		if (run == nwin) {
+			for (unsigned i = w + 1 - nwin; i <= w; i++)
+				owner[i] = (uint8_t)(w + 2 - nwin);
+			*base = resv + (size_t)(w + 1 - nwin) * WIN_BYTES;
+			return 0;
+		}
+	}
+	return -P2M_ENOMEM;
 }
 
 static void fs_release(void *ctx, void *base, size_t bytes)
 {
+	size_t off = (size_t)((uint8_t *)base - resv);
+	unsigned first = (unsigned)(off / WIN_BYTES);
+
 	(void)ctx;
 	(void)bytes;
-	if (base != resv)
+	if ((uint8_t *)base < resv || off >= RESV_BYTES || owner[first] != first + 1)
 		return;
-	for (unsigned s = 0; s < RESV_BYTES / PAGE; s++) {
-		xen_pfn_t m = slot_mfn[s];
+	for (unsigned w = first; w < RESV_BYTES / WIN_BYTES && owner[w] == first + 1; w++) {
+		for (unsigned s = w * 512; s < (w + 1) * 512; s++) {
+			xen_pfn_t m = slot_mfn[s];
 
-		if (m && own(m) && home[m - MFN0] == resv + (size_t)s * PAGE) {
-			memcpy(frame_mem[m - MFN0], home[m - MFN0], PAGE);
-			home[m - MFN0] = 0;
+			if (m && own(m) && home[m - MFN0] == resv + (size_t)s * PAGE) {
+				memcpy(frame_mem[m - MFN0], home[m - MFN0], PAGE);
+				home[m - MFN0] = 0;
+			}
+			slot_mfn[s] = 0;
 		}
-		slot_mfn[s] = 0;
-	}
-	for (unsigned w = 0; w < RESV_BYTES / WIN_BYTES; w++)
 		win_table[w] = 0;
-	reserved = false;
+		owner[w] = 0;
+	}
 }
 
 static int fs_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
@@ -142,7 +158,7 @@ static int fs_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 		return -P2M_EINVAL;
 	pte = (uint64_t *)frame_ptr(table);
 	for (unsigned i = 0; i < 512; i++)
-		pte[i] = ((uint64_t)leaf << 12) | PTE_PRESENT;
+		pte[i] = ((uint64_t)leaf << 12) | X86_PTE_PRESENT;
 	return 0;
 }
 
@@ -185,7 +201,7 @@ static int fs_set_window(void *ctx, void *va, xen_pfn_t table)
 	win_table[off / WIN_BYTES] = table;
 	pte = (const uint64_t *)frame_ptr(table);
 	for (unsigned i = 0; i < 512; i++) {
-		rc = show((unsigned)(off / PAGE) + i, (xen_pfn_t)(pte[i] >> 12), pte[i] & PTE_RW);
+		rc = show((unsigned)(off / PAGE) + i, (xen_pfn_t)(pte[i] >> 12), pte[i] & X86_PTE_RW);
 		if (rc)
 			return rc;
 	}
@@ -208,7 +224,7 @@ static int fs_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 		if (!t || !own(mfns[k]))
 			return -P2M_EINVAL;
 		((uint64_t *)frame_ptr(t))[s % 512] =
-			((uint64_t)mfns[k] << 12) | PTE_PRESENT | ((flags & P2M_MAP_RW) ? PTE_RW : 0);
+			((uint64_t)mfns[k] << 12) | X86_PTE_PRESENT | ((flags & P2M_MAP_RW) ? X86_PTE_RW : 0);
 		rc = show(s, mfns[k], flags & P2M_MAP_RW);
 		if (rc)
 			return rc;

@@ -43,6 +43,8 @@
 #define GIB ((size_t)1 << 30)
 #define WINDOW_BYTES ((size_t)2 << 20)
 #define MAX_WINDOWS 64u
+/* x86 PTE bits, spelled here since this program sees only the installed
+ * library (in the tree they live once, in host/platform/x86_pte.h). */
 #define PTE_PRESENT 1u
 #define PTE_RW 2u
 
@@ -50,9 +52,11 @@ struct mini {
 	int fd;
 	bool used[NFRAMES];
 	unsigned live;
-	uint8_t *base;                     /* the one reservation */
-	size_t bytes;
-	xen_pfn_t win_table[MAX_WINDOWS];  /* table of each window, 0 = none */
+	struct {                           /* the list's, and a one-window */
+		uint8_t *base;             /* one while p2m_create runs */
+		size_t bytes;
+		xen_pfn_t win_table[MAX_WINDOWS]; /* table of each window, 0 = none */
+	} resv[2];
 	pthread_mutex_t lock;
 };
 
@@ -119,8 +123,9 @@ static int mini_reserve(void *ctx, size_t bytes, void **base)
 {
 	struct mini *m = ctx;
 	uint8_t *raw, *aligned;
+	unsigned r = m->resv[0].base ? 1 : 0;
 
-	if (m->base || bytes > MAX_WINDOWS * WINDOW_BYTES)
+	if (m->resv[r].base || bytes > MAX_WINDOWS * WINDOW_BYTES)
 		return -P2M_ENOMEM;
 	raw = mmap(NULL, bytes + GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED)
@@ -129,9 +134,9 @@ static int mini_reserve(void *ctx, size_t bytes, void **base)
 	if (aligned > raw)
 		munmap(raw, (size_t)(aligned - raw));
 	munmap(aligned + bytes, (size_t)(raw + GIB - aligned));
-	m->base = aligned;
-	m->bytes = bytes;
-	memset(m->win_table, 0, sizeof(m->win_table));
+	m->resv[r].base = aligned;
+	m->resv[r].bytes = bytes;
+	memset(m->resv[r].win_table, 0, sizeof(m->resv[r].win_table));
 	*base = aligned;
 	return 0;
 }
@@ -140,10 +145,11 @@ static void mini_release(void *ctx, void *base, size_t bytes)
 {
 	struct mini *m = ctx;
 
-	if (base != m->base)
-		return;
-	munmap(base, bytes);
-	m->base = NULL;
+	for (unsigned r = 0; r < 2; r++)
+		if (base && base == m->resv[r].base) {
+			munmap(base, bytes);
+			m->resv[r].base = NULL;
+		}
 }
 
 static int pte_write(struct mini *m, xen_pfn_t table, unsigned i, uint64_t pte)
@@ -178,28 +184,36 @@ static int show(struct mini *m, uint8_t *va, xen_pfn_t mfn, bool rw)
 	return got == MAP_FAILED ? -P2M_EMAP : 0;
 }
 
-/* Window index of va in the reservation, or -1. */
-static long window_of(const struct mini *m, const uint8_t *va)
+/* The table of the window holding va (0: none), or NULL outside every
+ * reservation; *off: va's offset in its window. */
+static xen_pfn_t *window_of(struct mini *m, const uint8_t *va, size_t *off)
 {
-	if (!m->base || va < m->base || va >= m->base + m->bytes)
-		return -1;
-	return (long)((size_t)(va - m->base) / WINDOW_BYTES);
+	for (unsigned r = 0; r < 2; r++) {
+		uint8_t *b = m->resv[r].base;
+
+		if (b && va >= b && va < b + m->resv[r].bytes) {
+			*off = (size_t)(va - b) % WINDOW_BYTES;
+			return &m->resv[r].win_table[(size_t)(va - b) / WINDOW_BYTES];
+		}
+	}
+	return NULL;
 }
 
 static int mini_set_window(void *ctx, void *va, xen_pfn_t table)
 {
 	struct mini *m = ctx;
-	long w = window_of(m, va);
+	size_t off;
+	xen_pfn_t *w = window_of(m, va, &off);
 	uint64_t pte[512];
 
-	if (w < 0 || (size_t)((uint8_t *)va - m->base) % WINDOW_BYTES || !own(m, table))
+	if (!w || off || !own(m, table))
 		return -P2M_EINVAL;
 	if (pread(m->fd, pte, sizeof(pte), offset_of(table)) != (ssize_t)sizeof(pte))
 		return -P2M_EMAP;
 	for (unsigned i = 0; i < 512; i++)
 		if (show(m, (uint8_t *)va + (size_t)i * PAGE, (xen_pfn_t)(pte[i] >> 12), pte[i] & PTE_RW))
 			return -P2M_EMAP;
-	m->win_table[w] = table;
+	*w = table;
 	return 0;
 }
 
@@ -210,12 +224,13 @@ static int mini_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 
 	for (size_t k = 0; k < n; k++) {
 		uint8_t *at = (uint8_t *)va + k * PAGE;
-		long w = window_of(m, at);
-		unsigned slot = (unsigned)((size_t)(at - m->base) % WINDOW_BYTES / PAGE);
+		size_t off;
+		xen_pfn_t *w = window_of(m, at, &off);
+		unsigned slot = (unsigned)(off / PAGE);
 
-		if (w < 0 || !m->win_table[w] || !own(m, mfns[k]))
+		if (!w || !*w || !own(m, mfns[k]))
 			return -P2M_EINVAL;
-		if (pte_write(m, m->win_table[w], slot,
+		if (pte_write(m, *w, slot,
 			      ((uint64_t)mfns[k] << 12) | PTE_PRESENT | (rw ? PTE_RW : 0)) ||
 		    show(m, at, mfns[k], rw))
 			return -P2M_EMAP;

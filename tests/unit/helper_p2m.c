@@ -51,7 +51,33 @@ uint64_t fx_live(struct fx *f)
 	struct hosted_stats st;
 
 	hosted_get_stats(f->h, &st);
-	return st.live_frames;
+	return st.live_frames - (f->list_held ? f->list_pages : 0);
+}
+
+void fx_list_new(struct fx *f, const uint64_t *v, uint64_t n)
+{
+	f->list_pages = (n + P2M_PER_PAGE - 1) / P2M_PER_PAGE;
+	f->list_frames = malloc(f->list_pages * sizeof(xen_pfn_t));
+	assert_non_null(f->list_frames);
+	assert_int_equal(hosted_list_new(f->h, f->list_pages, f->list_frames, &f->list_va), 0);
+	memcpy(f->list_va, v, n * sizeof(uint64_t));
+	f->list_held = true;
+}
+
+void fx_list_adopted(struct fx *f)
+{
+	f->list_held = false;
+}
+
+static void list_drop(struct fx *f)
+{
+	if (f->list_held)
+		f->plat.free_frames(f->plat.ctx, f->list_pages, f->list_frames);
+	hosted_list_unmap(f->h, f->list_va, f->list_pages);
+	free(f->list_frames);
+	f->list_frames = NULL;
+	f->list_va = NULL;
+	f->list_held = false;
 }
 
 void fx_check_accounting(struct fx *f)
@@ -78,6 +104,10 @@ void fx_fini(struct fx *f)
 			fail_msg("%llu frames still live after p2m_destroy",
 				 (unsigned long long)fx_live(f));
 	}
+	/* After p2m_destroy: a frame of a held list that libp2m freed would
+	 * show above as a count below zero. */
+	if (f->list_frames)
+		list_drop(f);
 	hosted_destroy(f->h);
 	f->h = NULL;
 }

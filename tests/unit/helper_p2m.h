@@ -33,6 +33,12 @@ struct fx {
 	struct p2m_platform plat;
 	struct p2m p;
 	bool created;
+	/* An initial list the test holds outside libp2m (fx_list_new): its
+	 * frames count as live but are not libp2m's until adopted. */
+	uint64_t *list_va;
+	xen_pfn_t *list_frames;   /* hosted mfns */
+	uint64_t list_pages;
+	bool list_held;           /* not adopted yet */
 };
 
 /* Platform only (for tests of p2m_create itself). */
@@ -47,6 +53,13 @@ void fx_init_cfg(struct fx *f, const struct hosted_config *cfg, uint64_t capacit
 void fx_fini(struct fx *f);
 
 uint64_t fx_live(struct fx *f);
+
+/* An initial list of n entries v in frames of the platform
+ * (hosted_list_new), held by the test until fx_list_adopted(). fx_fini
+ * frees a list still held. */
+void fx_list_new(struct fx *f, const uint64_t *v, uint64_t n);
+/* p2m_build_adopt took (or freed) every frame of the list. */
+void fx_list_adopted(struct fx *f);
 /* Assert live frames == libp2m's own count of its frames. */
 void fx_check_accounting(struct fx *f);
 

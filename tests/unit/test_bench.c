@@ -80,9 +80,9 @@ static void baselines_hold_the_map(void **state)
 	assert_true(a.lx.private_leaves < a.L.n / P2M_PER_PAGE);
 	/* Linux's slow path really walks: the L1 entry of an identity pfn
 	 * names the identity leaf, of a RAM pfn a writable private leaf. */
-	assert_int_equal((bench_linux_walk(&a.lx, a.L.identity.first) & BENCH_PTE_FRAME) >> 12,
+	assert_int_equal((bench_linux_walk(&a.lx, a.L.identity.first) & X86_PTE_MFN_MASK) >> 12,
 			 a.lx.identity_leaf);
-	assert_true(bench_linux_walk(&a.lx, 0) & BENCH_PTE_RW);
+	assert_true(bench_linux_walk(&a.lx, 0) & X86_PTE_RW);
 	check_agree(&a);
 	free_all(&a);
 }

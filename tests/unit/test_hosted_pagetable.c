@@ -56,10 +56,10 @@ static xen_pfn_t walk(uint64_t va, uint64_t *l1e)
 		unsigned i = (unsigned)(va >> (12 + 9 * (level - 1))) & 511;
 
 		assert_int_equal(hosted_read_pte(h, t, i, &e), 0);
-		if (!(e & P2M_PTE_PRESENT))
+		if (!(e & X86_PTE_PRESENT))
 			return 0;
-		assert_false(level > 1 && (e & P2M_PTE_PSE));
-		t = (e & P2M_PTE_MFN_MASK) >> 12;
+		assert_false(level > 1 && (e & X86_PTE_PSE));
+		t = (e & X86_PTE_MFN_MASK) >> 12;
 	}
 	*l1e = e;
 	return t;
@@ -84,13 +84,13 @@ static void walk_finds_mapped_frames(void **state)
 	assert_int_equal(p.set_window(p.ctx, base + 2 * WIN, t1), 0);
 	for (unsigned s = 0; s < 512; s += 73) {
 		assert_int_equal(walk((uint64_t)base + s * PAGE, &pte), leaf);
-		assert_false(pte & P2M_PTE_RW);
+		assert_false(pte & X86_PTE_RW);
 		assert_int_equal(walk((uint64_t)base + 2 * WIN + s * PAGE, &pte), leaf);
 	}
 	assert_int_equal(walk((uint64_t)base + WIN, &pte), 0);      /* window 1 unset */
 	assert_int_equal(p.map_frames(p.ctx, base + 2 * WIN + 7 * PAGE, 1, &priv, P2M_MAP_RW), 0);
 	assert_int_equal(walk((uint64_t)base + 2 * WIN + 7 * PAGE, &pte), priv);
-	assert_true(pte & P2M_PTE_RW);
+	assert_true(pte & X86_PTE_RW);
 	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN + 7 * PAGE, &m, &pte), 0);
 	assert_int_equal(m, priv);
 	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)base + 2 * WIN + 8 * PAGE, &m, NULL), 0);

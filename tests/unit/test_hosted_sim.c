@@ -221,11 +221,11 @@ static int localise(void *ctx, xen_pfn_t mfn)
 	(void)ctx;
 	assert_int_equal(hosted_read_frame(h, mfn, t), 0);
 	for (unsigned i = 0; i < 512; i++)
-		if (t[i] & P2M_PTE_PRESENT) {
-			assert_int_equal(pfn_of(((t[i] & P2M_PTE_MFN_MASK) >> 12) - 0, &pfn), -P2M_ERANGE);
+		if (t[i] & X86_PTE_PRESENT) {
+			assert_int_equal(pfn_of(((t[i] & X86_PTE_MFN_MASK) >> 12) - 0, &pfn), -P2M_ERANGE);
 			/* Old numbering: base 0x3000000, mult 7. */
-			pfn = (((t[i] & P2M_PTE_MFN_MASK) >> 12) - 0x3000000) / 7;
-			t[i] = (t[i] & ~P2M_PTE_MFN_MASK) | (mfn_of(pfn) << 12);
+			pfn = (((t[i] & X86_PTE_MFN_MASK) >> 12) - 0x3000000) / 7;
+			t[i] = (t[i] & ~X86_PTE_MFN_MASK) | (mfn_of(pfn) << 12);
 		}
 	assert_int_equal(hosted_write_frame(h, mfn, t), 0);
 	return 0;
@@ -258,9 +258,9 @@ static void libp2m_and_the_reader(void **state)
 	/* The walk and the PTEs name the domain's frames. */
 	assert_int_equal(hosted_va_to_mfn(h, (uint64_t)p.list + POOL_FIRST * 8, &leaf, &pte), 0);
 	assert_int_equal(pfn_of(leaf, &pfn), 0);
-	assert_int_equal((pte & P2M_PTE_MFN_MASK) >> 12, leaf);
+	assert_int_equal((pte & X86_PTE_MFN_MASK) >> 12, leaf);
 	assert_int_equal(hosted_read_pte(h, plat.root_table(plat.ctx), ((uint64_t)p.list >> 39) & 511, &pte), 0);
-	assert_int_equal(pfn_of((pte & P2M_PTE_MFN_MASK) >> 12, &pfn), 0);
+	assert_int_equal(pfn_of((pte & X86_PTE_MFN_MASK) >> 12, &pfn), 0);
 
 	/* A restore onto new mfns: suspend, renumber, localise the page
 	 * tables, rewrite the leaves (as a restorer), resume, read again. */

@@ -29,7 +29,7 @@
 #include "p2mread/read.h"
 
 #define NFRAMES 4096
-#define PRESENT (P2M_PTE_PRESENT | P2M_PTE_RW)
+#define PRESENT (X86_PTE_PRESENT | X86_PTE_RW)
 #define GIB ((uint64_t)1 << 30)
 #define VA0 0x7f0000000000ull
 
@@ -111,7 +111,7 @@ static uint64_t pte(xen_pfn_t mfn)
 
 static xen_pfn_t mfn_of(uint64_t e)
 {
-	return (e & P2M_PTE_MFN_MASK) >> 12;
+	return (e & X86_PTE_MFN_MASK) >> 12;
 }
 
 static unsigned idx(uint64_t va, int level)
@@ -122,7 +122,7 @@ static unsigned idx(uint64_t va, int level)
 /* The table under entry i of table t, made if absent. */
 static xen_pfn_t child(xen_pfn_t t, unsigned i)
 {
-	if (!(store[t][i] & P2M_PTE_PRESENT))
+	if (!(store[t][i] & X86_PTE_PRESENT))
 		store[t][i] = pte(new_frame(0));
 	return mfn_of(store[t][i]);
 }
@@ -152,7 +152,7 @@ static void make_list(struct list *l, uint64_t va, unsigned windows, unsigned sh
 
 		if (w >= shared_from) {
 			if (!shared_l1)
-				shared_l1 = new_frame(pte(shared_leaf) & ~(uint64_t)P2M_PTE_RW);
+				shared_l1 = new_frame(pte(shared_leaf) & ~(uint64_t)X86_PTE_RW);
 			store[l2_of(l->root, wva)][idx(wva, 2)] = pte(shared_l1);
 			continue;
 		}
@@ -314,10 +314,10 @@ static void list_refusals(void **state)
 	expect(&a, NULL, P2MR_EPT_ENTRY,
 	       "Bad mfn 0x1000 during page table walk for vaddr 0x7f0000007000 at level 1 of p2m list");
 	store[l1][7] = store[l1][6];
-	store[l2][idx(VA0, 2)] |= P2M_PTE_PSE;
+	store[l2][idx(VA0, 2)] |= X86_PTE_PSE;
 	expect(&a, NULL, P2MR_ESUPERPAGE,
 	       "Cannot migrate superpage (L2[0]: 0x0000000000005083) mapping the p2m list at vaddr 0x7f0000000000");
-	store[l2][idx(VA0, 2)] &= ~P2M_PTE_PSE;
+	store[l2][idx(VA0, 2)] &= ~X86_PTE_PSE;
 	store[l.root][idx(VA0, 4)] = pte(NFRAMES);
 	expect(&a, NULL, P2MR_EPT_ENTRY,
 	       "Bad mfn 0x1000 during page table walk for vaddr 0x7f0000000000 at level 4 of p2m list");

@@ -29,7 +29,7 @@ static uint64_t tools_view(struct fx *f, uint64_t pfn)
 {
 	uint64_t e = p2m_raw(&f->p, pfn);
 
-	if (pfn < f->p.capacity && f->p.kinds[pfn >> P2M_SLOT_SHIFT] != P2M_SLOT_PRIVATE)
+	if (pfn < f->p.capacity && f->p.kinds[p2m_pfn_slot(pfn)] != P2M_SLOT_PRIVATE)
 		return P2M_INVALID;
 	return e;
 }
@@ -245,7 +245,7 @@ static int tree_leaf_agrees(void *arg, uint64_t first, const uint64_t *e, unsign
 			fail_msg("tree: pfn %#llx reads %#llx, the P2M holds %#llx",
 				 (unsigned long long)(first + i), (unsigned long long)e[i],
 				 (unsigned long long)tools_view(tc->f, first + i));
-	if (tc->f->p.kinds[first >> P2M_SLOT_SHIFT] == P2M_SLOT_PRIVATE)
+	if (tc->f->p.kinds[p2m_pfn_slot(first)] == P2M_SLOT_PRIVATE)
 		tc->private_leaves++;
 	return 0;
 }

@@ -35,6 +35,28 @@
 
 #define PT_ENTRIES 512u
 
+/*
+ * What one entry of each level spans. An L2 entry maps 2 MiB (one L1
+ * table, or a 2 MiB superpage: what libp2m calls a window), an L3 entry
+ * 1 GiB (one L2, or a 1 GiB superpage), an L4 entry, an "L4 slot",
+ * 512 GiB (one L3). In bytes of VA, and in pfns.
+ */
+#define SUPERPAGE_2M_SHIFT 21
+#define SUPERPAGE_2M       (1ull << SUPERPAGE_2M_SHIFT)
+#define SUPERPAGE_1G_SHIFT 30
+#define SUPERPAGE_1G       (1ull << SUPERPAGE_1G_SHIFT)
+#define L4_SLOT_SHIFT      39
+#define L4_SLOT_BYTES      (1ull << L4_SLOT_SHIFT)
+#define SUPERPAGE_2M_PFN_SHIFT (SUPERPAGE_2M_SHIFT - 12)   /* 9 */
+#define SUPERPAGE_1G_PFN_SHIFT (SUPERPAGE_1G_SHIFT - 12)   /* 18 */
+#define L4_SLOT_PFN_SHIFT      (L4_SLOT_SHIFT - 12)        /* 27 */
+
+/* L4 slots from 256 up hold the upper half of the address space (their
+ * VAs are sign-extended); Xen keeps 256-271 for itself. */
+#define L4_SLOT_UPPER_HALF 256u
+#define L4_SLOT_XEN_FIRST  256u
+#define L4_SLOT_XEN_LAST   271u
+
 static inline uint64_t pte_mfn(uint64_t e)
 {
 	return (e & PTE_ADDR) >> 12;
@@ -48,9 +70,9 @@ static inline unsigned pt_index(uint64_t va, int level)
 /* Canonical VA of L4 slot s (sign-extended). */
 static inline uint64_t l4_slot_va(unsigned s)
 {
-	uint64_t va = (uint64_t)s << 39;
+	uint64_t va = (uint64_t)s << L4_SLOT_SHIFT;
 
-	return (s & 256u) ? (va | 0xffff000000000000ull) : va;
+	return (s & L4_SLOT_UPPER_HALF) ? (va | 0xffff000000000000ull) : va;
 }
 
 /* Set up: the root table and the scratch slots. `initial_list` is
