@@ -190,7 +190,7 @@ static int adopt_window(struct p2m *p, uint64_t w, struct aplan *ap, uint64_t n)
 	ap->table_used = ap->mid_taken = false;
 	p->plat.lock(p->plat.ctx);
 	p2m_gen_begin(p);
-	rc = p2m_install_window_locked(p, w, ap->table, ap->mid, P2M_SLOT_MISSING,
+	rc = p2m_install_window_locked(p, w, ap->table, ap->mid, P2M_SLOT_MISSING, ap->leaves,
 				       &ap->mid_taken);
 	if (rc == 0) {
 		ap->table_used = true;
@@ -324,7 +324,6 @@ static void free_uniform(struct p2m *p, const xen_pfn_t *frames, uint64_t npages
 static int adopt_check(struct p2m *p, const uint64_t *initial, const xen_pfn_t *frames,
 		       uint64_t n)
 {
-	uint64_t nwin = (n + P2M_PER_WINDOW - 1) >> P2M_WINDOW_SHIFT;
 	uint64_t npages = p2m_slots_for(n);
 	int rc = p2m_refuse_suspended(p, "p2m_build_adopt");
 
@@ -342,12 +341,7 @@ static int adopt_check(struct p2m *p, const uint64_t *initial, const xen_pfn_t *
 		if (frames[k] == 0)
 			return p2m_fail(p, P2M_EINVAL, "frame of page %#llx of the list is 0",
 					(unsigned long long)k);
-	for (uint64_t w = 0; w < nwin; w++)
-		if (!window_shared(p, w) || slot_kind(p, p2m_window_slot(w)) != P2M_SLOT_MISSING)
-			return p2m_fail(p, P2M_EBUSY,
-					"p2m_build_adopt needs pfns [0, %#llx) all missing; window %llu is not",
-					(unsigned long long)n, (unsigned long long)w);
-	return 0;
+	return p2m_build_need_missing(p, n, "p2m_build_adopt");
 }
 
 int p2m_build_adopt(struct p2m *p, const uint64_t *initial, const xen_pfn_t *frames, uint64_t n)

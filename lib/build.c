@@ -245,7 +245,7 @@ static int build_commit(struct p2m *p, uint64_t w, struct wplan *wp)
 	unsigned upto = 0;
 	int rc;
 
-	rc = p2m_install_window_locked(p, w, wp->table, wp->mid, P2M_SLOT_MISSING,
+	rc = p2m_install_window_locked(p, w, wp->table, wp->mid, P2M_SLOT_MISSING, wp->leaves,
 				       &wp->mid_taken);
 	if (rc)
 		return rc;
@@ -327,6 +327,45 @@ static int build_window(struct p2m *p, uint64_t w, const uint64_t *initial, uint
 	return 0;
 }
 
+/* Whether every pfn of window w reads missing. */
+static bool window_reads_missing(struct p2m *p, uint64_t w)
+{
+	uint64_t first = p2m_window_slot(w);
+
+	if (window_shared(p, w))
+		return slot_kind(p, first) == P2M_SLOT_MISSING;
+	for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++) {
+		uint8_t k = slot_kind(p, first + i);
+		const uint64_t *leaf = slot_va(p, first + i);
+
+		if (k == P2M_SLOT_IDENTITY)
+			return false;
+		for (unsigned j = 0; k == P2M_SLOT_PRIVATE && j < P2M_PER_PAGE; j++)
+			if (leaf[j] != P2M_INVALID)
+				return false;
+	}
+	return true;
+}
+
+int p2m_build_need_missing(struct p2m *p, uint64_t n, const char *call)
+{
+	for (uint64_t w = 0; w < p2m_windows_for(n); w++) {
+		int rc;
+
+		if (window_shared(p, w) && slot_kind(p, p2m_window_slot(w)) == P2M_SLOT_MISSING)
+			continue;
+		if (!window_reads_missing(p, w))
+			return p2m_fail(p, P2M_EBUSY, "%s needs pfns [0, %#llx) all missing; window %llu is not",
+					call, (unsigned long long)n, (unsigned long long)w);
+		/* Private but all missing: what a failed build could not give
+		 * back (or a prepared window). Give it back now. */
+		rc = p2m_join_window(p, w, P2M_SLOT_MISSING);
+		if (!window_shared(p, w))
+			return rc;
+	}
+	return 0;
+}
+
 /* Give back the windows [0, nwin) a failed build filled. */
 static void unbuild(struct p2m *p, uint64_t nwin)
 {
@@ -361,12 +400,10 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n)
 	if (__atomic_load_n(&p->arch, __ATOMIC_ACQUIRE))
 		return p2m_fail(p, P2M_EBUSY,
 				"p2m_build needs an unpublished P2M (call it before p2m_publish)");
+	rc = p2m_build_need_missing(p, n, "p2m_build");
+	if (rc)
+		return rc;
 	nwin = p2m_windows_for(n);
-	for (uint64_t w = 0; w < nwin; w++)
-		if (!window_shared(p, w) || slot_kind(p, p2m_window_slot(w)) != P2M_SLOT_MISSING)
-			return p2m_fail(p, P2M_EBUSY,
-					"p2m_build needs pfns [0, %#llx) all missing; window %llu is not",
-					(unsigned long long)n, (unsigned long long)w);
 	for (uint64_t w = 0; w < nwin; w++) {
 		rc = build_window(p, w, initial, n, &top);
 		if (rc) {

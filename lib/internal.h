@@ -115,11 +115,14 @@ static inline bool window_parked(const struct p2m *p, uint64_t w)
 }
 
 /* Under the lock: hang a prepared table and frame list into shared window
- * w of kind wk (the table maps that kind's leaf everywhere). *mid_taken:
- * the P2M owns mid now, even on failure (it may be left parked, see
- * window.c); otherwise the caller frees it. */
+ * w of kind wk (the table maps that kind's leaf everywhere). names: the
+ * 512 frames mid names (NULL: shared_leaf[wk] each), which a frame list
+ * parked by an earlier failure takes instead (it is hung, not mid).
+ * *mid_taken: the P2M owns mid now, even on failure (it may be left
+ * parked, see window.c); otherwise the caller frees it. */
 int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table,
-			      xen_pfn_t mid, uint8_t wk, bool *mid_taken);
+			      xen_pfn_t mid, uint8_t wk, const xen_pfn_t *names,
+			      bool *mid_taken);
 /* Under the lock: return private window w to the shared table of kind k
  * (its slots' kinds already say k). Fails changing nothing, or with the
  * window shared but its frame list parked; when the window is shared,
@@ -172,6 +175,12 @@ int p2m_alloc_window_frames(struct p2m *p, uint64_t w, xen_pfn_t *table, xen_pfn
 int p2m_map_window_leaves(struct p2m *p, uint64_t w, const uint8_t *kinds, const xen_pfn_t *leaves,
 			  unsigned *upto);
 uint64_t p2m_build_populated_top(const uint64_t *initial, uint64_t base, uint64_t cnt);
+/* The builds' last check: pfns [0, n) read missing (-P2M_EBUSY naming the
+ * first window that does not, and `call`). A window of them that is not
+ * shared missing but reads missing (one a failed build could not give
+ * back, or a prepared one) is given back to the shared missing table
+ * first; if that fails, its error. */
+int p2m_build_need_missing(struct p2m *p, uint64_t n, const char *call);
 
 /* Raise max_pfn to cover pfn (RAM or foreign stored there). */
 void p2m_note_pfn(struct p2m *p, uint64_t pfn);

@@ -263,6 +263,33 @@ int p2m_suspend(struct p2m *p)
 	return 0;
 }
 
+/*
+ * The shared frame list's 512 entries name the shared missing leaf: the
+ * tree's page for every shared window below 512 GiB. They are content, not
+ * records (suspend leaves them alone; no restore tool rewrites a data
+ * page), so resume writes them from the records, once those are checked.
+ * Writing them is idempotent: a resume that fails after it has changed
+ * no record, and its retry writes the same values again.
+ */
+static int shared_mid_rename(struct p2m *p)
+{
+	uint64_t mid, leaf, *v;
+	int rc = to_mfn(p, p->shared_mid, &mid);
+
+	if (!rc)
+		rc = to_mfn(p, p->shared_leaf[P2M_SLOT_MISSING], &leaf);
+	if (rc)
+		return rc;
+	v = p->plat.frame_map(p->plat.ctx, (xen_pfn_t)mid);
+	if (!v)
+		return p2m_fail(p, P2M_EMAP, "cannot map the shared frame list %#llx to name the missing leaf %#llx",
+				(unsigned long long)mid, (unsigned long long)leaf);
+	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
+		v[i] = leaf;
+	p->plat.frame_unmap(p->plat.ctx, v);
+	return 0;
+}
+
 int p2m_resume(struct p2m *p, bool new_domain)
 {
 	struct chain_copy cc;
@@ -273,6 +300,10 @@ int p2m_resume(struct p2m *p, bool new_domain)
 	if (!p->suspended)
 		return p2m_fail(p, P2M_EBUSY, "the P2M is not suspended");
 	rc = visit_records(p, &check);
+	/* Before the chain: an in-place chain write must be the last step
+	 * that can fail. */
+	if (!rc)
+		rc = shared_mid_rename(p);
 	if (!rc)
 		rc = chain_copy(p, to_mfn, true, &cc);
 	if (rc)

@@ -203,7 +203,8 @@ static int split_commit(struct p2m *p, struct split *s)
 	int rc = 0;
 
 	if (s->wshared) {
-		rc = p2m_install_window_locked(p, s->w, s->f[0], s->f[1], s->wk, &s->mid_taken);
+		rc = p2m_install_window_locked(p, s->w, s->f[0], s->f[1], s->wk, NULL,
+					       &s->mid_taken);
 		s->table_used = rc == 0;
 	}
 	if (rc || !s->need_leaf)

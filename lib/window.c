@@ -27,18 +27,21 @@
  * w of kind wk. The frame list goes first: a window whose table is hung
  * always has its frame list mapped. *mid_taken says whether the P2M now
  * owns mid (mapped, or parked after a failed set_window); when it is
- * false the caller frees mid. On failure every value reads as before. */
+ * false the caller frees mid. On failure every value reads as before.
+ * names: what mid was filled with (NULL: shared_leaf[wk] everywhere),
+ * copied into a parked frame list, which is hung instead of mid. */
 int p2m_install_window_locked(struct p2m *p, uint64_t w, xen_pfn_t table, xen_pfn_t mid,
-			      uint8_t wk, bool *mid_taken)
+			      uint8_t wk, const xen_pfn_t *names, bool *mid_taken)
 {
 	xen_pfn_t parked = p->windows[w].mid;
 	uint64_t *m = mid_va(p, w);
 
 	*mid_taken = false;
 	if (parked) {
-		/* Mapped already: rewrite it for this window's kind. */
+		/* Mapped already, and seen by no reader (the tree's top names
+		 * the shared frame list): it takes the content of mid. */
 		for (unsigned i = 0; i < SLOTS_PER_WINDOW; i++)
-			m[i] = p->shared_leaf[wk];
+			m[i] = names ? names[i] : p->shared_leaf[wk];
 		mid = parked;
 	} else {
 		if (p->plat.map_frames(p->plat.ctx, m, 1, &mid, P2M_MAP_RW))

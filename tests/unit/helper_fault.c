@@ -369,16 +369,37 @@ static void expect_frame(struct ff *x, uint64_t guest, const uint64_t *seen, con
 			 what, (unsigned long long)index, (unsigned long long)guest);
 }
 
+/* The shared frame list (the tree's page for every shared window) names
+ * the shared missing leaf 512 times, and that leaf reads ~0. */
+static void expect_shared_mid(struct ff *x)
+{
+	struct p2m *p = &x->f.p;
+	uint64_t want[P2M_PER_PAGE];
+
+	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
+		want[i] = p->shared_leaf[P2M_SLOT_MISSING];
+	expect_frame(x, p->shared_mid, want, "the shared frame list", 0);
+	for (unsigned i = 0; i < P2M_PER_PAGE; i++)
+		want[i] = P2M_INVALID;
+	expect_frame(x, p->shared_leaf[P2M_SLOT_MISSING], want, "the shared missing leaf", 0);
+}
+
 void ff_check_names(struct ff *x)
 {
 	struct p2m *p = &x->f.p;
 
 	expect_frame(x, p->top_mfn, p->top, "tree top", 0);
+	expect_shared_mid(x);
 	for (uint64_t w = 0; w < p->nr_windows; w++) {
 		const uint64_t *mid = p->mids + w * P2M_PER_PAGE;
 
-		if (!p->windows[w].table)
+		if (!p->windows[w].table) {
+			if (w < P2M_PER_PAGE && p->top[w] != p->shared_mid)
+				fail_msg("the tree's top names %#llx for shared window %llu, not the shared frame list %#llx",
+					 (unsigned long long)p->top[w], (unsigned long long)w,
+					 (unsigned long long)p->shared_mid);
 			continue;
+		}
 		expect_frame(x, p->windows[w].mid, mid, "frame list of window", w);
 		if (w < P2M_PER_PAGE && p->top[w] != p->windows[w].mid)
 			fail_msg("the tree's top names %#llx for window %llu, its frame list is %#llx",
@@ -511,68 +532,104 @@ static void expect_unchanged(struct ff *x, const struct ff_case *c, struct befor
 	fx_check_accounting(&x->f);
 }
 
-/* One run failing calls a and b (0: none); the number of fallible calls
- * it made. */
-static uint64_t run_one(const struct ff_case *c, uint64_t a, uint64_t b)
-{
-	struct before bf;
+/* A P2M in a case's starting state, and what it was like then. */
+struct fixture {
 	struct ff x;
-	uint64_t calls;
+	struct before bf;
+	bool open;
+};
+
+static void fixture_open(const struct ff_case *c, struct fixture *fx)
+{
+	if (c->create)
+		ff_platform(&fx->x);
+	else
+		ff_init(&fx->x, c->capacity, c->tree);
+	if (c->setup)
+		c->setup(&fx->x);
+	take_before(&fx->x, c, &fx->bf);
+	fx->open = true;
+}
+
+static void fixture_close(const struct ff_case *c, struct fixture *fx)
+{
+	if (!fx->open)
+		return;
+	if (fx->x.f.created)
+		fx_check_accounting(&fx->x.f);
+	free_before(c, &fx->bf);
+	ff_fini(&fx->x);
+	fx->open = false;
+}
+
+/* The call, failing calls a and b (0: none), judged; then its retry. */
+static void run_judged(const struct ff_case *c, struct fixture *fx, uint64_t a, uint64_t b)
+{
+	struct ff *x = &fx->x;
 	int rc, first;
 
-	if (c->create)
-		ff_platform(&x);
-	else
-		ff_init(&x, c->capacity, c->tree);
-	if (c->setup)
-		c->setup(&x);
-	take_before(&x, c, &bf);
-	ff_arm(&x, a, b);
-	rc = c->op(&x);
-	calls = x.calls;
-	ff_disarm(&x);
-	first = x.fired[0] >= 0 ? x.fired[0] : x.fired[1];
+	ff_arm(x, a, b);
+	rc = c->op(x);
+	ff_disarm(x);
+	first = x->fired[0] >= 0 ? x->fired[0] : x->fired[1];
 	if (c->create && rc == 0)
-		x.f.created = true;
+		x->f.created = true;
 	if (first < 0) {
 		if (rc)
 			fail_msg("%s: no fault fired (calls %llu, %llu), yet: %d %s", c->name,
 				 (unsigned long long)a, (unsigned long long)b, rc,
-				 p2m_last_error(&x.f.p));
+				 p2m_last_error(&x->f.p));
 		if (c->check)
-			c->check(&x);
-	} else {
-		if (rc != ff_expected_error(first))
-			fail_msg("%s: %s failing at call %llu (and call %llu: %s): error %d (%s), expected %d",
-				 c->name, ff_op_name(first), (unsigned long long)a,
-				 (unsigned long long)b, ff_op_name(x.fired[1]), rc,
-				 p2m_last_error(&x.f.p), ff_expected_error(first));
-		if (!p2m_last_error(&x.f.p)[0])
-			fail_msg("%s: failed without a message", c->name);
-		expect_unchanged(&x, c, &bf);
-		if (c->retry) {
-			rc = c->op(&x);
-			if (rc)
-				fail_msg("%s: retry after faults at calls %llu and %llu: %d %s", c->name,
-					 (unsigned long long)a, (unsigned long long)b, rc,
-					 p2m_last_error(&x.f.p));
-			if (c->create)
-				x.f.created = true;
-			if (c->check)
-				c->check(&x);
-		}
+			c->check(x);
+		return;
 	}
-	if (x.f.created)
-		fx_check_accounting(&x.f);
-	free_before(c, &bf);
-	ff_fini(&x);
+	if (rc != ff_expected_error(first))
+		fail_msg("%s: %s failing at call %llu (and call %llu: %s): error %d (%s), expected %d",
+			 c->name, ff_op_name(first), (unsigned long long)a, (unsigned long long)b,
+			 ff_op_name(x->fired[1]), rc, p2m_last_error(&x->f.p),
+			 ff_expected_error(first));
+	if (!p2m_last_error(&x->f.p)[0])
+		fail_msg("%s: failed without a message", c->name);
+	expect_unchanged(x, c, &fx->bf);
+	if (!c->retry)
+		return;
+	rc = c->op(x);
+	if (rc)
+		fail_msg("%s: retry after faults at calls %llu (%s) and %llu (%s): %d %s", c->name,
+			 (unsigned long long)a, ff_op_name(x->fired[0]), (unsigned long long)b,
+			 ff_op_name(x->fired[1]), rc, p2m_last_error(&x->f.p));
+	if (c->create)
+		x->f.created = true;
+	if (c->check)
+		c->check(x);
+}
+
+/* One run failing calls a and b (0: none); the number of fallible calls
+ * it made. With c->reset the fixture is kept for the next run, once the
+ * reset has brought it back to the starting state (checked). */
+static uint64_t run_one(const struct ff_case *c, struct fixture *fx, uint64_t a, uint64_t b)
+{
+	uint64_t calls;
+
+	if (!fx->open)
+		fixture_open(c, fx);
+	run_judged(c, fx, a, b);
+	calls = fx->x.calls;
+	if (c->reset) {
+		c->reset(&fx->x);
+		expect_unchanged(&fx->x, c, &fx->bf);
+	} else {
+		fixture_close(c, fx);
+	}
 	return calls;
 }
 
 void ff_run_case(const struct ff_case *c, struct ff_counts *n)
 {
+	struct fixture fx = { .open = false };
+
 	*n = (struct ff_counts){ 0 };
-	n->clean_calls = run_one(c, 0, 0);
+	n->clean_calls = run_one(c, &fx, 0, 0);
 	for (uint64_t i = 1; i <= n->clean_calls; i++) {
 		uint64_t t;
 
@@ -580,13 +637,14 @@ void ff_run_case(const struct ff_case *c, struct ff_counts *n)
 			n->strided++;
 			continue;
 		}
-		t = run_one(c, i, 0);
+		t = run_one(c, &fx, i, 0);
 		n->singles++;
 		for (uint64_t j = i + 1; j <= t; j++) {
-			run_one(c, i, j);
+			run_one(c, &fx, i, j);
 			n->pairs++;
 		}
 	}
+	fixture_close(c, &fx);
 	print_message("%-26s %4llu calls clean, %4llu single faults, %4llu double faults",
 		      c->name, (unsigned long long)n->clean_calls, (unsigned long long)n->singles,
 		      (unsigned long long)n->pairs);

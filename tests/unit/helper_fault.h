@@ -78,7 +78,9 @@ uint64_t ff_hosted(const struct ff *x, uint64_t guest);
 
 /* Assert that every frame number libp2m records names a live frame whose
  * contents are what libp2m sees through its mappings (the tree's top
- * page, every frame list, every private leaf). */
+ * page, every frame list, every private leaf), and that the tree the
+ * tools read is right for shared windows too: the top names the shared
+ * frame list for each, which names the shared missing leaf 512 times. */
 void ff_check_names(struct ff *x);
 
 /* Records of libp2m (frame numbers, not values), for a call that must
@@ -101,7 +103,9 @@ void ff_records_free(struct ff_records *r);
  * message, every value (and max_pfn, the published fields) as before,
  * libp2m's records as before (records), live frames equal to libp2m's
  * accounting, the call succeeding when run again (retry), and nothing
- * live after p2m_destroy.
+ * live after p2m_destroy. Each run starts from a P2M of its own, or, for
+ * a case with a reset, from the one the previous run left, brought back
+ * to the starting state and checked to be in it.
  */
 struct ff_case {
 	const char *name;
@@ -116,6 +120,11 @@ struct ff_case {
 	void (*partial)(struct ff *x, const struct snap *before);
 	bool records;
 	bool retry;
+	/* With retry: brings the P2M back to the starting state after the
+	 * (re)tried call succeeded, so that the next run reuses it instead of
+	 * creating a P2M again (checked against the starting state: values,
+	 * records, published fields, accounting). NULL: a fresh P2M per run. */
+	void (*reset)(struct ff *x);
 	/* For calls of thousands of platform calls (suspend asks the M2P for
 	 * every record, a 4 TiB create hangs 4096 windows): first faults at
 	 * the first and last `edge` calls and every `stride`-th in between
