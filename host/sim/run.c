@@ -559,29 +559,12 @@ static int save(struct sim *s, const char *name, int which)
 		struct p2mr_options tree = { .tree_only = true };
 		struct check kt = { 0 };
 
-		const char *at;
-		uint64_t stale, shared_missing;
-
 		rc = read_p2m(s, &kt, &tree, &res);
 		s->ph->frames_read += res.maps;
-		/* A known libp2m bug (docs/p2msim.md): after a restore the
-		 * shared frame list of the tree still names the shared missing
-		 * leaf by its old mfn. Reported, not fatal; anything else is. */
-		at = which == 1 && rc == -P2MR_ELEAF_MAP ? strstr(res.error, "mfn 0x") : NULL;
-		stale = at ? strtoull(at + 4, NULL, 16) : SIM_NONE;
-		shared_missing = sim_frame_of_mfn(&s->hv, s->p.shared_leaf[P2M_SLOT_MISSING], false);
-		if (at && shared_missing != SIM_NONE &&
-		    sim_frame_of_mfn(&s->hv, stale, true) == shared_missing) {
-			say(s, "sim: %s: the tree: KNOWN libp2m bug: %s is the shared missing leaf's mfn before the restore\n",
-			    name, res.error);
-			snprintf(s->ph->note + strlen(s->ph->note), sizeof(s->ph->note) - strlen(s->ph->note),
-				 "; the tree: stale shared frame list (known libp2m bug)");
-		} else if (rc || kt.bad) {
+		if (rc || kt.bad)
 			return fail(s, "%s: the tree: %s%s", name, rc ? res.error : "", kt.bad ? kt.first_bad : "");
-		} else {
-			snprintf(s->ph->note + strlen(s->ph->note), sizeof(s->ph->note) - strlen(s->ph->note),
-				 "; the tree too (%llu pfns)", (unsigned long long)res.count);
-		}
+		snprintf(s->ph->note + strlen(s->ph->note), sizeof(s->ph->note) - strlen(s->ph->note),
+			 "; the tree too (%llu pfns)", (unsigned long long)res.count);
 	}
 	if (which == 1 && s->digest[1] != s->digest[0])
 		return fail(s, "%s: the second save differs from the first beyond the renumbering", name);
