@@ -174,6 +174,23 @@ static void refused_name_allocates_nothing(void **state)
 	assert_int_equal(d.out, 1);
 }
 
+/* An initial list of consecutive frames (p2m_build_adopt's) would be a
+ * run here, without mfns of the domain: refused, nothing allocated. */
+static void no_list_of_consecutive_frames(void **state)
+{
+	xen_pfn_t m[4];
+	uint64_t *va = (uint64_t *)1;
+	struct hosted_stats st;
+
+	(void)state;
+	assert_int_equal(hosted_list_new(h, 4, m, &va), -P2M_EINVAL);
+	assert_null(va);
+	assert_non_null(strstr(hosted_last_error(h), "simulated-domain mode"));
+	hosted_get_stats(h, &st);
+	assert_int_equal(st.live_frames, 0);
+	assert_int_equal(d.out, 1);
+}
+
 /* libp2m on it: every pool pfn RAM in the P2M, so the leaves pass the
  * saver's M2P check; the tools' walk names the domain's frames. */
 static const void *rd_map(void *ctx, uint64_t mfn)
@@ -326,6 +343,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(frames_are_the_domains, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_name_allocates_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_list_of_consecutive_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(libp2m_and_the_reader, setup, teardown),
 		cmocka_unit_test(backing_file),
 	};
