@@ -341,7 +341,8 @@ int hp_pwrite(struct hosted *h, xen_pfn_t mfn, uint64_t at,
 	return 0;
 }
 
-int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
+/* A whole frame by the domain's mfn, read or written. */
+static int frame_io(struct hosted *h, xen_pfn_t mfn, void *rbuf, const void *wbuf)
 {
 	int rc;
 
@@ -349,24 +350,22 @@ int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
 	if (!hp_valid_mfn(h, hp_in(h, mfn)))
 		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
 			     (unsigned long long)mfn);
+	else if (rbuf)
+		rc = hp_pread(h, hp_in(h, mfn), 0, rbuf, HP_PAGE);
 	else
-		rc = hp_pread(h, hp_in(h, mfn), 0, buf, HP_PAGE);
+		rc = hp_pwrite(h, hp_in(h, mfn), 0, wbuf, HP_PAGE);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
 
+int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
+{
+	return frame_io(h, mfn, buf, NULL);
+}
+
 int hosted_write_frame(struct hosted *h, xen_pfn_t mfn, const void *buf)
 {
-	int rc;
-
-	pthread_mutex_lock(&h->mu);
-	if (!hp_valid_mfn(h, hp_in(h, mfn)))
-		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
-			     (unsigned long long)mfn);
-	else
-		rc = hp_pwrite(h, hp_in(h, mfn), 0, buf, HP_PAGE);
-	pthread_mutex_unlock(&h->mu);
-	return rc;
+	return frame_io(h, mfn, NULL, buf);
 }
 
 int hosted_for_each_table(struct hosted *h, int (*fn)(void *ctx, xen_pfn_t mfn),

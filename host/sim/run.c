@@ -711,12 +711,14 @@ static uint64_t extra_pfn(struct sim *s)
 	return SIM_NONE;
 }
 
-static int writer_once(struct check *k, const struct p2mr_leaf *l)
+/* The writers, in the reader's leaf callback from its middle leaf on:
+ * up to `limit` splits of a slot of balloon space. */
+static int split_during_read(struct check *k, const struct p2mr_leaf *l, uint64_t limit)
 {
 	struct sim *s = k->s;
 	uint64_t pfn;
 
-	if (k->writes || l->index < s->nleaf / 2)
+	if (k->writes >= limit || l->index < s->nleaf / 2)
 		return 0;
 	pfn = extra_pfn(s);
 	if (pfn == SIM_NONE)
@@ -725,18 +727,16 @@ static int writer_once(struct check *k, const struct p2mr_leaf *l)
 	return balloon_in(s, pfn) ? 1 : 0;
 }
 
+/* One split in all (the reader's second attempt sees none). */
+static int writer_once(struct check *k, const struct p2mr_leaf *l)
+{
+	return split_during_read(k, l, 1);
+}
+
+/* One split during every attempt. */
 static int writer_always(struct check *k, const struct p2mr_leaf *l)
 {
-	struct sim *s = k->s;
-	uint64_t pfn;
-
-	if (k->writes >= l->attempt || l->index < s->nleaf / 2)
-		return 0;
-	pfn = extra_pfn(s);
-	if (pfn == SIM_NONE)
-		return 0;
-	k->writes++;
-	return balloon_in(s, pfn) ? 1 : 0;
+	return split_during_read(k, l, l->attempt);
 }
 
 static int migrate(struct sim *s)
