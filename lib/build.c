@@ -17,6 +17,12 @@
  * whose leaves failed to map goes back to the shared table; if even that
  * mapping change fails, it is cleared in place (private leaves hold ~0
  * again), so every pfn reads missing as before the build.
+ *
+ * Retry. What a failure could not give back serves the next build: a
+ * frame list left mapped ("parked", lib/window.c) is hung again with this
+ * build's leaves named in it (p2m_install_window_locked copies them), and
+ * a window left private but reading missing is given back to the shared
+ * missing table before anything else (p2m_build_need_missing).
  */
 #include "internal.h"
 

@@ -23,7 +23,10 @@
  *     differently the second time), then translates them. Suspend asks the
  *     M2P, a platform call, so it translates in place and, if one fails,
  *     translates the ones done back through the unchanged P2M (a lookup:
- *     the undo cannot fail).
+ *     the undo cannot fail);
+ *   - the shared frame list's 512 entries (the shared missing leaf's mfn,
+ *     for the tree) are no record: suspend leaves them, resume writes them
+ *     from the checked records before the chain (shared_mid_rename()).
  *
  * Between the two calls lookups work, but nothing may change the P2M's
  * structure: every call that could is refused (p2m_refuse_suspended()).

@@ -10,11 +10,16 @@
  *
  * p2m_suspend() turns every frame number libp2m records into the pfn
  * behind it (checked through the M2P and back through the P2M), and
- * p2m_resume() turns them into frame numbers again through the P2M. Above
+ * p2m_resume() turns them into frame numbers again through the P2M and
+ * names the shared missing leaf's new mfn in the shared frame list (the
+ * tree's page for every shared window below 512 GiB), so the tree the
+ * tools read is right after a restore onto new mfns. Above
  * about 4 TiB of capacity both allocate a few frames (a fresh copy of the
  * meta chain; the old one is freed), which must be RAM pfns of the P2M
  * like every frame the platform hands out; below, they allocate nothing.
- * On error either call changes nothing, and may be retried.
+ * On error either call changes nothing, and may be retried. (A failed
+ * resume may have written the shared frame list's entries already: they
+ * are not records but what the records say, written again on retry.)
  * Between the two calls lookups and stores into private slots work, but
  * every call that could change the P2M's structure (p2m_set into a shared
  * slot, p2m_prepare, the range calls, p2m_set_foreign, p2m_build,

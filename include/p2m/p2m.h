@@ -74,7 +74,8 @@
  *     recorded above (shared_*, top_mfn, top[], windows[], the frame lists,
  *     the meta chain) holds pfn | 1<<61 instead of an mfn, so no record
  *     of a private window reads 0; structure changes fail with -P2M_EBUSY
- *     (lib/migrate.c).
+ *     (lib/migrate.c). The shared frame list's entries are left alone and
+ *     written from the records on resume.
  *   - max_pfn is a count (highest RAM or foreign pfn + 1, rounded up to
  *     512, or what p2m_cover() promised) and never shrinks.
  *
@@ -335,9 +336,15 @@ int p2m_clear_foreign(struct p2m *p, const uint64_t *pfns, size_t n,
  * uniform missing or identity entries become shared slots, uniform
  * windows shared windows. For a freshly created P2M: pfns [0, n) must be
  * missing and the P2M not yet published (-P2M_EBUSY otherwise), since
- * max_pfn is raised only once the whole list is in. Every leaf is filled
- * before it is mapped, so a lock-free reader sees each pfn either missing
- * or with its final value. On failure every pfn reads missing again.
+ * max_pfn is raised only once the whole list is in. A window of them that
+ * is private but reads missing (a prepared one, or one a failed build
+ * could not give back) is first given back to the shared missing table,
+ * its leaves freed; if that fails, its error. Every leaf is filled before
+ * it is mapped, so a lock-free reader sees each pfn either missing or
+ * with its final value. On failure every pfn reads missing again, and the
+ * call may be retried: what a failure could not give back (a frame list
+ * left mapped, a window left private) is reused or given back by it.
+ * Nothing else may write pfns of the windows [0, n) touches while it runs.
  */
 int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
 
@@ -372,8 +379,9 @@ int p2m_build(struct p2m *p, const uint64_t *initial, uint64_t n);
  * returning the window to the shared missing table and remapping its
  * slots to the missing page failed too (three platform failures), the
  * leaves it had mapped are cleared in place and stay the P2M's (freed by
- * p2m_destroy); the message then names the window, and the caller must
- * not reuse the frames of its pages.
+ * p2m_destroy, or by the next build, which gives the window back); the
+ * message then names the window, and the caller must not reuse the
+ * frames of its pages.
  *
  * Keep the copying p2m_build when the caller cannot give its list up:
  * the list is still read afterwards (a copy kept for a check, a list

@@ -176,8 +176,12 @@ static void refusals(void **state)
 	assert_int_equal(p2m_set_range_identity(&f.p, 0, W), 0);
 	assert_int_equal(p2m_build(&f.p, v, 4), -P2M_EBUSY);
 	assert_int_equal(p2m_set_range_missing(&f.p, 0, W), 0);
+	/* Private but reading missing (prepared, or a window a failed build
+	 * could not give back): given back first, then built. */
+	assert_int_equal(p2m_prepare(&f.p, 700), 0);
 	assert_int_equal(p2m_build(&f.p, v, 4), 0);
 	assert_int_equal(p2m_raw(&f.p, 3), 4);
+	assert_int_equal(p2m_raw(&f.p, 700), P2M_INVALID);
 	fx_fini(&f);
 }
 
