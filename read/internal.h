@@ -65,6 +65,12 @@ void rd_drop(struct rd *r);
 /* Map leaf `index` (frame mfn) and hand it to the callback. */
 int rd_hand_out(struct rd *r, uint64_t index, uint64_t mfn);
 
+/* With frames->m2p: the saver's mfn_in_pseudophys_map() on leaf `index`
+ * (frame mfn): lookup() finds the leaf frame of a slot, checked as the
+ * walk checks it; the target leaf goes in view slot 0. 0 without m2p. */
+int rd_check_leaf_m2p(struct rd *r, uint64_t index, uint64_t mfn,
+		      int (*lookup)(struct rd *r, uint64_t slot, uint64_t *leaf));
+
 /* The published count above the caller's limit: the refusal. */
 int rd_check_limit(struct rd *r);
 

@@ -9,7 +9,9 @@
  *      (levels 4-2 checked over the whole range, as the saver does before
  *      it trims), noting the last run of one repeated L1 table: the trim;
  *   2. every leaf slot of the trimmed range down to its L1 entry (level 1
- *      checked: all refusals come before any entry is handed out);
+ *      checked: all refusals come before any entry is handed out), and
+ *      with frames->m2p the leaf's M2P round trip (another walk, to the
+ *      slot of the pfn the M2P names);
  *   3. the same walks again, each entry checked again (the guest may have
  *      changed it since), and the leaf mapped and handed out.
  */
@@ -112,6 +114,16 @@ static int scan_windows(struct rd *r, uint64_t *last)
 	return 0;
 }
 
+/* The leaf frame of slot s, walked and checked (for the M2P check). */
+static int list_leaf(struct rd *r, uint64_t s, uint64_t *leaf)
+{
+	uint64_t path[5];
+	int rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path);
+
+	*leaf = path[0];
+	return rc;
+}
+
 int rd_list(struct rd *r)
 {
 	uint64_t last = r->count - 1, frames = last / RD_FPP + 1, end, path[5];
@@ -132,7 +144,8 @@ int rd_list(struct rd *r)
 	r->res->count = last + 1;
 	frames = last / RD_FPP + 1;
 	for (uint64_t s = 0; s < frames; s++)
-		if ((rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)))
+		if ((rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)) ||
+		    (rc = rd_check_leaf_m2p(r, s, path[0], list_leaf)))
 			return rc;
 	for (uint64_t s = 0; s < frames; s++)
 		if ((rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)) ||

@@ -33,6 +33,7 @@ static const char *const names[P2MR_NERRORS] = {
 	[P2MR_ELEAF_MAP] = "ELEAF_MAP",
 	[P2MR_EGENERATION] = "EGENERATION",
 	[P2MR_ESTOPPED] = "ESTOPPED",
+	[P2MR_ELEAF_M2P] = "ELEAF_M2P",
 };
 
 const char *p2mr_strerror(int err)
@@ -117,6 +118,38 @@ int rd_hand_out(struct rd *r, uint64_t index, uint64_t mfn)
 		return rd_fail(r, P2MR_ESTOPPED, "read stopped by the caller at leaf %llu (%d)",
 			       (unsigned long long)index, rc);
 	}
+	return 0;
+}
+
+int rd_check_leaf_m2p(struct rd *r, uint64_t index, uint64_t mfn,
+		      int (*lookup)(struct rd *r, uint64_t slot, uint64_t *leaf))
+{
+	uint64_t pfn, leaf, e;
+	const uint64_t *page;
+	int rc;
+
+	if (!r->fr->m2p)
+		return 0;
+	if (r->fr->m2p(r->fr->ctx, mfn, &pfn) != 0)
+		return rd_fail(r, P2MR_ELEAF_M2P,
+			       "Bad mfn in p2m_frame_list[%llu] (mfn %s has no M2P entry)",
+			       (unsigned long long)index, RD_HEX(mfn));
+	if (pfn >= r->res->count)
+		return rd_fail(r, P2MR_ELEAF_M2P,
+			       "Bad mfn in p2m_frame_list[%llu] (mfn %s: M2P gives pfn %s, beyond max_pfn %s)",
+			       (unsigned long long)index, RD_HEX(mfn), RD_HEX(pfn),
+			       RD_HEX(r->res->count - 1));
+	if ((rc = lookup(r, pfn / RD_FPP, &leaf)))
+		return rc;
+	page = rd_view(r, 0, leaf);
+	if (!page)
+		return rd_fail(r, P2MR_ELEAF_MAP, "Failed to map p2m frames (leaf %llu, mfn %s)",
+			       (unsigned long long)(pfn / RD_FPP), RD_HEX(leaf));
+	e = rd_load(&page[pfn % RD_FPP]);
+	if (e != mfn)
+		return rd_fail(r, P2MR_ELEAF_M2P,
+			       "Bad mfn in p2m_frame_list[%llu] (mfn %s: M2P gives pfn %s, whose entry is %s)",
+			       (unsigned long long)index, RD_HEX(mfn), RD_HEX(pfn), RD_HEX(e));
 	return 0;
 }
 

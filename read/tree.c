@@ -60,6 +60,12 @@ static int leaf_of(struct rd *r, uint64_t x, uint64_t n, uint64_t *leaf)
 	return 0;
 }
 
+/* The leaf frame of slot x, checked (for the M2P check). */
+static int tree_leaf(struct rd *r, uint64_t x, uint64_t *leaf)
+{
+	return leaf_of(r, x, (r->res->count - 1) / RD_FPP + 1, leaf);
+}
+
 int rd_tree(struct rd *r)
 {
 	uint64_t last = r->count - 1, n_top = last / FLL_SPAN + 1, saved_mfn = 0, saved = 0;
@@ -87,7 +93,7 @@ int rd_tree(struct rd *r)
 	r->res->count = last + 1;
 	n = last / RD_FPP + 1;
 	for (uint64_t x = 0; x < n; x++)
-		if ((rc = leaf_of(r, x, n, &l)))
+		if ((rc = leaf_of(r, x, n, &l)) || (rc = rd_check_leaf_m2p(r, x, l, tree_leaf)))
 			return rc;
 	for (uint64_t x = 0; x < n; x++)
 		if ((rc = leaf_of(r, x, n, &l)) || (rc = rd_hand_out(r, x, l)))

@@ -11,5 +11,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_e820(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

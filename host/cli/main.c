@@ -10,6 +10,7 @@
 #pragma weak cmd_e820
 #pragma weak cmd_bench
 #pragma weak cmd_boot
+#pragma weak cmd_sim
 
 struct subcommand {
 	const char *name;
@@ -22,6 +23,7 @@ static const struct subcommand subcommands[] = {
 	{ "e820", cmd_e820, "plan a P2M from a machine's memory map (dmesg, Xen log, sysfs, JSON)" },
 	{ "bench", cmd_bench, "measure lookups, updates, build and memory against baselines" },
 	{ "boot", cmd_boot, "boot the PV guest on real Xen under QEMU and report its verdict" },
+	{ "sim", cmd_sim, "simulate a PV domain of any size: build, save, restore, migrate, faults" },
 };
 
 static void usage(FILE *f)

@@ -28,7 +28,37 @@ int hp_valid_mfn(const struct hosted *h, xen_pfn_t mfn)
 	       (h->frames[mfn - h->base].flags & HF_ALLOCATED);
 }
 
-/* n frames, all or none; contiguous asks for consecutive mfns (runs). */
+xen_pfn_t hp_in(struct hosted *h, xen_pfn_t ext)
+{
+	uint64_t page;
+
+	if (!h->namer.page_of)
+		return ext;
+	page = h->namer.page_of(h->namer.ctx, ext);
+	if (page >= h->bump || h->ext[page] != ext || ext == 0)
+		return 0;
+	return h->base + page;
+}
+
+uint64_t hp_pte_in(struct hosted *h, uint64_t pte)
+{
+	if (!h->namer.page_of || !(pte & X86_PTE_PRESENT))
+		return pte;
+	return (pte & ~X86_PTE_MFN_MASK) |
+	       ((uint64_t)hp_in(h, (pte & X86_PTE_MFN_MASK) >> 12) << 12);
+}
+
+uint64_t hp_pte_ext(const struct hosted *h, uint64_t pte)
+{
+	if (!h->namer.page_of || !(pte & X86_PTE_PRESENT))
+		return pte;
+	return (pte & ~X86_PTE_MFN_MASK) |
+	       ((uint64_t)hp_ext(h, (pte & X86_PTE_MFN_MASK) >> 12) << 12);
+}
+
+/* n frames, all or none; contiguous asks for consecutive mfns (runs).
+ * With a namer, every frame but a run's gets a pfn and mfn of the
+ * simulated domain. */
 int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 		    int contiguous, uint32_t flags)
 {
@@ -47,6 +77,24 @@ int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 		mfns[i] = h->base + h->freelist[--h->nfree];
 	for (; i < n; i++)
 		mfns[i] = h->base + h->bump++;
+	if (h->namer.page_of && !contiguous)
+		for (i = 0; i < n; i++) {
+			int rc = h->namer.name(h->namer.ctx, hp_off(h, mfns[i]), &h->ext[hp_off(h, mfns[i])]);
+
+			if (rc == 0)
+				continue;
+			while (i--) {
+				uint64_t off = hp_off(h, mfns[i]);
+
+				h->namer.unname(h->namer.ctx, off, h->ext[off]);
+				h->ext[off] = 0;
+			}
+			/* The pages go back where they came from. */
+			h->bump -= n - from_free;
+			h->nfree += from_free;
+			return hp_fail(h, rc, "hosted platform: the simulated domain has no frame left for %llu more",
+				       (unsigned long long)n);
+		}
 	for (i = 0; i < n; i++)
 		h->frames[hp_off(h, mfns[i])] = (struct hp_frame){ flags | HF_ALLOCATED, 0 };
 	return 0;
@@ -67,6 +115,8 @@ static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 		rc = hp_alloc_locked(h, n, mfns, 0, 0);
 		if (rc == 0)
 			h->live += n;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			mfns[i] = hp_ext(h, mfns[i]);
 	}
 	pthread_mutex_unlock(&h->mu);
 	return rc;
@@ -74,6 +124,10 @@ static int alloc_frames(void *ctx, size_t n, xen_pfn_t *mfns)
 
 static void punch(struct hosted *h, uint64_t first, uint64_t n)
 {
+	/* A backing file is unnamed and goes at close: punching each freed
+	 * page there costs a discard per call on some file systems. */
+	if (h->backing_dir)
+		return;
 	if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(first * HP_PAGE), (off_t)(n * HP_PAGE)) != 0)
 		hp_fail(h, -P2M_EINVAL, "hosted platform: punching frames %#llx+%llu: %s",
@@ -99,6 +153,10 @@ static void free_one_locked(struct hosted *h, uint64_t off, uint64_t *first, uin
 		h->capfree = cap;
 	}
 	h->frames[off] = (struct hp_frame){ 0, 0 };
+	if (h->namer.page_of && h->ext[off]) {
+		h->namer.unname(h->namer.ctx, off, h->ext[off]);
+		h->ext[off] = 0;
+	}
 	h->freelist[h->nfree++] = off;
 	if (*len && off == *first + *len) {
 		(*len)++;
@@ -132,13 +190,14 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 	pthread_mutex_lock(&h->mu);
 	for (size_t i = 0; i < n; i++) {
 		struct hp_frame *f;
+		xen_pfn_t in = hp_in(h, mfns[i]);
 
-		if (!hp_valid_mfn(h, mfns[i])) {
+		if (!hp_valid_mfn(h, in)) {
 			hp_fail(h, -P2M_EINVAL, "hosted platform: free_frames of mfn %#llx, which is not allocated",
 				(unsigned long long)mfns[i]);
 			continue;
 		}
-		f = &h->frames[hp_off(h, mfns[i])];
+		f = &h->frames[hp_off(h, in)];
 		if (f->flags & HF_PLATFORM) {
 			hp_fail(h, -P2M_EINVAL, "hosted platform: free_frames of mfn %#llx, a frame of the platform itself",
 				(unsigned long long)mfns[i]);
@@ -148,8 +207,8 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 			hp_fail(h, -P2M_EBUSY, "hosted platform: free_frames of mfn %#llx, still the table of %u window(s)",
 				(unsigned long long)mfns[i], f->refs);
 		if (f->flags & HF_HAS_RUN)
-			hp_leaf_freed(h, mfns[i]);
-		free_one_locked(h, hp_off(h, mfns[i]), &run_first, &run_len);
+			hp_leaf_freed(h, in);
+		free_one_locked(h, hp_off(h, in), &run_first, &run_len);
 		h->live--;
 	}
 	if (run_len)
@@ -157,17 +216,44 @@ static void free_frames(void *ctx, size_t n, const xen_pfn_t *mfns)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Simulated-domain mode: a view is a copy, read with pread and written
+ * back with pwrite when it is released, so filling a leaf costs no page
+ * fault and no TLB flush (libp2m holds one view at a time, of a frame it
+ * writes through nothing else meanwhile; a second one falls back to the
+ * shared view). */
+static _Thread_local struct {
+	uint64_t buf[512] __attribute__((aligned(4096)));
+	struct hosted *h;
+	xen_pfn_t in;
+	int held;
+} cv;
+
 static void *frame_map(void *ctx, xen_pfn_t mfn)
 {
 	struct hosted *h = ctx;
 	void *va = NULL;
 
+	if (h->namer.page_of && !cv.held) {
+		pthread_mutex_lock(&h->mu);
+		cv.in = hp_in(h, mfn);
+		if (!hp_valid_mfn(h, cv.in))
+			hp_fail(h, -P2M_ERANGE, "hosted platform: frame_map of mfn %#llx, which is not allocated",
+				(unsigned long long)mfn);
+		else if (hp_pread(h, cv.in, 0, cv.buf, HP_PAGE) == 0)
+			va = cv.buf;
+		pthread_mutex_unlock(&h->mu);
+		if (va) {
+			cv.h = h;
+			cv.held = 1;
+		}
+		return va;
+	}
 	pthread_mutex_lock(&h->mu);
-	if (!hp_valid_mfn(h, mfn))
+	if (!hp_valid_mfn(h, hp_in(h, mfn)))
 		hp_fail(h, -P2M_ERANGE, "hosted platform: frame_map of mfn %#llx, which is not allocated",
 			(unsigned long long)mfn);
 	else
-		va = h->view + hp_off(h, mfn) * HP_PAGE;
+		va = h->view + hp_off(h, hp_in(h, mfn)) * HP_PAGE;
 	pthread_mutex_unlock(&h->mu);
 	return va;
 }
@@ -177,6 +263,14 @@ static void frame_unmap(void *ctx, void *va)
 	struct hosted *h = ctx;
 	uint8_t *p = va;
 
+	if (va == cv.buf && cv.held && cv.h == h) {
+		pthread_mutex_lock(&h->mu);
+		if (hp_valid_mfn(h, cv.in))
+			hp_pwrite(h, cv.in, 0, cv.buf, HP_PAGE);
+		pthread_mutex_unlock(&h->mu);
+		cv.held = 0;
+		return;
+	}
 	if (p < h->view || p >= h->view + h->max_frames * HP_PAGE ||
 	    (uintptr_t)p % HP_PAGE) {
 		pthread_mutex_lock(&h->mu);
@@ -197,7 +291,11 @@ int hosted_list_new(struct hosted *h, uint64_t nframes, xen_pfn_t *mfns, uint64_
 
 	*va = NULL;
 	pthread_mutex_lock(&h->mu);
-	rc = hp_alloc_locked(h, nframes, mfns, 1, 0);
+	/* Consecutive frames are runs there, which get no mfn of the domain. */
+	if (h->namer.page_of)
+		rc = hp_fail(h, -P2M_EINVAL, "hosted platform: hosted_list_new is not for the simulated-domain mode");
+	else
+		rc = hp_alloc_locked(h, nframes, mfns, 1, 0);
 	if (rc == 0) {
 		m = mmap(NULL, nframes * HP_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
 			 (off_t)(hp_off(h, mfns[0]) * HP_PAGE));
@@ -243,18 +341,73 @@ int hp_pwrite(struct hosted *h, xen_pfn_t mfn, uint64_t at,
 	return 0;
 }
 
-int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
+/* A whole frame by the domain's mfn, read or written. */
+static int frame_io(struct hosted *h, xen_pfn_t mfn, void *rbuf, const void *wbuf)
 {
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
-	if (!hp_valid_mfn(h, mfn))
+	if (!hp_valid_mfn(h, hp_in(h, mfn)))
 		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
 			     (unsigned long long)mfn);
+	else if (rbuf)
+		rc = hp_pread(h, hp_in(h, mfn), 0, rbuf, HP_PAGE);
 	else
-		rc = hp_pread(h, mfn, 0, buf, HP_PAGE);
+		rc = hp_pwrite(h, hp_in(h, mfn), 0, wbuf, HP_PAGE);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
+}
+
+int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
+{
+	return frame_io(h, mfn, buf, NULL);
+}
+
+int hosted_write_frame(struct hosted *h, xen_pfn_t mfn, const void *buf)
+{
+	return frame_io(h, mfn, NULL, buf);
+}
+
+int hosted_for_each_table(struct hosted *h, int (*fn)(void *ctx, xen_pfn_t mfn),
+			  void *ctx)
+{
+	uint64_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->bump;
+	pthread_mutex_unlock(&h->mu);
+	for (uint64_t page = 0; page < n && rc == 0; page++) {
+		uint32_t fl;
+		xen_pfn_t m;
+
+		pthread_mutex_lock(&h->mu);
+		fl = h->frames[page].flags;
+		m = hp_ext(h, h->base + page);
+		pthread_mutex_unlock(&h->mu);
+		/* L1s of libp2m; the mirror's own tables (not runs: unnamed). */
+		if ((fl & HF_ALLOCATED) && ((fl & HF_TABLE) ||
+		    ((fl & HF_PLATFORM) && (!h->namer.page_of || m))))
+			rc = fn(ctx, m);
+	}
+	return rc;
+}
+
+void hosted_renumber(struct hosted *h, xen_pfn_t (*fn)(void *ctx, xen_pfn_t old),
+		     void *ctx)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->namer.page_of)
+		for (uint64_t page = 0; page < h->bump; page++)
+			if (h->ext[page])
+				h->ext[page] = fn(ctx, h->ext[page]);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void hosted_drop_cache(struct hosted *h)
+{
+	fdatasync(h->fd);
+	posix_fadvise(h->fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn)
@@ -262,7 +415,7 @@ bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn)
 	int ok;
 
 	pthread_mutex_lock(&h->mu);
-	ok = hp_valid_mfn(h, mfn);
+	ok = hp_valid_mfn(h, hp_in(h, mfn));
 	pthread_mutex_unlock(&h->mu);
 	return ok;
 }
@@ -274,6 +427,8 @@ static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
 	struct hosted *h = ctx;
 	xen_pfn_t v;
 
+	if (h->namer.m2p)
+		return h->namer.m2p(h->namer.ctx, mfn, pfn);
 	if (mfn >= h->m2p_entries)
 		return -P2M_ERANGE;
 	v = __atomic_load_n(&h->m2p[mfn], __ATOMIC_RELAXED);
@@ -324,9 +479,14 @@ int hp_frames_init(struct hosted *h, char *err, size_t errlen)
 {
 	uint64_t bytes = h->max_frames * HP_PAGE;
 
-	h->fd = memfd_create("p2m-frames", MFD_CLOEXEC);
+	if (h->backing_dir)
+		h->fd = open(h->backing_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	else
+		h->fd = memfd_create("p2m-frames", MFD_CLOEXEC);
 	if (h->fd < 0) {
-		snprintf(err, errlen, "hosted platform: memfd_create: %s", strerror(errno));
+		snprintf(err, errlen, "hosted platform: %s%s: %s",
+			 h->backing_dir ? "an unnamed file in " : "memfd_create",
+			 h->backing_dir ? h->backing_dir : "", strerror(errno));
 		return -P2M_ENOMEM;
 	}
 	if (ftruncate(h->fd, (off_t)bytes) != 0) {
@@ -343,7 +503,9 @@ int hp_frames_init(struct hosted *h, char *err, size_t errlen)
 	}
 	h->frames = map_sparse(h->max_frames * sizeof(*h->frames));
 	h->m2p = map_sparse(h->m2p_entries * sizeof(*h->m2p));
-	if (!h->frames || !h->m2p) {
+	if (h->namer.page_of)
+		h->ext = map_sparse(h->max_frames * sizeof(*h->ext));
+	if (!h->frames || !h->m2p || (h->namer.page_of && !h->ext)) {
 		snprintf(err, errlen, "hosted platform: reserving the frame table and the M2P (%llu entries): %s",
 			 (unsigned long long)h->m2p_entries, strerror(errno));
 		return -P2M_ENOMEM;
@@ -357,6 +519,8 @@ void hp_frames_fini(struct hosted *h)
 		munmap(h->m2p, h->m2p_entries * sizeof(*h->m2p));
 	if (h->frames)
 		munmap(h->frames, h->max_frames * sizeof(*h->frames));
+	if (h->ext)
+		munmap(h->ext, h->max_frames * sizeof(*h->ext));
 	if (h->view)
 		munmap(h->view, h->max_frames * HP_PAGE);
 	if (h->fd >= 0)

@@ -44,7 +44,9 @@ static void plat_unlock(void *ctx)
 
 static xen_pfn_t root_table(void *ctx)
 {
-	return ((struct hosted *)ctx)->root;
+	struct hosted *h = ctx;
+
+	return hp_ext(h, h->root);
 }
 
 void hosted_platform(struct hosted *h, struct p2m_platform *plat)
@@ -99,6 +101,9 @@ struct hosted *hosted_create(const struct hosted_config *cfg,
 	h->base = c.mfn_base;
 	h->m2p_entries = c.m2p_entries;
 	h->alias = c.alias;
+	h->backing_dir = c.backing_dir;
+	if (c.namer)
+		h->namer = *c.namer;
 	pthread_mutex_init(&h->plock, NULL);
 	pthread_mutex_init(&h->mu, NULL);
 	if (hp_frames_init(h, err, errlen)) {

@@ -68,11 +68,43 @@
 #define HOSTED_MAP_MARGIN    256
 
 
+/*
+ * Simulated-domain mode (host/sim/). By default a frame's mfn is mfn_base
+ * + its memfd page. With a namer, frames are frames of a simulated PV
+ * domain: each page the platform allocates for libp2m or for its own
+ * page tables is given a pfn of the domain and that pfn's mfn by the
+ * namer (the simulated hypervisor), and every mfn crossing the platform
+ * boundary (operations, PTEs in the mirror, the public readers) is that
+ * mfn. Internally the platform keeps page-based numbers, so a renumbering
+ * of every mfn (a restore) only rewrites the page -> mfn table
+ * (hosted_renumber) and the PTEs (which the simulated restorer rewrites,
+ * as Xen's restorer localises page tables). The runs (copies backing
+ * shared windows) are the platform's overhead and get no mfn.
+ */
+struct hosted_namer {
+	void *ctx;
+	/* A pfn of the domain for memfd page `page`: its mfn in *mfn; 0, or
+	 * -P2M_ENOMEM when the domain has no frame left. */
+	int (*name)(void *ctx, uint64_t page, xen_pfn_t *mfn);
+	/* Page `page` (named mfn) is freed: its pfn goes back. */
+	void (*unname)(void *ctx, uint64_t page, xen_pfn_t mfn);
+	/* The page named mfn, or UINT64_MAX. */
+	uint64_t (*page_of)(void *ctx, xen_pfn_t mfn);
+	/* The platform's m2p operation. */
+	int (*m2p)(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn);
+};
+
 struct hosted_config {
 	uint64_t max_frames;     /* memfd size in frames; 0: default */
 	xen_pfn_t mfn_base;      /* mfn of memfd page 0; 0: default */
 	uint64_t m2p_entries;    /* M2P size in entries; 0: default */
 	bool alias;              /* shared windows: 512 aliases, no runs */
+	const struct hosted_namer *namer;   /* NULL: mfn = mfn_base + page */
+	/* Back the frames with an unnamed file (O_TMPFILE) in this directory
+	 * instead of a memfd, for P2Ms larger than RAM; NULL: memfd. Freed
+	 * pages of a file are not punched (its blocks go when it is closed),
+	 * so memfd_bytes does not shrink then. */
+	const char *backing_dir;
 };
 
 struct hosted_stats {
@@ -142,11 +174,26 @@ int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
  * are freed by free_frames() (by libp2m once it adopted them), the
  * mapping by hosted_list_unmap() (a frame freed meanwhile reads zero
  * there). Counted in live_frames; not subject to failure injection.
+ * Refused (-P2M_EINVAL) in the simulated-domain mode (a namer).
  */
 int hosted_list_new(struct hosted *h, uint64_t nframes, xen_pfn_t *mfns, uint64_t **va);
 void hosted_list_unmap(struct hosted *h, uint64_t *va, uint64_t nframes);
 
 /* Is mfn a frame of this platform (memfd page, allocated)? */
 bool hosted_is_frame(struct hosted *h, xen_pfn_t mfn);
+
+/* Simulated-domain mode (a namer). Write a whole frame by mfn (the
+ * restorer's writes); -P2M_ERANGE as hosted_read_frame. */
+int hosted_write_frame(struct hosted *h, xen_pfn_t mfn, const void *buf);
+/* Every frame that is a page table (the mirror's L4/L3/L2 and libp2m's
+ * L1s) by mfn; stops at fn's first nonzero value and returns it. */
+int hosted_for_each_table(struct hosted *h, int (*fn)(void *ctx, xen_pfn_t mfn),
+			  void *ctx);
+/* Every named frame gets mfn fn(ctx, old mfn) (after a restore). */
+void hosted_renumber(struct hosted *h, xen_pfn_t (*fn)(void *ctx, xen_pfn_t old),
+		     void *ctx);
+/* Drop the backing file's clean pages from the page cache (after
+ * writing them back), so a large simulation leaves the host's RAM free. */
+void hosted_drop_cache(struct hosted *h);
 
 #endif

@@ -72,6 +72,7 @@ struct hosted {
 	uint64_t max_frames;
 	xen_pfn_t base;
 	int alias;
+	const char *backing_dir;
 
 	struct hp_frame *frames;  /* max_frames entries, sparse */
 	uint64_t bump;            /* first never-used page */
@@ -90,6 +91,9 @@ struct hosted {
 	uint64_t vmas;            /* mappings of all reservations (bound) */
 	int64_t other_vmas;       /* the rest of the process, last measured */
 	uint64_t limit_sys, limit_override;
+
+	struct hosted_namer namer;  /* namer.page_of == NULL: default numbering */
+	xen_pfn_t *ext;           /* with a namer: page -> mfn (0: unnamed) */
 
 	uint64_t alloc_calls, map_calls;
 	uint64_t fail_alloc_in, fail_map_in;   /* countdowns, 0 = off */
@@ -112,6 +116,19 @@ static inline int hp_take_injected(uint64_t *countdown)
 /* frames.c (h->mu held unless named as an operation) */
 void hp_frame_ops(struct p2m_platform *plat);
 int hp_valid_mfn(const struct hosted *h, xen_pfn_t mfn);
+/* Between the numbers of the boundary (mfns, PTEs) and the internal ones
+ * (mfn_base + page): the identity without a namer. hp_in gives 0 for an
+ * mfn that names no page. */
+xen_pfn_t hp_in(struct hosted *h, xen_pfn_t ext);
+static inline xen_pfn_t hp_ext(const struct hosted *h, xen_pfn_t in)
+{
+	if (!h->namer.page_of || in < h->base || in - h->base >= h->max_frames)
+		return in;
+	return h->ext[in - h->base];
+}
+/* A PTE's frame translated (present entries only). */
+uint64_t hp_pte_in(struct hosted *h, uint64_t pte);
+uint64_t hp_pte_ext(const struct hosted *h, uint64_t pte);
 static inline uint64_t hp_off(const struct hosted *h, xen_pfn_t mfn)
 {
 	return mfn - h->base;

@@ -23,12 +23,17 @@ static unsigned idx(uint64_t va, int level)
 int hp_read_pte_locked(struct hosted *h, xen_pfn_t table, unsigned i,
 		       uint64_t *pte)
 {
-	return hp_pread(h, table, (uint64_t)i * 8, pte, 8);
+	int rc = hp_pread(h, table, (uint64_t)i * 8, pte, 8);
+
+	if (rc == 0)
+		*pte = hp_pte_in(h, *pte);
+	return rc;
 }
 
 int hp_write_pte_locked(struct hosted *h, xen_pfn_t table, unsigned i,
 			uint64_t pte)
 {
+	pte = hp_pte_ext(h, pte);
 	return hp_pwrite(h, table, (uint64_t)i * 8, &pte, 8);
 }
 
@@ -165,11 +170,11 @@ int hosted_read_pte(struct hosted *h, xen_pfn_t table, unsigned i,
 	pthread_mutex_lock(&h->mu);
 	if (i >= 512)
 		rc = hp_fail(h, -P2M_EINVAL, "hosted platform: PTE index %u is beyond 511", i);
-	else if (!hp_valid_mfn(h, table))
+	else if (!hp_valid_mfn(h, hp_in(h, table)))
 		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: table mfn %#llx is not a live frame",
 			     (unsigned long long)table);
 	else
-		rc = hp_read_pte_locked(h, table, i, pte);
+		rc = hp_pread(h, hp_in(h, table), (uint64_t)i * 8, pte, 8); /* as the tools see it */
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
@@ -199,15 +204,15 @@ int hosted_va_to_mfn(struct hosted *h, uint64_t va, xen_pfn_t *mfn,
 		t = (pte & X86_PTE_MFN_MASK) >> 12;
 		if (!hp_valid_mfn(h, t)) {
 			rc = hp_fail(h, -P2M_ERANGE, "hosted platform: %#llx: L%d entry names mfn %#llx, not a live frame",
-				     (unsigned long long)va, level, (unsigned long long)t);
+				     (unsigned long long)va, level, (unsigned long long)hp_ext(h, t));
 			break;
 		}
 	}
 	pthread_mutex_unlock(&h->mu);
 	if (rc == 0) {
-		*mfn = t;
+		*mfn = hp_ext(h, t);
 		if (pte_out)
-			*pte_out = pte;
+			*pte_out = hp_pte_ext(h, pte);
 	}
 	return rc;
 }

@@ -67,7 +67,7 @@ static void backing(struct hosted *h, xen_pfn_t table, int run,
 		else if (!(l1[i] & X86_PTE_PRESENT))
 			b[i] = HP_NONE;
 		else
-			b[i] = (hp_off(h, (l1[i] & X86_PTE_MFN_MASK) >> 12) << 1) |
+			b[i] = (hp_off(h, hp_in(h, (l1[i] & X86_PTE_MFN_MASK) >> 12)) << 1) |
 			       !!(l1[i] & X86_PTE_RW);
 	}
 }
@@ -345,22 +345,25 @@ int hp_make_table(void *ctx, xen_pfn_t table, xen_pfn_t leaf)
 {
 	struct hosted *h = ctx;
 	uint64_t l1[HP_SLOTS];
+	xen_pfn_t table_ext = table, leaf_ext = leaf;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
+	table = hp_in(h, table);
+	leaf = hp_in(h, leaf);
 	rc = check_table(h, table, "make_table");
 	if (rc == 0 && !hp_valid_mfn(h, leaf))
 		rc = hp_fail(h, -P2M_EINVAL, "hosted platform: make_table: leaf mfn %#llx is not an allocated frame",
-			     (unsigned long long)leaf);
+			     (unsigned long long)leaf_ext);
 	if (rc == 0 && h->frames[hp_off(h, table)].refs)
 		rc = hp_fail(h, -P2M_EBUSY, "hosted platform: make_table: mfn %#llx is the live table of %u window(s)",
 			     (unsigned long long)table, h->frames[hp_off(h, table)].refs);
 	if (rc == 0 && table == leaf)
 		rc = hp_fail(h, -P2M_EINVAL, "hosted platform: make_table: table %#llx cannot map itself",
-			     (unsigned long long)table);
+			     (unsigned long long)table_ext);
 	if (rc == 0) {
 		for (unsigned i = 0; i < HP_SLOTS; i++)
-			l1[i] = ((uint64_t)leaf << 12) | X86_PTE_PRESENT | X86_PTE_USER | X86_PTE_ACCESSED;
+			l1[i] = ((uint64_t)leaf_ext << 12) | X86_PTE_PRESENT | X86_PTE_USER | X86_PTE_ACCESSED;
 		rc = hp_pwrite(h, table, 0, l1, sizeof(l1));
 	}
 	if (rc == 0)
@@ -374,6 +377,7 @@ void hp_drop_table(void *ctx, xen_pfn_t table)
 	struct hosted *h = ctx;
 
 	pthread_mutex_lock(&h->mu);
+	table = hp_in(h, table);
 	if (check_table(h, table, "drop_table") == 0) {
 		struct hp_frame *f = &h->frames[hp_off(h, table)];
 
@@ -434,7 +438,7 @@ static int set_window_locked(struct hosted *h, void *va, xen_pfn_t table)
 	p->pte_lo = p->pte_hi = 0;
 	memset(p->bits, 0, sizeof(p->bits));
 	if (uniform && !h->alias) {
-		rc = run_get(h, (p->l1[0] & X86_PTE_MFN_MASK) >> 12, &p->run);
+		rc = run_get(h, hp_in(h, (p->l1[0] & X86_PTE_MFN_MASK) >> 12), &p->run);
 		if (rc)
 			goto out;
 		memset(p->bits, 0xff, sizeof(p->bits));
@@ -454,7 +458,7 @@ int hp_set_window(void *ctx, void *va, xen_pfn_t table)
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
-	rc = set_window_locked(h, va, table);
+	rc = set_window_locked(h, va, hp_in(h, table));
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
@@ -524,7 +528,7 @@ static int map_frames_locked(struct hosted *h, void *va, size_t n,
 		for (uint64_t i = lo; i < end; i++) {
 			xen_pfn_t m = mfns[(wva + i * HP_PAGE - a) / HP_PAGE];
 
-			p->l1[i] = ((uint64_t)m << 12) | X86_PTE_PRESENT | X86_PTE_USER |
+			p->l1[i] = ((uint64_t)hp_ext(h, m) << 12) | X86_PTE_PRESENT | X86_PTE_USER |
 				   X86_PTE_ACCESSED | ((flags & P2M_MAP_RW) ? X86_PTE_RW : 0);
 			p->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
 		}
@@ -554,10 +558,23 @@ int hp_map_frames(void *ctx, void *va, size_t n, const xen_pfn_t *mfns,
 		  unsigned flags)
 {
 	struct hosted *h = ctx;
+	xen_pfn_t *in = NULL;
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
+	if (h->namer.page_of && n) {
+		in = malloc(n * sizeof(*in));
+		if (!in) {
+			rc = hp_fail(h, -P2M_ENOMEM, "hosted platform: no memory for %zu frame numbers", n);
+			pthread_mutex_unlock(&h->mu);
+			return rc;
+		}
+		for (size_t i = 0; i < n; i++)
+			in[i] = hp_in(h, mfns[i]);
+		mfns = in;
+	}
 	rc = map_frames_locked(h, va, n, mfns, flags);
+	free(in);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }

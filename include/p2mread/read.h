@@ -103,6 +103,7 @@ enum p2mr_error {
 	P2MR_ELEAF_MAP,   /* "Failed to map p2m frames" */
 	P2MR_EGENERATION, /* "p2m generation count changed. Migration aborted." */
 	P2MR_ESTOPPED,    /* the leaf callback returned nonzero */
+	P2MR_ELEAF_M2P,   /* "Bad mfn in p2m_frame_list[%u]" (frames.m2p given) */
 	P2MR_NERRORS
 };
 
@@ -119,6 +120,14 @@ struct p2mr_frames {
 	/* Optional: called before attempt n (n >= 2) when the generation
 	 * moved; a hosted caller may sleep or yield here. */
 	void (*wait)(void *ctx, unsigned attempt);
+	/* Optional: the M2P (the pfn the hypervisor records for mfn; nonzero
+	 * if it has none). When set, every leaf frame is checked as the
+	 * saver's mfn_in_pseudophys_map() checks it: its pfn is below the
+	 * covered count and the P2M's entry for that pfn names the leaf
+	 * (p2m[m2p[mfn]] == mfn), before the first leaf is handed out;
+	 * otherwise P2MR_ELEAF_M2P. Costs one more walk and leaf view per
+	 * leaf. */
+	int (*m2p)(void *ctx, uint64_t mfn, uint64_t *pfn);
 	uint64_t max_mfn;
 };
 

@@ -12,7 +12,9 @@
  *            every map, 8 it starts odd, 16 the generation moves once (at
  *            map byte 22 >> 2), 32 p2m_vaddr used raw (not sign-extended
  *            from 48 bits nor page aligned), 64 frame list list is a
- *            constant (byte 2 picks it)
+ *            constant (byte 2 picks it), 128 the caller gives an M2P
+ *            (frames.m2p, the saver's leaf check): frame k's pfn is its
+ *            mfn's low 20 bits, an mfn no frame has has none
  *     1      p2m_cr3: frame index; 2 frame list list: frame index
  *     3      max_pfn shift (% 54); >= 0xf0: max_pfn = ~0 - mantissa
  *     4-7    max_pfn mantissa (u32)
@@ -38,7 +40,9 @@
  * the limit; a refusal has a code and a message, a success none; leaves
  * arrive in order, each a mapped frame of the right mfn, and cover
  * exactly [0, count); when every map moves the generation of a list, the
- * result is the generation's refusal.
+ * result is the generation's refusal; the M2P is asked only about frames
+ * the reader walked to (in [1, max_mfn]) and its refusal comes only with
+ * an M2P.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -128,6 +132,19 @@ static void fz_unmap(void *ctx, uint64_t mfn, const void *page)
 	g.held--;
 	if (--f->held == 0)
 		POISON(f->page);
+}
+
+/* The M2P of flag 128: a pfn for every frame of the input, so that a
+ * leaf naming itself at that pfn passes (the fuzzer reaches it through
+ * comparisons), and none for any other mfn. */
+static int fz_m2p(void *ctx, uint64_t mfn, uint64_t *pfn)
+{
+	(void)ctx;
+	CHECK(mfn != 0 && mfn <= g.max_mfn);
+	if (!frame_of(mfn))
+		return -1;
+	*pfn = mfn & 0xfffff;
+	return 0;
 }
 
 struct seen {
@@ -284,6 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.move_each = data[0] & 4;
 	g.move_at = data[0] & 16 ? (uint64_t)(data[22] >> 2) + 1 : 0;
 	fr.max_mfn = g.max_mfn;
+	fr.m2p = data[0] & 128 ? fz_m2p : NULL;
 	opt.tree_only = data[0] & 1;
 	opt.attempts = data[22] % 4 + 1;
 	opt.max_pfn = (uint64_t)1 << (10 + data[23] % 11);
@@ -299,11 +317,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(g.held == 0);
 	CHECK(rc <= 0 && rc > -P2MR_NERRORS && rc != -P2MR_EINVAL && rc != -P2MR_ESTOPPED);
 	CHECK((rc == 0) == (res.error[0] == '\0'));
+	CHECK(rc != -P2MR_ELEAF_M2P || fr.m2p);
 	CHECK(res.attempts >= 1 && res.attempts <= opt.attempts && res.maps == g.mapped);
-	/* Work: per attempt, one walk per 2 MiB window and two per leaf. */
+	/* Work: per attempt, one walk per 2 MiB window and two per leaf (with
+	 * the M2P, one more walk and a view of the leaf it names). */
 	slots = opt.max_pfn / P2MR_ENTRIES_PER_PAGE + 2;
 	windows = opt.max_pfn / (P2MR_ENTRIES_PER_PAGE * P2MR_ENTRIES_PER_PAGE) + 2;
-	bound = (uint64_t)res.attempts * (5 * windows + 3 * 5 * slots);
+	bound = (uint64_t)res.attempts * (5 * windows + (fr.m2p ? 4 * 5 + 1 : 3 * 5) * slots);
 	CHECK(g.maps <= bound);
 	if (rc == 0) {
 		CHECK(res.published <= opt.max_pfn && res.count <= res.published && res.count > 0);

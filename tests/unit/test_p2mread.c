@@ -680,6 +680,58 @@ static void libp2m_reads_back(void **state)
 	fx_fini(&f);
 }
 
+/* The saver's leaf check (frames.m2p): p2m[m2p[leaf]] == leaf. */
+static uint64_t m2p_of[NFRAMES];
+
+static int m2p_cb(void *ctx, uint64_t mfn, uint64_t *pfn)
+{
+	(void)ctx;
+	if (mfn >= NFRAMES || m2p_of[mfn] == P2M_INVALID)
+		return -1;
+	*pfn = m2p_of[mfn];
+	return 0;
+}
+
+static void leaf_m2p_check(void **state)
+{
+	struct list l;
+	struct arch_shared_info a;
+	struct p2mr_result res;
+	struct p2mr_frames fm = frames;
+	xen_pfn_t leaf0, leaf1;
+
+	(void)state;
+	fm.m2p = m2p_cb;
+	for (unsigned i = 0; i < NFRAMES; i++)
+		m2p_of[i] = P2M_INVALID;
+	make_list(&l, VA0, 2, 2);
+	publish(&a, &l, 2 * W);
+	leaf0 = mfn_of(store[mfn_of(store[l2_of(l.root, VA0)][0])][0]);
+	leaf1 = mfn_of(store[mfn_of(store[l2_of(l.root, VA0 + (2u << 20))][1])][0]);
+	/* Each leaf is the RAM frame of a pfn whose entry names it. */
+	store[leaf0][5] = leaf0;
+	store[leaf1][7] = leaf1;
+	m2p_of[leaf0] = 5;
+	m2p_of[leaf1] = W + 7;
+	assert_int_equal(p2mr_read(&a, &fm, NULL, NULL, NULL, &res), 0);
+	assert_int_equal(res.leaves, 2 * 512);
+	/* Without m2p the check is not made. */
+	m2p_of[leaf1] = P2M_INVALID;
+	assert_int_equal(p2mr_read(&a, &frames, NULL, NULL, NULL, &res), 0);
+	assert_int_equal(p2mr_read(&a, &fm, NULL, NULL, NULL, &res), -P2MR_ELEAF_M2P);
+	assert_string_equal(res.error, "Bad mfn in p2m_frame_list[512] (mfn 0x8 has no M2P entry)");
+	assert_int_equal(res.leaves, 0);
+	m2p_of[leaf1] = 2 * W;
+	assert_int_equal(p2mr_read(&a, &fm, NULL, NULL, NULL, &res), -P2MR_ELEAF_M2P);
+	assert_string_equal(res.error,
+			    "Bad mfn in p2m_frame_list[512] (mfn 0x8: M2P gives pfn 0x80000, beyond max_pfn 0x7ffff)");
+	m2p_of[leaf1] = W + 6;
+	assert_int_equal(p2mr_read(&a, &fm, NULL, NULL, NULL, &res), -P2MR_ELEAF_M2P);
+	assert_string_equal(res.error,
+			    "Bad mfn in p2m_frame_list[512] (mfn 0x8: M2P gives pfn 0x40006, whose entry is 0x2006)");
+	assert_string_equal(p2mr_strerror(P2MR_ELEAF_M2P), "ELEAF_M2P");
+}
+
 static void arguments(void **state)
 {
 	struct arch_shared_info a = { 0 };
@@ -711,6 +763,7 @@ int main(void)
 		T(tree_refusals),
 		T(generation),
 		T(libp2m_reads_back),
+		T(leaf_m2p_check),
 		T(arguments),
 	};
 
