@@ -5,6 +5,7 @@
  * --faults, every failure site of that run injected in turn.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,63 @@ static int faults(struct sim_config *c, unsigned kinds_mask)
 	return failed ? 1 : 0;
 }
 
+/* --faults[=alloc,map,hypercall]: the kinds to sweep, as faults() wants
+ * them (bit 1 << kind). */
+static int faults_arg(const char *arg, unsigned *mask)
+{
+	*mask = 0;
+	if (!arg || !strcmp(arg, "all")) {
+		*mask = 0xe;
+		return 0;
+	}
+	for (const char *t = arg; *t;) {
+		size_t l = strcspn(t, ",");
+
+		*mask |= !strncmp(t, "alloc", l) && l == 5 ? 2 :
+			 !strncmp(t, "map", l) && l == 3 ? 4 :
+			 !strncmp(t, "hypercall", l) && l == 9 ? 8 : 0x100;
+		t += l + (t[l] == ',');
+	}
+	if (!*mask || (*mask & 0x100)) {
+		fprintf(stderr, "p2m sim: --faults: '%s': want a list of alloc, map, hypercall (or all)\n",
+			arg);
+		return 2;
+	}
+	return 0;
+}
+
+/* --fault KIND:N: one failure, the Nth call of that kind. */
+static int fault_arg(const char *arg, struct sim_config *c)
+{
+	const char *colon = strchr(arg, ':');
+	char *end = NULL;
+
+	c->fault_kind = !strncmp(arg, "alloc:", 6) ? 1 : !strncmp(arg, "map:", 4) ? 2 :
+			!strncmp(arg, "hypercall:", 10) ? 3 : 0;
+	errno = 0;
+	c->fault_nth = c->fault_kind && colon[1] != '-' ? strtoull(colon + 1, &end, 0) : 0;
+	if (!c->fault_kind || !c->fault_nth || errno || !end || *end) {
+		fprintf(stderr, "p2m sim: --fault '%s': want KIND:N, KIND alloc, map or hypercall, N >= 1\n",
+			arg);
+		return 2;
+	}
+	return 0;
+}
+
+/* --seed N: a number, all of it. */
+static int seed_arg(const char *arg, uint64_t *seed)
+{
+	char *end;
+
+	errno = 0;
+	*seed = strtoull(arg, &end, 0);
+	if (!*arg || *end || errno || *arg == '-') {
+		fprintf(stderr, "p2m sim: --seed '%s': want an unsigned number\n", arg);
+		return 2;
+	}
+	return 0;
+}
+
 int cmd_sim(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -179,36 +237,18 @@ int cmd_sim(int argc, char **argv)
 		case 'R': c.restore = false; break;
 		case 'M': c.migrate = false; break;
 		case 'd': dir = optarg; break;
-		case 'x': c.seed = strtoull(optarg, NULL, 0); break;
+		case 'x':
+			if (seed_arg(optarg, &c.seed))
+				return 2;
+			break;
 		case 'f':
-			do_faults = 0;
-			if (!optarg || !strcmp(optarg, "all"))
-				do_faults = 0xe;
-			else
-				for (char *t = optarg; *t;) {
-					size_t l = strcspn(t, ",");
-
-					do_faults |= !strncmp(t, "alloc", l) ? 2 : !strncmp(t, "map", l) ? 4 :
-						     !strncmp(t, "hypercall", l) ? 8 : 0x100;
-					t += l + (t[l] == ',');
-				}
-			if (!do_faults || (do_faults & 0x100)) {
-				fprintf(stderr, "p2m sim: --faults[=alloc,map,hypercall]\n");
+			if (faults_arg(optarg, &do_faults))
 				return 2;
-			}
 			break;
-		case 'F': {
-			char *end;
-
-			c.fault_kind = !strncmp(optarg, "alloc:", 6) ? 1 : !strncmp(optarg, "map:", 4) ? 2 :
-				       !strncmp(optarg, "hypercall:", 10) ? 3 : 0;
-			c.fault_nth = c.fault_kind ? strtoull(strchr(optarg, ':') + 1, &end, 0) : 0;
-			if (!c.fault_kind || !c.fault_nth || *end) {
-				fprintf(stderr, "p2m sim: --fault KIND:N, KIND alloc, map or hypercall, N >= 1\n");
+		case 'F':
+			if (fault_arg(optarg, &c))
 				return 2;
-			}
 			break;
-		}
 		case 'q': c.log = NULL; break;
 		case 'h':
 			usage(stdout);

@@ -80,6 +80,20 @@ static void bench_outputs(void **state)
 		   "bench --only lookup --rounds 1 --lookups 1024 --space 1 --svg /nonexistent/b.svg");
 }
 
+/* `p2m sim` names the option and the value it cannot use (before any
+ * domain is made). */
+static void sim_values(void **state)
+{
+	(void)state;
+	cli_expect(2, "--seed 'abc': want an unsigned number", "sim --ram 64M --seed abc");
+	cli_expect(2, "--seed '-1': want an unsigned number", "sim --ram 64M --seed -1");
+	cli_expect(2, "--fault 'map:x': want KIND:N", "sim --ram 64M --fault map:x");
+	cli_expect(2, "--fault 'map:-1': want KIND:N", "sim --ram 64M --fault map:-1");
+	cli_expect(2, "--fault 'disk:1': want KIND:N", "sim --ram 64M --fault disk:1");
+	cli_expect(2, "--faults: 'al': want a list of alloc, map, hypercall", "sim --ram 64M --faults=al");
+	cli_expect(2, "--ram SIZE (at least 64M) is required", "sim --ram 1M");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -87,6 +101,7 @@ int main(void)
 		cmocka_unit_test(small_guests),
 		cmocka_unit_test(bench_outputs),
 		cmocka_unit_test(boot_values),
+		cmocka_unit_test(sim_values),
 	};
 
 	return cmocka_run_group_tests(tests, cli_setup, NULL);
