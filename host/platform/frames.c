@@ -341,31 +341,39 @@ int hp_pwrite(struct hosted *h, xen_pfn_t mfn, uint64_t at,
 	return 0;
 }
 
-/* A whole frame by the domain's mfn, read or written. */
-static int frame_io(struct hosted *h, xen_pfn_t mfn, void *rbuf, const void *wbuf)
+/* Under the lock: 0 when the domain's mfn names a live frame. */
+static int live_frame_locked(struct hosted *h, xen_pfn_t mfn)
+{
+	if (!hp_valid_mfn(h, hp_in(h, mfn)))
+		return hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
+			       (unsigned long long)mfn);
+	return 0;
+}
+
+/* A whole frame by the domain's mfn, read or written (then buf is only
+ * read: the const of hosted_write_frame holds). One buffer and a flag,
+ * not a NULL for the unused one: gcc -O3 would see a NULL pread/pwrite. */
+static int frame_io(struct hosted *h, xen_pfn_t mfn, void *buf, bool write)
 {
 	int rc;
 
 	pthread_mutex_lock(&h->mu);
-	if (!hp_valid_mfn(h, hp_in(h, mfn)))
-		rc = hp_fail(h, -P2M_ERANGE, "hosted platform: mfn %#llx is not a live frame",
-			     (unsigned long long)mfn);
-	else if (rbuf)
-		rc = hp_pread(h, hp_in(h, mfn), 0, rbuf, HP_PAGE);
-	else
-		rc = hp_pwrite(h, hp_in(h, mfn), 0, wbuf, HP_PAGE);
+	rc = live_frame_locked(h, mfn);
+	if (rc == 0)
+		rc = write ? hp_pwrite(h, hp_in(h, mfn), 0, buf, HP_PAGE) :
+			     hp_pread(h, hp_in(h, mfn), 0, buf, HP_PAGE);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
 
 int hosted_read_frame(struct hosted *h, xen_pfn_t mfn, void *buf)
 {
-	return frame_io(h, mfn, buf, NULL);
+	return frame_io(h, mfn, buf, false);
 }
 
 int hosted_write_frame(struct hosted *h, xen_pfn_t mfn, const void *buf)
 {
-	return frame_io(h, mfn, NULL, buf);
+	return frame_io(h, mfn, (void *)(uintptr_t)buf, true);
 }
 
 int hosted_for_each_table(struct hosted *h, int (*fn)(void *ctx, xen_pfn_t mfn),
