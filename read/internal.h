@@ -6,7 +6,10 @@
  * (0: the leaf, 1-4: the tables of those levels; the tree uses 4 for its
  * top page and 3 for a frame list) and maps another only when the walk
  * moves to another frame: at most P2MR_MAX_MAPPINGS views, and neighbouring
- * slots cost no map at all. Every value read from guest memory is loaded
+ * slots cost no map at all. The leaf M2P check walks elsewhere (to the
+ * slot of the pfn the M2P names): its low tables go in slots 5 and 6
+ * (RD_CHECK_SLOT), so the main walk keeps its own, and a run of leaves
+ * whose pfns are neighbours costs about one map per leaf, not five. Every value read from guest memory is loaded
  * once (relaxed atomic) into a local and checked there: the guest may
  * rewrite its tables under us, so nothing is read twice and trusted.
  */
@@ -34,8 +37,24 @@ struct rd {
 	unsigned attempt;
 	/* The shared_info fields, loaded once per attempt. */
 	uint64_t count, fll, cr3, vaddr;
+	bool in_check;           /* walking for the leaf M2P check */
+	/* The generation this attempt began at, where it is valid (list
+	 * mode), polled as the walks go (rd_poll). */
+	const uint64_t *generation;
+	uint64_t g0;
 	struct rd_view v[P2MR_MAX_MAPPINGS];
 };
+
+/* The view slot of a walk's table of level `level` (the list's 1-4; the
+ * tree's frame lists count as level 3): the M2P check's walk keeps its
+ * L1 and L2 (list) or frame list (tree) in slots 5 and 6. Its L3 and L4,
+ * the same frames as the main walk's below 64 Ti pfns, stay shared. */
+static inline unsigned rd_slot(const struct rd *r, int level, bool tree)
+{
+	if (!r->in_check || level > 3 || (level == 3 && !tree))
+		return (unsigned)level;
+	return level == 2 ? 6u : 5u;
+}
 
 static inline uint64_t rd_load(const uint64_t *p)
 {
@@ -58,6 +77,11 @@ int rd_fail(struct rd *r, int code, const char *fmt, ...)
 /* The page of mfn in view slot `slot` (mapping it if the slot holds
  * another frame), or NULL if it cannot be mapped. mfn is in [1, max_mfn]. */
 const uint64_t *rd_view(struct rd *r, unsigned slot, uint64_t mfn);
+
+/* Every 512 slots (x: the slot), whether the generation moved since the
+ * attempt began: if so, the attempt is void whatever it finds, so it
+ * stops at once (-P2MR_EGENERATION) instead of reading on. */
+int rd_poll(struct rd *r, uint64_t x);
 
 /* Release every view. */
 void rd_drop(struct rd *r);

@@ -40,7 +40,7 @@ static int entry(struct rd *r, int level, uint64_t va, uint64_t *path)
 {
 	unsigned shift = shift_of(level), i = (unsigned)(va >> shift) & 511u;
 	uint64_t at = (va & RD_VA_MASK) >> shift << shift;
-	const uint64_t *t = rd_view(r, (unsigned)level, path[level]);
+	const uint64_t *t = rd_view(r, rd_slot(r, level, false), path[level]);
 	uint64_t pte, mfn;
 
 	if (!t)
@@ -144,11 +144,11 @@ int rd_list(struct rd *r)
 	r->res->count = last + 1;
 	frames = last / RD_FPP + 1;
 	for (uint64_t s = 0; s < frames; s++)
-		if ((rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)) ||
+		if ((rc = rd_poll(r, s)) || (rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)) ||
 		    (rc = rd_check_leaf_m2p(r, s, path[0], list_leaf)))
 			return rc;
 	for (uint64_t s = 0; s < frames; s++)
-		if ((rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)) ||
+		if ((rc = rd_poll(r, s)) || (rc = walk(r, r->vaddr + s * RD_PAGE_SIZE, 1, path)) ||
 		    (rc = rd_hand_out(r, s, path[0])))
 			return rc;
 	return 0;

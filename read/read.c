@@ -139,7 +139,10 @@ int rd_check_leaf_m2p(struct rd *r, uint64_t index, uint64_t mfn,
 			       "Bad mfn in p2m_frame_list[%llu] (mfn %s: M2P gives pfn %s, beyond max_pfn %s)",
 			       (unsigned long long)index, RD_HEX(mfn), RD_HEX(pfn),
 			       RD_HEX(r->res->count - 1));
-	if ((rc = lookup(r, pfn / RD_FPP, &leaf)))
+	r->in_check = true;
+	rc = lookup(r, pfn / RD_FPP, &leaf);
+	r->in_check = false;
+	if (rc)
 		return rc;
 	page = rd_view(r, 0, leaf);
 	if (!page)
@@ -151,6 +154,19 @@ int rd_check_leaf_m2p(struct rd *r, uint64_t index, uint64_t mfn,
 			       "Bad mfn in p2m_frame_list[%llu] (mfn %s: M2P gives pfn %s, whose entry is %s)",
 			       (unsigned long long)index, RD_HEX(mfn), RD_HEX(pfn), RD_HEX(e));
 	return 0;
+}
+
+int rd_poll(struct rd *r, uint64_t x)
+{
+	uint64_t g;
+
+	if (!r->generation || x % RD_FPP)
+		return 0;
+	g = __atomic_load_n(r->generation, __ATOMIC_ACQUIRE);
+	if (g == r->g0)
+		return 0;
+	return rd_fail(r, P2MR_EGENERATION, "p2m generation moved during the read (%s -> %s)",
+		       RD_HEX(r->g0), RD_HEX(g));
 }
 
 int rd_check_limit(struct rd *r)
@@ -174,6 +190,8 @@ static int attempt(struct rd *r, const struct arch_shared_info *s, bool tree_onl
 	r->cr3 = __atomic_load_n(&s->p2m_cr3, __ATOMIC_ACQUIRE);
 	r->vaddr = __atomic_load_n(&s->p2m_vaddr, __ATOMIC_ACQUIRE);
 	gen_valid = r->cr3 != 0;
+	r->generation = gen_valid ? &s->p2m_generation : (void *)0;
+	r->g0 = g0;
 	res->mode = gen_valid && !tree_only ? P2MR_MODE_LIST : P2MR_MODE_TREE;
 	res->published = r->count;
 	res->count = res->leaves = 0;

@@ -42,7 +42,7 @@ static int leaf_of(struct rd *r, uint64_t x, uint64_t n, uint64_t *leaf)
 
 	if (rc)
 		return rc;
-	mid = rd_view(r, 3, m);
+	mid = rd_view(r, rd_slot(r, 3, true), m);
 	if (!mid)
 		return rd_fail(r, P2MR_EFL_MAP, "Failed to map p2m frame list (index %llu, mfn %s)",
 			       (unsigned long long)(x / RD_FPP), RD_HEX(m));
@@ -93,10 +93,11 @@ int rd_tree(struct rd *r)
 	r->res->count = last + 1;
 	n = last / RD_FPP + 1;
 	for (uint64_t x = 0; x < n; x++)
-		if ((rc = leaf_of(r, x, n, &l)) || (rc = rd_check_leaf_m2p(r, x, l, tree_leaf)))
+		if ((rc = rd_poll(r, x)) || (rc = leaf_of(r, x, n, &l)) ||
+		    (rc = rd_check_leaf_m2p(r, x, l, tree_leaf)))
 			return rc;
 	for (uint64_t x = 0; x < n; x++)
-		if ((rc = leaf_of(r, x, n, &l)) || (rc = rd_hand_out(r, x, l)))
+		if ((rc = rd_poll(r, x)) || (rc = leaf_of(r, x, n, &l)) || (rc = rd_hand_out(r, x, l)))
 			return rc;
 	return 0;
 }

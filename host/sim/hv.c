@@ -10,7 +10,6 @@
 #include "p2m/error.h"
 #include "sim/hv.h"
 
-#define EXT_MASK (((uint64_t)1 << SIM_EXT_SHIFT) - 1)
 #define MAP_CAP ((size_t)1 << 16)
 
 /* --- a small hash map --- */
@@ -124,11 +123,12 @@ int sim_hv_init(struct sim_hv *hv, const struct p2m_e820_plan *plan,
 	if (hv->page_of_pfn == MAP_FAILED)
 		hv->page_of_pfn = NULL;
 	if (!hv->perm || !hv->old_perm || !hv->inv || !hv->old_inv || !hv->moved ||
-	    !hv->page_of_pfn || map_init(&hv->pfn_frame) || map_init(&hv->frame_pfn)) {
+	    !hv->page_of_pfn || map_init(&hv->pfn_frame) || map_init(&hv->frame_pfn) ||
+	    map_init(&hv->pfn_blocks)) {
 		sim_hv_fini(hv);
 		return -P2M_ENOMEM;
 	}
-	hv->xr = rnd(&hv->seed) & EXT_MASK;
+	hv->xr = rnd(&hv->seed) & SIM_EXT_MASK;
 	draw(hv, hv->perm, hv->inv);
 	memcpy(hv->old_perm, hv->perm, hv->nr_ext * sizeof(uint32_t));
 	memcpy(hv->old_inv, hv->inv, hv->mach_ext * sizeof(uint32_t));
@@ -148,6 +148,8 @@ void sim_hv_fini(struct sim_hv *hv)
 	free(hv->pfn_frame.val);
 	free(hv->frame_pfn.key);
 	free(hv->frame_pfn.val);
+	free(hv->pfn_blocks.key);
+	free(hv->pfn_blocks.val);
 	free(hv->freed);
 	if (hv->page_of_pfn)
 		munmap(hv->page_of_pfn, (hv->end + 1) * sizeof(uint32_t));
@@ -162,30 +164,11 @@ void sim_hv_renumber(struct sim_hv *hv)
 	memcpy(hv->old_inv, hv->inv, hv->mach_ext * sizeof(uint32_t));
 	hv->old_xr = hv->xr;
 	do
-		xr = rnd(&hv->seed) & EXT_MASK;
+		xr = rnd(&hv->seed) & SIM_EXT_MASK;
 	while (xr == hv->xr);
 	hv->xr = xr;
 	draw(hv, hv->perm, hv->inv);
 	hv->epoch++;
-}
-
-uint64_t sim_mfn_of_frame(const struct sim_hv *hv, uint64_t k)
-{
-	if (k == SIM_NONE || (k >> SIM_EXT_SHIFT) >= hv->nr_ext)
-		return SIM_NONE;
-	return (((uint64_t)hv->perm[k >> SIM_EXT_SHIFT] + 1) << SIM_EXT_SHIFT) |
-	       ((k & EXT_MASK) ^ hv->xr);
-}
-
-uint64_t sim_frame_of_mfn(const struct sim_hv *hv, uint64_t mfn, bool old)
-{
-	uint64_t e = mfn >> SIM_EXT_SHIFT;
-	const uint32_t *inv = old ? hv->old_inv : hv->inv;
-
-	if (e == 0 || e > hv->mach_ext || inv[e - 1] == UINT32_MAX)
-		return SIM_NONE;
-	return ((uint64_t)inv[e - 1] << SIM_EXT_SHIFT) |
-	       ((mfn & EXT_MASK) ^ (old ? hv->old_xr : hv->xr));
 }
 
 /* The plan's range lists are sorted: the index of the range holding x. */
@@ -243,6 +226,58 @@ uint64_t sim_frame_of_pfn(const struct sim_hv *hv, uint64_t pfn)
 	if (i != SIZE_MAX && hv->moved[i])
 		return hv->plan->remap[i].src + (pfn - hv->plan->remap[i].dst);
 	return SIM_NONE;
+}
+
+/* Whether [a, b) meets one of the plan's release ranges, or remap ranges
+ * by source or by destination (each list sorted and disjoint). */
+static bool meets_release(const struct sim_hv *hv, uint64_t a, uint64_t b)
+{
+	const struct p2m_e820_range *r = hv->plan->release;
+	size_t lo = 0, hi = hv->plan->nr_release;
+
+	while (lo < hi) {   /* the first range ending after a */
+		size_t mid = (lo + hi) / 2;
+
+		if (r[mid].end <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < hv->plan->nr_release && r[lo].start < b;
+}
+
+static bool meets_remap(const struct sim_hv *hv, uint64_t a, uint64_t b, bool dst)
+{
+	const struct p2m_e820_remap *r = hv->plan->remap;
+	size_t lo = 0, hi = hv->plan->nr_remap;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if ((dst ? r[mid].dst : r[mid].src) + r[mid].count <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < hv->plan->nr_remap && (dst ? r[lo].dst : r[lo].src) < b;
+}
+
+void sim_frames_of_block(const struct sim_hv *hv, uint64_t first, unsigned n, uint64_t *out)
+{
+	uint64_t end = first + n, v;
+	bool plain = !(hv->pfn_blocks.n && map_get(&hv->pfn_blocks, first >> 9, &v)) &&
+		     (first >> 9) == ((end - 1) >> 9) && (end <= hv->nr_pages || first >= hv->nr_pages) &&
+		     !meets_release(hv, first, end) && !meets_remap(hv, first, end, false) &&
+		     !meets_remap(hv, first, end, true);
+
+	if (!plain) {
+		for (unsigned i = 0; i < n; i++)
+			out[i] = sim_frame_of_pfn(hv, first + i);
+		return;
+	}
+	/* No exception: frame k is at pfn k below nr_pages, nothing above. */
+	for (unsigned i = 0; i < n; i++)
+		out[i] = first < hv->nr_pages ? first + i : SIM_NONE;
 }
 
 uint64_t sim_pfn_of_frame(const struct sim_hv *hv, uint64_t k)
@@ -337,7 +372,8 @@ int sim_hc_populate(struct sim_hv *hv, uint64_t pfn, uint64_t *mfn)
 	if (rc)
 		return rc;
 	k = hv->next_frame;
-	if ((rc = map_put(&hv->pfn_frame, pfn, k)) || (rc = map_put(&hv->frame_pfn, k, pfn)))
+	if ((rc = map_put(&hv->pfn_blocks, pfn >> 9, 1)) || (rc = map_put(&hv->pfn_frame, pfn, k)) ||
+	    (rc = map_put(&hv->frame_pfn, k, pfn)))
 		return rc;
 	hv->next_frame++;
 	*mfn = sim_mfn_of_frame(hv, k);
@@ -357,7 +393,8 @@ int sim_hc_decrease(struct sim_hv *hv, uint64_t pfn)
 	rc = hypercall(hv, "XENMEM_decrease_reservation");
 	if (rc)
 		return rc;
-	if ((rc = map_put(&hv->pfn_frame, pfn, SIM_NONE)) || (rc = map_put(&hv->frame_pfn, k, SIM_NONE)))
+	if ((rc = map_put(&hv->pfn_blocks, pfn >> 9, 1)) || (rc = map_put(&hv->pfn_frame, pfn, SIM_NONE)) ||
+	    (rc = map_put(&hv->frame_pfn, k, SIM_NONE)))
 		return rc;
 	return 0;
 }

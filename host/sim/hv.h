@@ -43,6 +43,7 @@
 
 #define SIM_NONE UINT64_MAX
 #define SIM_EXT_SHIFT 18
+#define SIM_EXT_MASK (((uint64_t)1 << SIM_EXT_SHIFT) - 1)
 
 /* A small open-addressing map uint64 -> uint64 (key SIM_NONE: empty). */
 struct sim_map {
@@ -68,6 +69,7 @@ struct sim_hv {
 	bool released;           /* release ranges given back */
 	/* balloon changes */
 	struct sim_map pfn_frame, frame_pfn;
+	struct sim_map pfn_blocks;   /* pfn >> 9 of every pfn_frame key ever put */
 	uint64_t next_frame;
 	/* the pool */
 	struct sim_range pool[SIM_MAX_POOL];
@@ -90,8 +92,30 @@ void sim_hv_fini(struct sim_hv *hv);
 /* Frames and numbers (current numbering). SIM_NONE where there is none. */
 uint64_t sim_frame_of_pfn(const struct sim_hv *hv, uint64_t pfn);
 uint64_t sim_pfn_of_frame(const struct sim_hv *hv, uint64_t k);
-uint64_t sim_mfn_of_frame(const struct sim_hv *hv, uint64_t k);
-uint64_t sim_frame_of_mfn(const struct sim_hv *hv, uint64_t mfn, bool old);
+/* Inline: every read's check calls them per pfn. */
+static inline uint64_t sim_mfn_of_frame(const struct sim_hv *hv, uint64_t k)
+{
+	if (k == SIM_NONE || (k >> SIM_EXT_SHIFT) >= hv->nr_ext)
+		return SIM_NONE;
+	return (((uint64_t)hv->perm[k >> SIM_EXT_SHIFT] + 1) << SIM_EXT_SHIFT) |
+	       ((k & SIM_EXT_MASK) ^ hv->xr);
+}
+
+static inline uint64_t sim_frame_of_mfn(const struct sim_hv *hv, uint64_t mfn, bool old)
+{
+	uint64_t e = mfn >> SIM_EXT_SHIFT;
+	const uint32_t *inv = old ? hv->old_inv : hv->inv;
+
+	if (e == 0 || e > hv->mach_ext || inv[e - 1] == UINT32_MAX)
+		return SIM_NONE;
+	return ((uint64_t)inv[e - 1] << SIM_EXT_SHIFT) |
+	       ((mfn & SIM_EXT_MASK) ^ (old ? hv->old_xr : hv->xr));
+}
+/* sim_frame_of_pfn for pfns [first, first + n) of one 512-pfn block
+ * (n <= 512), into out[]: a block that no balloon change, release or
+ * remap touches costs no lookup per pfn (the checks of every read and
+ * the initial list's generation walk all 2^32 pfns of 16 TiB). */
+void sim_frames_of_block(const struct sim_hv *hv, uint64_t first, unsigned n, uint64_t *out);
 /* The truth: the mfn of the domain's frame at pfn, or SIM_NONE. */
 uint64_t sim_mfn_of_pfn(const struct sim_hv *hv, uint64_t pfn);
 /* The M2P: 0 and *pfn, or -P2M_ERANGE (not a frame of the domain). */

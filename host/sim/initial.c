@@ -58,10 +58,21 @@ static void fill(uint64_t *v, uint64_t first, uint64_t n)
 
 		if (lo < plan->nr_layout && plan->layout[lo].end < end)
 			end = plan->layout[lo].end;
+		if (kind == P2M_E820_C_RAM || kind == P2M_E820_C_REMAP_SRC) {
+			/* Block by block: the frames of a plain block cost no lookup. */
+			while (pfn < end) {
+				uint64_t stop = (pfn | 511) + 1 < end ? (pfn | 511) + 1 : end;
+				unsigned cnt = (unsigned)(stop - pfn);
+
+				sim_frames_of_block(L.hv, pfn, cnt, &v[i]);
+				for (unsigned j = 0; j < cnt; j++)
+					v[i + j] = sim_mfn_of_frame(L.hv, v[i + j]);
+				pfn += cnt;
+				i += cnt;
+			}
+		}
 		for (; pfn < end; pfn++, i++) {
-			if (kind == P2M_E820_C_RAM || kind == P2M_E820_C_REMAP_SRC)
-				v[i] = sim_mfn_of_pfn(L.hv, pfn);
-			else if (kind == P2M_E820_C_RELEASED)
+			if (kind == P2M_E820_C_RELEASED)
 				v[i] = p2m_identity_entry(pfn);
 			else
 				v[i] = P2M_INVALID;

@@ -438,15 +438,6 @@ struct check {
 
 /* What the tools must read at pfn: the guest's view, where a shared slot
  * (of either kind) reads ~0. */
-static uint64_t expected(struct sim *s, uint64_t pfn)
-{
-	const struct p2m_view v = p2m_view(&s->p);
-
-	if (pfn < s->p.capacity && v.kinds[pfn >> 9] != P2M_SLOT_PRIVATE)
-		return P2M_INVALID;
-	return p2m_view_raw(&v, pfn);
-}
-
 static uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
@@ -457,6 +448,9 @@ static int check_leaf(void *arg, const struct p2mr_leaf *l)
 {
 	struct check *k = arg;
 	struct sim *s = k->s;
+	uint64_t frame[512];
+	struct p2m_view view;
+	bool shared;
 	int rc;
 
 	if (l->attempt != k->attempt) {   /* a re-read: from pfn 0 again */
@@ -473,9 +467,22 @@ static int check_leaf(void *arg, const struct p2mr_leaf *l)
 		if (l->index + 1 > s->nleaf)
 			s->nleaf = l->index + 1;
 	}
+	/* The guest's own view of the slot: its entries where it is
+	 * private, ~0 where it is shared (the saver reads the shared leaf). */
+	view = p2m_view(&s->p);
+#ifdef MADV_POPULATE_READ
+	/* The window's list pages in one call rather than a fault each (a
+	 * hint: a kernel without it faults them in as before). */
+	if (l->first % P2M_PER_WINDOW == 0)
+		(void)madvise((uint8_t *)s->p.list + l->first * 8, P2M_PER_WINDOW * 8,
+			      MADV_POPULATE_READ);
+#endif
+	shared = l->first < s->p.capacity && view.kinds[l->first >> 9] != P2M_SLOT_PRIVATE;
+	sim_frames_of_block(&s->hv, l->first, l->n, frame);
 	for (unsigned i = 0; i < l->n; i++) {
 		uint64_t pfn = l->first + i, e = __atomic_load_n(&l->entries[i], __ATOMIC_RELAXED);
-		uint64_t want = expected(s, pfn), truth = sim_mfn_of_pfn(&s->hv, pfn), f;
+		uint64_t want = shared ? P2M_INVALID : p2m_view_raw(&view, pfn);
+		uint64_t truth = sim_mfn_of_frame(&s->hv, frame[i]), f;
 
 		/* The guest's view against the hypervisor: RAM where it has
 		 * a frame, nothing else where it has none. */
@@ -642,9 +649,9 @@ static int restore(struct sim *s)
 
 		if (pfn == SIM_NONE)
 			return fail(s, "restore: leaf %llu had no pfn", (unsigned long long)i);
+		sim_frames_of_block(&s->hv, i * 512, 512, buf);
 		for (unsigned j = 0; j < 512; j++)
-			buf[j] = sim_mfn_of_pfn(&s->hv, i * 512 + j) == SIM_NONE ? P2M_INVALID :
-				 sim_mfn_of_pfn(&s->hv, i * 512 + j);
+			buf[j] = buf[j] == SIM_NONE ? P2M_INVALID : sim_mfn_of_frame(&s->hv, buf[j]);
 		mfn = sim_mfn_of_pfn(&s->hv, pfn);
 		if (hosted_write_frame(s->h, mfn, buf))
 			return fail(s, "restore: leaf %llu (pfn %#llx): %s", (unsigned long long)i,

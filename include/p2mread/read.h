@@ -53,7 +53,9 @@
  * structural error seen while the generation moved is a torn read, not a
  * refusal: up to options.attempts reads, calling frames.wait (if set)
  * between them, then P2MR_EGENERATION. A retry hands out every leaf again
- * from pfn 0 (leaf.attempt tells them apart). In tree mode the generation
+ * from pfn 0 (leaf.attempt tells them apart). The generation is also
+ * polled every 512 leaves, so an attempt it voids stops there instead of
+ * reading the rest of the list for nothing. In tree mode the generation
  * means nothing (the ABI defines it only with p2m_cr3) and is not used.
  *
  * Budget. Memory: a few words of stack, no allocation, whatever max_pfn
@@ -76,7 +78,10 @@
 
 #define P2MR_ENTRIES_PER_PAGE 512u
 #define P2MR_ERROR_LEN        256
-#define P2MR_MAX_MAPPINGS     5          /* L4, L3, L2, L1 and a leaf */
+/* L4, L3, L2, L1 and a leaf; with frames.m2p two more, the tables
+ * (list: L2, L1; tree: a frame list) of the leaf M2P check's own walk,
+ * so that it never evicts the main walk's tables. */
+#define P2MR_MAX_MAPPINGS     7
 #define P2MR_DEFAULT_MAX_PFN  ((uint64_t)1 << 32)
 #define P2MR_DEFAULT_ATTEMPTS 4u
 /* The hypervisor's range as the saver bounds it (inclusive end). */
