@@ -10,7 +10,8 @@
  * released pfns identity, trimmed ones missing), so it is generated on
  * demand: the array is reserved PROT_NONE; a touch of a 2 MiB chunk
  * faults (SIGSEGV), the handler opens the chunk, fills it and closes the
- * oldest of the few chunks kept open (MADV_DONTNEED + PROT_NONE). The
+ * oldest of the few chunks kept open: its pages move to the new chunk
+ * (mremap), so each is faulted in only once in the whole build. The
  * build reads it in order, so a chunk is filled about once and the list
  * costs a few MiB of RAM whatever its size. One list at a time per
  * process.
