@@ -96,7 +96,8 @@ int hp_alloc_locked(struct hosted *h, uint64_t n, xen_pfn_t *mfns,
 				       (unsigned long long)n);
 		}
 	for (i = 0; i < n; i++)
-		h->frames[hp_off(h, mfns[i])] = (struct hp_frame){ flags | HF_ALLOCATED, 0 };
+		h->frames[hp_off(h, mfns[i])] = (struct hp_frame){
+			flags | HF_ALLOCATED | (h->namer.page_of && !contiguous && i >= from_free ? HF_FRESH : 0u), 0 };
 	return 0;
 }
 
@@ -239,7 +240,11 @@ static void *frame_map(void *ctx, xen_pfn_t mfn)
 		if (!hp_valid_mfn(h, cv.in))
 			hp_fail(h, -P2M_ERANGE, "hosted platform: frame_map of mfn %#llx, which is not allocated",
 				(unsigned long long)mfn);
-		else if (hp_pread(h, cv.in, 0, cv.buf, HP_PAGE) == 0)
+		else if (h->frames[hp_off(h, cv.in)].flags & HF_FRESH) {
+			memset(cv.buf, 0, HP_PAGE);
+			h->frames[hp_off(h, cv.in)].flags &= ~(uint32_t)HF_FRESH;
+			va = cv.buf;
+		} else if (hp_pread(h, cv.in, 0, cv.buf, HP_PAGE) == 0)
 			va = cv.buf;
 		pthread_mutex_unlock(&h->mu);
 		if (va) {
@@ -252,8 +257,10 @@ static void *frame_map(void *ctx, xen_pfn_t mfn)
 	if (!hp_valid_mfn(h, hp_in(h, mfn)))
 		hp_fail(h, -P2M_ERANGE, "hosted platform: frame_map of mfn %#llx, which is not allocated",
 			(unsigned long long)mfn);
-	else
+	else {
 		va = h->view + hp_off(h, hp_in(h, mfn)) * HP_PAGE;
+		h->frames[hp_off(h, hp_in(h, mfn))].flags &= ~(uint32_t)HF_FRESH;
+	}
 	pthread_mutex_unlock(&h->mu);
 	return va;
 }
@@ -335,6 +342,7 @@ int hp_pwrite(struct hosted *h, xen_pfn_t mfn, uint64_t at,
 {
 	off_t pos = (off_t)(hp_off(h, mfn) * HP_PAGE + at);
 
+	h->frames[hp_off(h, mfn)].flags &= ~(uint32_t)HF_FRESH;
 	if (pwrite(h->fd, buf, len, pos) != (ssize_t)len)
 		return hp_fail(h, -P2M_ENOMEM, "hosted platform: writing frame %#llx: %s",
 			       (unsigned long long)mfn, strerror(errno));

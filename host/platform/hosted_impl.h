@@ -31,6 +31,12 @@ enum {
 	HF_PLATFORM = 1u << 1,    /* the platform's own: L4/L3/L2, runs */
 	HF_TABLE = 1u << 2,       /* make_table() made it an L1 */
 	HF_HAS_RUN = 1u << 3,     /* a run copies this leaf */
+	/* Simulated-domain mode: taken from the bump pointer and never
+	 * written since, so a hole of the file that reads as zeros. A copy
+	 * view of it fills its buffer without a pread (which would make the
+	 * kernel zero the hole, and its readahead neighbours, in the page
+	 * cache). Any write (pwrite, a view, a window mapping) clears it. */
+	HF_FRESH = 1u << 4,
 };
 
 struct hp_frame {

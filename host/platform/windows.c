@@ -140,9 +140,12 @@ static int map_stretch(struct hosted *h, uint8_t *va, unsigned n, uint64_t b)
 	if (b == HP_NONE)
 		p = mmap(va, (size_t)n * HP_PAGE, PROT_NONE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-	else
+	else {
 		p = mmap(va, (size_t)n * HP_PAGE, PROT_READ | ((b & 1) ? PROT_WRITE : 0),
 			 MAP_SHARED | MAP_FIXED, h->fd, (off_t)((b >> 1) * HP_PAGE));
+		for (unsigned i = 0; i < n; i++)   /* writable through va from now on */
+			h->frames[(b >> 1) + i].flags &= ~(uint32_t)HF_FRESH;
+	}
 	ATOMIC_SWAP_END();
 	h->map_calls++;
 	return p == MAP_FAILED ? -errno : 0;

@@ -157,6 +157,44 @@ static void frames_are_the_domains(void **state)
 	assert_false(hosted_is_frame(h, m[0]));
 }
 
+/* A frame never written is a hole the copy view fills without reading;
+ * a write by any way (pwrite, the shared view a second map falls back to)
+ * must end that, or the next copy view would show zeros. */
+static void fresh_frames(void **state)
+{
+	xen_pfn_t m[3];
+	uint64_t *v, *w, buf[512];
+
+	(void)state;
+	assert_int_equal(plat.alloc_frames(plat.ctx, 3, m), 0);
+	v = plat.frame_map(plat.ctx, m[0]);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(v[i], 0);
+	v[1] = 11;
+	plat.frame_unmap(plat.ctx, v);
+	v = plat.frame_map(plat.ctx, m[0]);
+	assert_int_equal(v[1], 11);
+	plat.frame_unmap(plat.ctx, v);
+
+	memset(buf, 0, sizeof(buf));
+	buf[2] = 22;
+	assert_int_equal(hosted_write_frame(h, m[1], buf), 0);
+	v = plat.frame_map(plat.ctx, m[1]);
+	assert_int_equal(v[2], 22);
+	plat.frame_unmap(plat.ctx, v);
+
+	v = plat.frame_map(plat.ctx, m[0]);          /* the copy view */
+	w = plat.frame_map(plat.ctx, m[2]);          /* the shared view */
+	assert_non_null(w);
+	w[3] = 33;
+	plat.frame_unmap(plat.ctx, w);
+	plat.frame_unmap(plat.ctx, v);
+	v = plat.frame_map(plat.ctx, m[2]);
+	assert_int_equal(v[3], 33);
+	plat.frame_unmap(plat.ctx, v);
+	plat.free_frames(plat.ctx, 3, m);
+}
+
 static void refused_name_allocates_nothing(void **state)
 {
 	xen_pfn_t m[8];
@@ -342,6 +380,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(frames_are_the_domains, setup, teardown),
+		cmocka_unit_test_setup_teardown(fresh_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_name_allocates_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_list_of_consecutive_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(libp2m_and_the_reader, setup, teardown),
