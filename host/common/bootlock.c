@@ -3,7 +3,6 @@
  */
 #define _GNU_SOURCE
 #include "common/bootlock.h"
-#include "common/procstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +11,22 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+/* MemAvailable from /proc/meminfo in KiB, or -1. */
+static long long mem_available_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
 
 int bootlock_take(uint64_t mem)
 {
@@ -32,7 +47,7 @@ int bootlock_take(uint64_t mem)
 			;
 	}
 	/* Xen's frame table, M2P and the guest's P2M cost ~13-17 MB per GiB. */
-	avail = proc_meminfo_kib("MemAvailable");
+	avail = mem_available_kib();
 	need_mb = (unsigned long long)(mem >> 30) * 17;
 	if (avail >= 0 && (unsigned long long)avail / 1024 < need_mb)
 		printf("p2m boot: warning: this boot may need ~%llu MB of host RAM; %lld MB available\n",

@@ -1,5 +1,5 @@
-/* Reading one "Name:   N kB" line of /proc/self/status, /proc/PID/status
- * or /proc/meminfo (procstat.h). */
+/* Reading one "Name:   N kB" line of /proc/self/status or
+ * /proc/PID/status (procstat.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,11 +22,6 @@ static int64_t status_kib(const char *path, const char *field)
 		}
 	fclose(f);
 	return v;
-}
-
-int64_t proc_meminfo_kib(const char *field)
-{
-	return status_kib("/proc/meminfo", field);
 }
 
 int64_t proc_status_kib(const char *field)

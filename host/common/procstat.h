@@ -16,7 +16,4 @@ int64_t proc_status_kib(const char *field);
  * far, e.g. of a child QEMU), or -1. */
 int64_t proc_pid_status_kib(long pid, const char *field);
 
-/* A line of /proc/meminfo ("MemAvailable"...) in KiB, or -1. */
-int64_t proc_meminfo_kib(const char *field);
-
 #endif

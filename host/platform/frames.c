@@ -326,26 +326,11 @@ void hosted_list_unmap(struct hosted *h, uint64_t *va, uint64_t nframes)
 		munmap(va, nframes * HP_PAGE);
 }
 
-/* hosted_config.cache_keep: a read at pos beyond the kept head drops the
- * 2 MiB chunk read before it once the reads move to another chunk. */
-static void stream(struct hosted *h, uint64_t pos)
-{
-	uint64_t chunk = pos >> 21;
-
-	if (!h->cache_keep || pos < h->cache_keep || chunk == h->stream_chunk)
-		return;
-	if (h->stream_chunk != UINT64_MAX)
-		posix_fadvise(h->fd, (off_t)(h->stream_chunk << 21), (off_t)1 << 21,
-			      POSIX_FADV_DONTNEED);
-	h->stream_chunk = chunk;
-}
-
 int hp_pread(struct hosted *h, xen_pfn_t mfn, uint64_t at, void *buf,
 	     uint64_t len)
 {
 	off_t pos = (off_t)(hp_off(h, mfn) * HP_PAGE + at);
 
-	stream(h, (uint64_t)pos);
 	if (pread(h->fd, buf, len, pos) != (ssize_t)len)
 		return hp_fail(h, -P2M_EINVAL, "hosted platform: reading frame %#llx: %s",
 			       (unsigned long long)mfn, strerror(errno));

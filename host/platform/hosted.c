@@ -102,8 +102,6 @@ struct hosted *hosted_create(const struct hosted_config *cfg,
 	h->m2p_entries = c.m2p_entries;
 	h->alias = c.alias;
 	h->backing_dir = c.backing_dir;
-	h->cache_keep = c.backing_dir ? c.cache_keep : 0;
-	h->stream_chunk = UINT64_MAX;
 	if (c.namer)
 		h->namer = *c.namer;
 	pthread_mutex_init(&h->plock, NULL);

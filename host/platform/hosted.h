@@ -105,13 +105,6 @@ struct hosted_config {
 	 * pages of a file are not punched (its blocks go when it is closed),
 	 * so memfd_bytes does not shrink then. */
 	const char *backing_dir;
-	/* With backing_dir: bytes at the start of the file that the page
-	 * cache should keep. A read beyond them drops the 2 MiB it read
-	 * before (POSIX_FADV_DONTNEED) once it moves on, so repeated passes
-	 * over a file larger than RAM stream its tail and find its head
-	 * cached, instead of each page being evicted just before the next
-	 * pass needs it. 0: the kernel decides. */
-	uint64_t cache_keep;
 };
 
 struct hosted_stats {

@@ -79,8 +79,6 @@ struct hosted {
 	xen_pfn_t base;
 	int alias;
 	const char *backing_dir;
-	uint64_t cache_keep;      /* see hosted_config */
-	uint64_t stream_chunk;    /* the 2 MiB beyond cache_keep read last */
 
 	struct hp_frame *frames;  /* max_frames entries, sparse */
 	uint64_t bump;            /* first never-used page */

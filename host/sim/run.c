@@ -347,11 +347,6 @@ static int build(struct sim *s)
 	sim_hv_namer(&s->hv, &namer);
 	hc.namer = getenv("P2M_SIM_PLAIN") ? NULL : &namer;
 	hc.backing_dir = s->c->dir;
-	/* Half of the memory available now stays cache for the file's head
-	 * (the list's first leaves); passes over a larger file stream the
-	 * rest instead of evicting all of it once per pass. */
-	if (proc_meminfo_kib("MemAvailable") > 0)
-		hc.cache_keep = (uint64_t)proc_meminfo_kib("MemAvailable") * 1024 / 2;
 	hc.max_frames = s->plan.end / 512 + (s->plan.end >> 18) * 4 + 65536;
 	hc.mfn_base = getenv("P2M_SIM_PLAIN") ? 0 : 1;     /* internal numbers only: mfns come from the namer */
 	s->h = hosted_create(&hc, herr, sizeof(herr));
