@@ -14,8 +14,9 @@
 # then the debug-Xen pass (xen-debug: scripts/get-xen.sh --shadow builds
 # the shadow Xen and its CONFIG_DEBUG=y twin from Debian's source: 7 min
 # 18 s on an idle 2-core machine from an empty cache (measured 2026-12-03:
-# 187 s and 244 s for the two builds), about a second once cached; every Xen scenario of the gcc tree
-# runs once more on the debug image, and a warning Xen logs about the
+# 187 s and 244 s for the two builds), about a second once cached; every
+# Xen scenario of the gcc tree runs once more on the debug image, and a
+# warning Xen logs about the
 # guest fails it; the tests labelled xen-shadow, live migration, run there
 # too, on the shadow image), and print a summary. Exits non-zero if anything failed.
 #
