@@ -16,9 +16,9 @@
 # 18 s on an idle 2-core machine from an empty cache (measured 2026-12-03:
 # 187 s and 244 s for the two builds), about a second once cached; every
 # Xen scenario of the gcc tree runs once more on the debug image, and a
-# warning Xen logs about the
-# guest fails it; the tests labelled xen-shadow, live migration, run there
-# too, on the shadow image), and print a summary. Exits non-zero if anything failed.
+# warning Xen logs about the guest fails it; the tests labelled
+# xen-shadow, live migration, run there too, on the shadow image), and
+# print a summary. Exits non-zero if anything failed.
 #
 #   scripts/test.sh [CONFIG...]     (default: all five, fuzz, then xen-debug; --help: this text)
 # Environment: P2M_JOBS (default: nproc), P2M_BUILD_ROOT (default: build-test/).
