@@ -1,8 +1,8 @@
 /*
  * The host's toolstack reader (toolstack.h): libp2mread over frames read
- * by copy. "Mapping" a frame copies it into a free buffer of a small pool
- * (libp2mread holds at most P2MR_MAX_MAPPINGS at once); unmapping frees
- * the buffer.
+ * by copy (ts_copies). "Mapping" a frame copies it into a free buffer of a
+ * small pool (libp2mread holds at most P2MR_MAX_MAPPINGS at once);
+ * unmapping frees the buffer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +11,9 @@
 #include "common/toolstack.h"
 #include "platform/hosted.h"
 
-struct copies {
-	const struct ts_frames *fr;
-	uint64_t page[P2MR_MAX_MAPPINGS][P2MR_ENTRIES_PER_PAGE];
-	bool used[P2MR_MAX_MAPPINGS];
-	ts_leaf_fn fn;
-	void *arg;
-};
-
 static const void *copy_map(void *ctx, uint64_t mfn)
 {
-	struct copies *c = ctx;
+	struct ts_copies *c = ctx;
 
 	for (unsigned i = 0; i < P2MR_MAX_MAPPINGS; i++)
 		if (!c->used[i]) {
@@ -35,13 +27,35 @@ static const void *copy_map(void *ctx, uint64_t mfn)
 
 static void copy_unmap(void *ctx, uint64_t mfn, const void *page)
 {
-	struct copies *c = ctx;
+	struct ts_copies *c = ctx;
 
 	(void)mfn;
 	for (unsigned i = 0; i < P2MR_MAX_MAPPINGS; i++)
 		if (page == c->page[i])
 			c->used[i] = false;
 }
+
+static int copy_m2p(void *ctx, uint64_t mfn, uint64_t *pfn)
+{
+	struct ts_copies *c = ctx;
+
+	return c->fr->m2p(c->fr->ctx, mfn, pfn);
+}
+
+void ts_copies_frames(struct ts_copies *c, const struct ts_frames *fr, struct p2mr_frames *out)
+{
+	memset(c->used, 0, sizeof(c->used));
+	c->fr = fr;
+	*out = (struct p2mr_frames){ .ctx = c, .map = copy_map, .unmap = copy_unmap,
+				     .m2p = fr->m2p ? copy_m2p : NULL, .max_mfn = fr->max_mfn };
+}
+
+/* ts_read_p2m's state: the buffers and the caller's leaf function. */
+struct copies {
+	struct ts_copies c;
+	ts_leaf_fn fn;
+	void *arg;
+};
 
 static int hosted_read(void *ctx, xen_pfn_t mfn, void *buf)
 {
@@ -53,6 +67,17 @@ void ts_frames_hosted(struct ts_frames *f, struct hosted *h, xen_pfn_t max_mfn)
 	f->ctx = h;
 	f->read_frame = hosted_read;
 	f->max_mfn = max_mfn ? max_mfn : HOSTED_MFN_BASE + HOSTED_MAX_FRAMES - 1;
+	f->m2p = NULL;
+}
+
+int ts_hosted_m2p(void *hosted, uint64_t mfn, uint64_t *pfn)
+{
+	xen_pfn_t p;
+	int rc = hosted_m2p(hosted, mfn, &p);
+
+	if (rc == 0)
+		*pfn = p;
+	return rc;
 }
 
 static int leaf_cb(void *arg, const struct p2mr_leaf *l)
@@ -67,7 +92,7 @@ int ts_read_p2m(const struct arch_shared_info *arch, const struct ts_frames *fr,
 		struct ts_result *res)
 {
 	struct copies *c = calloc(1, sizeof(*c));
-	struct p2mr_frames pf = { .map = copy_map, .unmap = copy_unmap, .max_mfn = fr->max_mfn };
+	struct p2mr_frames pf;
 	struct p2mr_options po = { 0 };
 	struct p2mr_result pr;
 	int rc;
@@ -79,10 +104,9 @@ int ts_read_p2m(const struct arch_shared_info *arch, const struct ts_frames *fr,
 	}
 	if (opt)
 		po = (struct p2mr_options){ opt->max_pfn, opt->attempts, opt->tree_only };
-	c->fr = fr;
+	ts_copies_frames(&c->c, fr, &pf);
 	c->fn = fn;
 	c->arg = arg;
-	pf.ctx = c;
 	rc = p2mr_read(arch, &pf, &po, fn ? leaf_cb : NULL, c, &pr);
 	free(c);
 	res->mode = (enum ts_mode)pr.mode;

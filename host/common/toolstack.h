@@ -35,13 +35,32 @@ struct ts_frames {
 	int (*read_frame)(void *ctx, xen_pfn_t mfn, void *buf);
 	/* The host's highest mfn (libxc's max_mfn): larger mfns are "bad". */
 	xen_pfn_t max_mfn;
+	/* Optional: the M2P (0 and *pfn, or negative), for the saver's leaf
+	 * check (p2mr_frames.m2p); NULL: no check. Called with ctx. */
+	int (*m2p)(void *ctx, uint64_t mfn, uint64_t *pfn);
 };
+
+/* libp2mread's frame operations over fr, for callers of p2mr_read() that
+ * want its whole result: each map copies the frame into one of c's
+ * P2MR_MAX_MAPPINGS buffers (no allocation per frame), unmap frees the
+ * buffer; out->m2p is fr->m2p's. c and fr must outlive the read. */
+struct ts_copies {
+	const struct ts_frames *fr;
+	uint64_t page[P2MR_MAX_MAPPINGS][P2MR_ENTRIES_PER_PAGE];
+	bool used[P2MR_MAX_MAPPINGS];
+};
+
+void ts_copies_frames(struct ts_copies *c, const struct ts_frames *fr,
+		      struct p2mr_frames *out);
 
 /* Frames of the hosted platform. max_mfn 0: the last frame of a platform
  * with the default geometry (HOSTED_MFN_BASE + HOSTED_MAX_FRAMES
  * - 1). */
 void ts_frames_hosted(struct ts_frames *f, struct hosted *h,
 		      xen_pfn_t max_mfn);
+/* The hosted platform's M2P (its namer's in simulated-domain mode), as a
+ * ts_frames.m2p for frames of ts_frames_hosted(). */
+int ts_hosted_m2p(void *hosted, uint64_t mfn, uint64_t *pfn);
 
 enum ts_mode { TS_MODE_LIST = P2MR_MODE_LIST, TS_MODE_TREE = P2MR_MODE_TREE };
 

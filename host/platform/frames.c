@@ -454,6 +454,11 @@ static int m2p(void *ctx, xen_pfn_t mfn, xen_pfn_t *pfn)
 	return 0;
 }
 
+int hosted_m2p(struct hosted *h, xen_pfn_t mfn, xen_pfn_t *pfn)
+{
+	return m2p(h, mfn, pfn);
+}
+
 int hosted_m2p_set(struct hosted *h, xen_pfn_t mfn, xen_pfn_t pfn)
 {
 	if (mfn >= h->m2p_entries || pfn == ~(xen_pfn_t)0) {

@@ -154,6 +154,8 @@ void hosted_set_map_limit(struct hosted *h, uint64_t limit);
 /* The M2P (for the host side, as Xen's MMU_MACHPHYS_UPDATE). */
 int hosted_m2p_set(struct hosted *h, xen_pfn_t mfn, xen_pfn_t pfn);
 int hosted_m2p_clear(struct hosted *h, xen_pfn_t mfn);
+/* The platform's m2p operation (the namer's in simulated-domain mode). */
+int hosted_m2p(struct hosted *h, xen_pfn_t mfn, xen_pfn_t *pfn);
 
 /* The toolstack's view: read a whole frame, or entry idx of a page table,
  * by mfn. -P2M_ERANGE for an mfn that is not a live memfd frame. */

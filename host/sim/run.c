@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/procstat.h"
+#include "common/toolstack.h"
 #include "p2m/e820.h"
 #include "p2m/migrate.h"
 #include "p2m/p2m.h"
@@ -401,30 +402,6 @@ static int build(struct sim *s)
 
 /* --- reading it as the saver does --- */
 
-static const void *rd_map(void *ctx, uint64_t mfn)
-{
-	struct sim *s = ctx;
-	uint64_t *page = malloc(PAGE);
-
-	if (page && hosted_read_frame(s->h, mfn, page)) {
-		free(page);
-		return NULL;
-	}
-	return page;
-}
-
-static void rd_unmap(void *ctx, uint64_t mfn, const void *page)
-{
-	(void)ctx;
-	(void)mfn;
-	free((void *)page);
-}
-
-static int rd_m2p(void *ctx, uint64_t mfn, uint64_t *pfn)
-{
-	return sim_m2p(&((struct sim *)ctx)->hv, mfn, pfn);
-}
-
 struct check {
 	struct sim *s;
 	uint64_t entries, bad, digest, next;
@@ -516,19 +493,29 @@ static int check_leaf(void *arg, const struct p2mr_leaf *l)
 static int read_p2m(struct sim *s, struct check *k, const struct p2mr_options *o,
 		    struct p2mr_result *res)
 {
-	struct p2mr_frames fr = {
-		.ctx = s, .map = rd_map, .unmap = rd_unmap, .m2p = getenv("P2M_SIM_PLAIN") ? NULL : rd_m2p,
-		.max_mfn = getenv("P2M_SIM_PLAIN") ? (uint64_t)1 << 39 : s->hv.max_mfn,
-	};
+	bool plain = getenv("P2M_SIM_PLAIN");
+	struct ts_copies *copies = malloc(sizeof(*copies));
+	struct p2mr_options opt = o ? *o : (struct p2mr_options){ 0 };
+	struct p2mr_frames fr;
+	struct ts_frames tf;
+	int rc;
 
+	if (!copies) {
+		*res = (struct p2mr_result){ 0 };
+		snprintf(res->error, sizeof(res->error), "no memory for the reader's frame buffers");
+		return -P2MR_EINVAL;
+	}
+	ts_frames_hosted(&tf, s->h, plain ? (uint64_t)1 << 39 : s->hv.max_mfn);
+	tf.m2p = plain ? NULL : ts_hosted_m2p;   /* the namer's: the simulated M2P */
+	ts_copies_frames(copies, &tf, &fr);
 	/* Above 16 TiB a migration stream's 32-bit pfns end (the reader's
 	 * default limit); the simulation reads what the guest published. */
-	struct p2mr_options opt = o ? *o : (struct p2mr_options){ 0 };
-
 	opt.max_pfn = P2M_CAPACITY_MAX;
 	k->s = s;
 	k->attempt = 1;
-	return p2mr_read(&s->arch, &fr, &opt, check_leaf, k, res);
+	rc = p2mr_read(&s->arch, &fr, &opt, check_leaf, k, res);
+	free(copies);
+	return rc;
 }
 
 static int save(struct sim *s, const char *name, int which)

@@ -19,6 +19,7 @@
 #include "p2m/p2m.h"
 #include "p2m/publish.h"
 #include "p2mread/read.h"
+#include "common/toolstack.h"
 #include "platform/hosted.h"
 
 #define POOL_FIRST 0x100u
@@ -231,30 +232,6 @@ static void no_list_of_consecutive_frames(void **state)
 
 /* libp2m on it: every pool pfn RAM in the P2M, so the leaves pass the
  * saver's M2P check; the tools' walk names the domain's frames. */
-static const void *rd_map(void *ctx, uint64_t mfn)
-{
-	uint64_t *p = malloc(4096);
-
-	if (p && hosted_read_frame(ctx, mfn, p)) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
-static void rd_unmap(void *ctx, uint64_t mfn, const void *page)
-{
-	(void)ctx;
-	(void)mfn;
-	free((void *)page);
-}
-
-static int rd_m2p(void *ctx, uint64_t mfn, uint64_t *pfn)
-{
-	(void)ctx;
-	return pfn_of(mfn, pfn);
-}
-
 static int check(void *arg, const struct p2mr_leaf *l)
 {
 	uint64_t *bad = arg;
@@ -296,13 +273,18 @@ static void libp2m_and_the_reader(void **state)
 {
 	struct p2m p;
 	struct arch_shared_info arch = { 0 };
-	struct p2mr_frames fr = { .map = rd_map, .unmap = rd_unmap, .m2p = rd_m2p, .max_mfn = (1ull << 36) };
+	static struct ts_copies copies;
+	struct ts_frames tf;
+	struct p2mr_frames fr;
 	struct p2mr_result res;
 	xen_pfn_t leaf, pfn;
 	uint64_t pte, bad = 0;
 
 	(void)state;
-	fr.ctx = h;
+	/* The saver's leaf check asks the platform's M2P: the namer's. */
+	ts_frames_hosted(&tf, h, 1ull << 36);
+	tf.m2p = ts_hosted_m2p;
+	ts_copies_frames(&copies, &tf, &fr);
 	assert_int_equal(p2m_create(&p, &plat, NPFN, true), 0);
 	for (uint64_t q = POOL_FIRST; q < POOL_FIRST + POOL_N; q++)
 		assert_int_equal(p2m_set(&p, q, mfn_of(q)), 0);
